@@ -1,0 +1,350 @@
+//! The availability engine. [`Calendar::slots`] lists what a client may book and
+//! [`Calendar::evaluate`] judges one requested start; both are built from the same checks, so the
+//! slots offered and the bookings accepted can never disagree.
+//!
+//! Time zones: slot times are a grid of *wall* times in the tenant's zone, anchored at each
+//! working interval's start. A wall time that does not exist (spring forward) yields no slot; one
+//! that exists twice (fall back) yields two, one per instant. Durations and buffers are real
+//! elapsed time, and a working interval covers the instants from its start's first occurrence to
+//! its end's last occurrence.
+
+use chrono::{DateTime, Days, Duration, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
+use chrono_tz::Tz;
+
+use crate::schedule::{Schedule, WorkingInterval};
+use crate::settings::BookingSettings;
+
+/// An active job's own span (without buffers: the calendar applies the tenant's buffers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OccupiedPeriod {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+/// A bookable start with the places left at it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    pub start: DateTime<Tz>,
+    pub end: DateTime<Tz>,
+    pub remaining: u32,
+}
+
+/// Why a requested start cannot be booked, in the order the rules are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BookingRejected {
+    #[error("The requested start is in the past.")]
+    InPast,
+    #[error("Bookings need at least {minutes} minutes' notice.")]
+    TooShortNotice { minutes: u32 },
+    #[error("Bookings for today are not accepted; please choose a later day.")]
+    SameDayNotAllowed,
+    #[error("Bookings open at most {days} days ahead.")]
+    BeyondBookingWindow { days: u32 },
+    #[error("The session does not fit within working hours on that day.")]
+    OutsideWorkingHours,
+    #[error("The requested start is not one of the offered slot times.")]
+    NotASlot,
+    #[error("No place is left at the requested time.")]
+    SlotUnavailable,
+}
+
+/// How many active jobs hold each instant: a step function over Unix seconds.
+///
+/// Buffers: two jobs must lie at least `max(bufferBefore, bufferAfter)` apart. Widening every
+/// job by half that gap on both sides turns the rule into plain interval overlap, which also
+/// counts correctly when capacity is above one.
+#[derive(Debug, Clone, Default)]
+pub struct Occupancy {
+    /// `(from, count)`: `count` jobs hold `[from, next from)`; zero before the first step.
+    steps: Vec<(i64, u32)>,
+    half_gap_seconds: i64,
+}
+
+impl Occupancy {
+    pub fn new(jobs: &[OccupiedPeriod], settings: &BookingSettings) -> Self {
+        let gap_minutes = settings
+            .buffer_before_minutes
+            .max(settings.buffer_after_minutes);
+        let half_gap_seconds = i64::from(gap_minutes) * 30;
+        let mut events: Vec<(i64, i32)> = Vec::with_capacity(jobs.len() * 2);
+        for job in jobs.iter().filter(|job| job.end > job.start) {
+            events.push((job.start.timestamp() - half_gap_seconds, 1));
+            events.push((job.end.timestamp() + half_gap_seconds, -1));
+        }
+        // Ends sort before starts at the same second: spans are half-open.
+        events.sort_unstable();
+        let mut steps: Vec<(i64, u32)> = Vec::with_capacity(events.len());
+        let mut count: i64 = 0;
+        for (at, delta) in events {
+            count += i64::from(delta);
+            let held = u32::try_from(count.max(0)).unwrap_or(u32::MAX);
+            match steps.last_mut() {
+                Some(last) if last.0 == at => last.1 = held,
+                _ => steps.push((at, held)),
+            }
+        }
+        Self {
+            steps,
+            half_gap_seconds,
+        }
+    }
+
+    /// The most jobs held at any instant of `[start, end)`, buffers applied.
+    pub fn peak(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> u32 {
+        let from = start.timestamp() - self.half_gap_seconds;
+        let until = end.timestamp() + self.half_gap_seconds;
+        let first = self.steps.partition_point(|step| step.0 <= from);
+        let mut peak = first
+            .checked_sub(1)
+            .and_then(|i| self.steps.get(i))
+            .map_or(0, |step| step.1);
+        for step in self.steps[first..].iter().take_while(|step| step.0 < until) {
+            peak = peak.max(step.1);
+        }
+        peak
+    }
+}
+
+/// One service's view of a tenant's calendar: everything needed to list slots and judge bookings.
+#[derive(Debug, Clone)]
+pub struct Calendar<'a> {
+    zone: Tz,
+    settings: BookingSettings,
+    schedule: &'a Schedule,
+    duration: Duration,
+    occupancy: Occupancy,
+}
+
+/// The instants a working interval covers on one date.
+#[derive(Debug, Clone, Copy)]
+struct IntervalSpan {
+    interval: WorkingInterval,
+    opens: DateTime<Utc>,
+    closes: DateTime<Utc>,
+}
+
+impl<'a> Calendar<'a> {
+    /// `jobs` are the tenant's active jobs around the dates asked about (see [`Calendar::jobs_window`]).
+    pub fn new(
+        zone: Tz,
+        settings: BookingSettings,
+        schedule: &'a Schedule,
+        duration_minutes: u32,
+        jobs: &[OccupiedPeriod],
+    ) -> Self {
+        Self {
+            zone,
+            settings,
+            schedule,
+            duration: Duration::minutes(i64::from(duration_minutes)),
+            occupancy: Occupancy::new(jobs, &settings),
+        }
+    }
+
+    /// The span of instants whose active jobs can matter for the local dates `from..=to`: generous
+    /// margins cover any UTC offset and the largest buffers.
+    pub fn jobs_window(from: NaiveDate, to: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+        let start = from
+            .checked_sub_days(Days::new(2))
+            .unwrap_or(from)
+            .and_time(chrono::NaiveTime::MIN)
+            .and_utc();
+        let end = to
+            .checked_add_days(Days::new(3))
+            .unwrap_or(to)
+            .and_time(chrono::NaiveTime::MIN)
+            .and_utc();
+        (start, end)
+    }
+
+    pub fn zone(&self) -> Tz {
+        self.zone
+    }
+
+    pub fn settings(&self) -> &BookingSettings {
+        &self.settings
+    }
+
+    /// The tenant's local date at `now`.
+    pub fn today(&self, now: DateTime<Utc>) -> NaiveDate {
+        now.with_timezone(&self.zone).date_naive()
+    }
+
+    /// The last local date a client may book.
+    pub fn last_bookable_date(&self, now: DateTime<Utc>) -> NaiveDate {
+        let today = self.today(now);
+        today
+            .checked_add_days(Days::new(u64::from(self.settings.max_advance_days)))
+            .unwrap_or(today)
+    }
+
+    /// Every bookable slot whose local date lies in `from..=to`, in time order.
+    pub fn slots(&self, from: NaiveDate, to: NaiveDate, now: DateTime<Utc>) -> Vec<Slot> {
+        let today = self.today(now);
+        let first_open = if self.settings.allow_same_day {
+            today
+        } else {
+            today.succ_opt().unwrap_or(today)
+        };
+        let first = from.max(first_open);
+        let last = to.min(self.last_bookable_date(now));
+        let step = i64::from(self.settings.slot_interval_minutes.max(1));
+        let mut slots = Vec::new();
+        for date in first.iter_days().take_while(|date| *date <= last) {
+            let day_start = slots.len();
+            for span in self.spans_on(date) {
+                let mut minute = i64::from(span.interval.start_minute());
+                while minute < i64::from(span.interval.end_minute()) {
+                    let wall = date.and_time(chrono::NaiveTime::MIN) + Duration::minutes(minute);
+                    for start in instants_of(self.zone, wall) {
+                        let judged = self
+                            .check_policy(start, now)
+                            .and_then(|()| self.check_fits(start, &span))
+                            .and_then(|()| self.check_capacity(start));
+                        if let Ok(remaining) = judged {
+                            slots.push(self.slot(start, remaining));
+                        }
+                    }
+                    minute += step;
+                }
+            }
+            // A fall-back day interleaves the two occurrences of its repeated wall times.
+            slots[day_start..].sort_by_key(|slot| slot.start);
+        }
+        slots
+    }
+
+    /// Judges one requested start by every booking rule; `Ok` carries the places left.
+    pub fn evaluate(&self, start: DateTime<Utc>, now: DateTime<Utc>) -> Result<u32, BookingRejected> {
+        self.check_policy(start, now)?;
+        let date = start.with_timezone(&self.zone).date_naive();
+        let span = self
+            .spans_on(date)
+            .find(|span| self.check_fits(start, span).is_ok())
+            .ok_or(BookingRejected::OutsideWorkingHours)?;
+        self.check_grid(start, &span)?;
+        self.check_capacity(start)
+    }
+
+    /// The slot for an accepted start.
+    pub fn slot(&self, start: DateTime<Utc>, remaining: u32) -> Slot {
+        Slot {
+            start: start.with_timezone(&self.zone),
+            end: (start + self.duration).with_timezone(&self.zone),
+            remaining,
+        }
+    }
+
+    /// Up to `limit` bookable slots after `after`, looking at most `days` local dates ahead.
+    pub fn next_slots(&self, after: DateTime<Utc>, days: u64, limit: usize, now: DateTime<Utc>) -> Vec<Slot> {
+        let from = after.with_timezone(&self.zone).date_naive();
+        let to = from.checked_add_days(Days::new(days)).unwrap_or(from);
+        self.slots(from, to, now)
+            .into_iter()
+            .filter(|slot| slot.start > after)
+            .take(limit)
+            .collect()
+    }
+
+    fn check_policy(&self, start: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), BookingRejected> {
+        if start < now {
+            return Err(BookingRejected::InPast);
+        }
+        let notice = self.settings.min_notice_minutes;
+        if start < now + Duration::minutes(i64::from(notice)) {
+            return Err(BookingRejected::TooShortNotice { minutes: notice });
+        }
+        let date = start.with_timezone(&self.zone).date_naive();
+        if !self.settings.allow_same_day && date <= self.today(now) {
+            return Err(BookingRejected::SameDayNotAllowed);
+        }
+        if date > self.last_bookable_date(now) {
+            return Err(BookingRejected::BeyondBookingWindow {
+                days: self.settings.max_advance_days,
+            });
+        }
+        Ok(())
+    }
+
+    /// The whole session, buffers included, lies inside the working interval.
+    fn check_fits(&self, start: DateTime<Utc>, span: &IntervalSpan) -> Result<(), BookingRejected> {
+        let from = start - Duration::minutes(i64::from(self.settings.buffer_before_minutes));
+        let until = start + self.duration + Duration::minutes(i64::from(self.settings.buffer_after_minutes));
+        if span.opens <= from && until <= span.closes {
+            Ok(())
+        } else {
+            Err(BookingRejected::OutsideWorkingHours)
+        }
+    }
+
+    /// The start's wall time lies on the slot grid of its interval.
+    fn check_grid(&self, start: DateTime<Utc>, span: &IntervalSpan) -> Result<(), BookingRejected> {
+        let wall = start.with_timezone(&self.zone);
+        if wall.second() != 0 || wall.nanosecond() != 0 {
+            return Err(BookingRejected::NotASlot);
+        }
+        let minute = wall.hour() * 60 + wall.minute();
+        let offset = minute.checked_sub(u32::from(span.interval.start_minute()));
+        match offset {
+            Some(offset) if offset % self.settings.slot_interval_minutes.max(1) == 0 => Ok(()),
+            _ => Err(BookingRejected::NotASlot),
+        }
+    }
+
+    fn check_capacity(&self, start: DateTime<Utc>) -> Result<u32, BookingRejected> {
+        let held = self.occupancy.peak(start, start + self.duration);
+        self.settings
+            .max_bookings_per_slot
+            .checked_sub(held)
+            .filter(|remaining| *remaining > 0)
+            .ok_or(BookingRejected::SlotUnavailable)
+    }
+
+    fn spans_on(&self, date: NaiveDate) -> impl Iterator<Item = IntervalSpan> + '_ {
+        let midnight = date.and_time(chrono::NaiveTime::MIN);
+        self.schedule.intervals_on(date).iter().map(move |interval| {
+            let open_wall = midnight + Duration::minutes(i64::from(interval.start_minute()));
+            let close_wall = midnight + Duration::minutes(i64::from(interval.end_minute()));
+            IntervalSpan {
+                interval: *interval,
+                opens: resolve(self.zone, open_wall, Occurrence::First),
+                closes: resolve(self.zone, close_wall, Occurrence::Last),
+            }
+        })
+    }
+}
+
+/// The instants a wall time names in a zone: none in a gap, two in a repeated hour.
+fn instants_of(zone: Tz, wall: NaiveDateTime) -> impl Iterator<Item = DateTime<Utc>> {
+    let (first, second) = match zone.from_local_datetime(&wall) {
+        LocalResult::Single(at) => (Some(at), None),
+        LocalResult::Ambiguous(earlier, later) => (Some(earlier), Some(later)),
+        LocalResult::None => (None, None),
+    };
+    first
+        .into_iter()
+        .chain(second)
+        .map(|at| at.with_timezone(&Utc))
+}
+
+#[derive(Clone, Copy)]
+enum Occurrence {
+    First,
+    Last,
+}
+
+/// One instant for a wall time: the chosen occurrence of a repeated time; for a time skipped by a
+/// gap, the instant the gap ends (the first wall time after it).
+fn resolve(zone: Tz, wall: NaiveDateTime, occurrence: Occurrence) -> DateTime<Utc> {
+    // Gaps are at most a few hours; a day's scan bounds the loop even for invented zones.
+    for minutes_later in 0..=24 * 60 {
+        let probe = wall + Duration::minutes(minutes_later);
+        match (zone.from_local_datetime(&probe), occurrence) {
+            (LocalResult::Single(at), _)
+            | (LocalResult::Ambiguous(at, _), Occurrence::First)
+            | (LocalResult::Ambiguous(_, at), Occurrence::Last) => return at.with_timezone(&Utc),
+            (LocalResult::None, _) => continue,
+        }
+    }
+    wall.and_utc()
+}

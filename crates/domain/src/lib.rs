@@ -1,0 +1,17 @@
+//! The booking rules, free of I/O: what a tenant's calendar offers, whether a booking may land,
+//! and how a job moves between states. Every input — including `now` — is an argument, so
+//! availability and booking are one function and tests state the moment they run at.
+
+pub mod availability;
+pub mod client;
+pub mod job;
+pub mod schedule;
+pub mod settings;
+
+pub use availability::{BookingRejected, Calendar, Occupancy, OccupiedPeriod, Slot};
+pub use client::{
+    ClientEmail, ClientName, DeclineReason, FieldError, IdempotencyKey, JobTitle, Notes, Phone,
+};
+pub use job::{InvalidTransition, JobSource, JobStatus};
+pub use schedule::{Schedule, ScheduleError, WorkingInterval};
+pub use settings::{BookingSettings, SettingsError};

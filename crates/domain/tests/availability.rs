@@ -1,0 +1,414 @@
+//! The availability engine against worked examples and generated calendars.
+
+use booking_domain::{BookingRejected, BookingSettings, Calendar, OccupiedPeriod, Schedule, Slot, WorkingInterval};
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Timelike, Utc, Weekday};
+use chrono_tz::Tz;
+use proptest::prelude::*;
+
+const NEW_YORK: Tz = chrono_tz::America::New_York;
+
+fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default()
+}
+
+fn at(zone: Tz, y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+    zone.with_ymd_and_hms(y, mo, d, h, mi, 0)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default()
+}
+
+fn interval(start: &str, end: &str) -> WorkingInterval {
+    WorkingInterval::parse(start, end).unwrap_or_else(|e| panic!("test interval: {e}"))
+}
+
+fn salon_schedule() -> Schedule {
+    let mut schedule = Schedule::new();
+    for day in [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri] {
+        schedule
+            .set_weekday(day, vec![interval("09:00", "12:00"), interval("13:00", "17:00")])
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    schedule
+}
+
+fn wall_times(slots: &[Slot]) -> Vec<String> {
+    slots.iter().map(|s| s.start.format("%H:%M%:z").to_string()).collect()
+}
+
+/// Monday 2026-12-07; "now" is the Friday before, 09:00 local.
+fn friday_before() -> DateTime<Utc> {
+    at(NEW_YORK, 2026, 12, 4, 9, 0)
+}
+
+#[test]
+fn a_plain_day_offers_every_grid_time_that_fits_around_the_lunch_break() {
+    let schedule = salon_schedule();
+    let calendar = Calendar::new(NEW_YORK, BookingSettings::default(), &schedule, 45, &[]);
+    let monday = date(2026, 12, 7);
+    let slots = calendar.slots(monday, monday, friday_before());
+    assert_eq!(
+        wall_times(&slots),
+        [
+            "09:00-05:00", "09:30-05:00", "10:00-05:00", "10:30-05:00", "11:00-05:00", "13:00-05:00",
+            "13:30-05:00", "14:00-05:00", "14:30-05:00", "15:00-05:00", "15:30-05:00", "16:00-05:00"
+        ]
+    );
+    assert!(slots.iter().all(|s| s.end - s.start == Duration::minutes(45) && s.remaining == 1));
+}
+
+#[test]
+fn a_spring_forward_day_has_no_slot_in_the_missing_hour() {
+    let mut schedule = Schedule::new();
+    let _ = schedule.set_weekday(Weekday::Sun, vec![interval("00:00", "06:00")]);
+    let calendar = Calendar::new(NEW_YORK, BookingSettings::default(), &schedule, 30, &[]);
+    let sunday = date(2026, 3, 8);
+    let slots = calendar.slots(sunday, sunday, at(NEW_YORK, 2026, 3, 1, 12, 0));
+    assert_eq!(
+        wall_times(&slots),
+        [
+            "00:00-05:00", "00:30-05:00", "01:00-05:00", "01:30-05:00", "03:00-04:00", "03:30-04:00",
+            "04:00-04:00", "04:30-04:00", "05:00-04:00", "05:30-04:00"
+        ]
+    );
+}
+
+#[test]
+fn a_fall_back_day_offers_the_repeated_hour_twice_and_nothing_doubled() {
+    let mut schedule = Schedule::new();
+    let _ = schedule.set_weekday(Weekday::Sun, vec![interval("00:00", "04:00")]);
+    let calendar = Calendar::new(NEW_YORK, BookingSettings::default(), &schedule, 30, &[]);
+    let sunday = date(2026, 11, 1);
+    let slots = calendar.slots(sunday, sunday, at(NEW_YORK, 2026, 10, 25, 12, 0));
+    assert_eq!(
+        wall_times(&slots),
+        [
+            "00:00-04:00", "00:30-04:00", "01:00-04:00", "01:30-04:00", "01:00-05:00", "01:30-05:00",
+            "02:00-05:00", "02:30-05:00", "03:00-05:00", "03:30-05:00"
+        ]
+    );
+    for pair in slots.windows(2) {
+        assert_eq!(pair[1].start - pair[0].start, Duration::minutes(30));
+    }
+}
+
+#[test]
+fn a_booked_job_removes_every_slot_it_overlaps_for_its_full_duration() {
+    let schedule = salon_schedule();
+    let job = OccupiedPeriod {
+        start: at(NEW_YORK, 2026, 12, 7, 10, 0),
+        end: at(NEW_YORK, 2026, 12, 7, 10, 45),
+    };
+    let calendar = Calendar::new(NEW_YORK, BookingSettings::default(), &schedule, 45, &[job]);
+    let monday = date(2026, 12, 7);
+    let morning: Vec<_> = wall_times(&calendar.slots(monday, monday, friday_before()))
+        .into_iter()
+        .take(3)
+        .collect();
+    assert_eq!(morning, ["09:00-05:00", "11:00-05:00", "13:00-05:00"]);
+    assert_eq!(
+        calendar.evaluate(at(NEW_YORK, 2026, 12, 7, 9, 30), friday_before()),
+        Err(BookingRejected::SlotUnavailable)
+    );
+}
+
+#[test]
+fn with_capacity_two_an_overlapped_slot_stays_open_with_one_place_left() {
+    let schedule = salon_schedule();
+    let job = OccupiedPeriod {
+        start: at(NEW_YORK, 2026, 12, 7, 10, 0),
+        end: at(NEW_YORK, 2026, 12, 7, 10, 45),
+    };
+    let settings = BookingSettings {
+        max_bookings_per_slot: 2,
+        ..BookingSettings::default()
+    };
+    let calendar = Calendar::new(NEW_YORK, settings, &schedule, 45, &[job, job]);
+    assert_eq!(
+        calendar.evaluate(at(NEW_YORK, 2026, 12, 7, 10, 30), friday_before()),
+        Err(BookingRejected::SlotUnavailable)
+    );
+    let one = Calendar::new(NEW_YORK, settings, &schedule, 45, &[job]);
+    assert_eq!(one.evaluate(at(NEW_YORK, 2026, 12, 7, 10, 30), friday_before()), Ok(1));
+    assert_eq!(one.evaluate(at(NEW_YORK, 2026, 12, 7, 11, 0), friday_before()), Ok(2));
+}
+
+#[test]
+fn buffers_keep_jobs_apart_and_inside_working_hours() {
+    let schedule = salon_schedule();
+    let settings = BookingSettings {
+        buffer_before_minutes: 15,
+        buffer_after_minutes: 15,
+        ..BookingSettings::default()
+    };
+    let job = OccupiedPeriod {
+        start: at(NEW_YORK, 2026, 12, 7, 10, 0),
+        end: at(NEW_YORK, 2026, 12, 7, 10, 45),
+    };
+    let calendar = Calendar::new(NEW_YORK, settings, &schedule, 45, &[job]);
+    let now = friday_before();
+    // 09:00 would need the 08:45 buffer before opening.
+    assert_eq!(
+        calendar.evaluate(at(NEW_YORK, 2026, 12, 7, 9, 0), now),
+        Err(BookingRejected::OutsideWorkingHours)
+    );
+    // 09:30–10:15 plus buffers runs into the 10:00 job.
+    assert_eq!(
+        calendar.evaluate(at(NEW_YORK, 2026, 12, 7, 9, 30), now),
+        Err(BookingRejected::SlotUnavailable)
+    );
+    // 11:00 leaves exactly the 15 minutes the job's buffer asks for.
+    assert_eq!(calendar.evaluate(at(NEW_YORK, 2026, 12, 7, 11, 0), now), Ok(1));
+    // 11:00–11:45 plus 15 minutes after fits before noon; 11:30 would not.
+    assert_eq!(
+        calendar.evaluate(at(NEW_YORK, 2026, 12, 7, 11, 30), now),
+        Err(BookingRejected::OutsideWorkingHours)
+    );
+}
+
+#[test]
+fn each_booking_rule_answers_with_its_own_reason() {
+    let mut schedule = salon_schedule();
+    let _ = schedule.set_override(date(2026, 12, 25), vec![]);
+    let settings = BookingSettings {
+        allow_same_day: false,
+        max_advance_days: 30,
+        min_notice_minutes: 120,
+        ..BookingSettings::default()
+    };
+    let calendar = Calendar::new(NEW_YORK, settings, &schedule, 45, &[]);
+    let now = at(NEW_YORK, 2026, 12, 7, 9, 0);
+    let rejected = |y, m, d, h, mi| calendar.evaluate(at(NEW_YORK, y, m, d, h, mi), now).err();
+    assert_eq!(rejected(2026, 12, 7, 8, 0), Some(BookingRejected::InPast));
+    assert_eq!(rejected(2026, 12, 7, 10, 0), Some(BookingRejected::TooShortNotice { minutes: 120 }));
+    assert_eq!(rejected(2026, 12, 7, 15, 0), Some(BookingRejected::SameDayNotAllowed));
+    assert_eq!(rejected(2027, 1, 7, 10, 0), Some(BookingRejected::BeyondBookingWindow { days: 30 }));
+    assert_eq!(rejected(2026, 12, 25, 10, 0), Some(BookingRejected::OutsideWorkingHours));
+    assert_eq!(rejected(2026, 12, 12, 10, 0), Some(BookingRejected::OutsideWorkingHours));
+    assert_eq!(rejected(2026, 12, 8, 10, 10), Some(BookingRejected::NotASlot));
+    assert_eq!(rejected(2026, 12, 8, 10, 0), None);
+    assert_eq!(rejected(2027, 1, 6, 16, 0), None);
+    assert!(calendar.slots(date(2026, 12, 7), date(2026, 12, 7), now).is_empty());
+    assert!(calendar.slots(date(2026, 12, 25), date(2026, 12, 25), now).is_empty());
+}
+
+#[test]
+fn next_slots_skip_past_a_full_slot_to_the_following_free_ones() {
+    let schedule = salon_schedule();
+    let job = OccupiedPeriod {
+        start: at(NEW_YORK, 2026, 12, 7, 16, 0),
+        end: at(NEW_YORK, 2026, 12, 7, 16, 45),
+    };
+    let calendar = Calendar::new(NEW_YORK, BookingSettings::default(), &schedule, 45, &[job]);
+    let next = calendar.next_slots(at(NEW_YORK, 2026, 12, 7, 16, 0), 14, 3, friday_before());
+    let starts: Vec<_> = next.iter().map(|s| s.start.to_rfc3339()).collect();
+    assert_eq!(
+        starts,
+        ["2026-12-08T09:00:00-05:00", "2026-12-08T09:30:00-05:00", "2026-12-08T10:00:00-05:00"]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generated calendars.
+
+const ZONES: [Tz; 6] = [
+    chrono_tz::UTC,
+    chrono_tz::America::New_York,
+    chrono_tz::Europe::London,
+    chrono_tz::Australia::Lord_Howe, // a 30-minute DST shift
+    chrono_tz::America::Santiago,    // transitions at midnight
+    chrono_tz::Asia::Kolkata,        // a half-hour offset, no DST
+];
+
+/// Dates around which the zones above change their clocks in 2026, and ordinary ones.
+const ANCHORS: [(u32, u32); 8] = [(3, 6), (3, 27), (4, 3), (9, 5), (10, 2), (10, 23), (10, 30), (6, 15)];
+
+#[derive(Debug, Clone)]
+struct Case {
+    zone: Tz,
+    settings: BookingSettings,
+    schedule: Schedule,
+    duration: u32,
+    jobs: Vec<OccupiedPeriod>,
+    now: DateTime<Utc>,
+    from: NaiveDate,
+    to: NaiveDate,
+}
+
+fn day_intervals() -> impl Strategy<Value = Vec<WorkingInterval>> {
+    // Up to two intervals on a quarter-hour grid, the second after the first.
+    (0u16..96, 1u16..48, 0u16..16, 1u16..48, any::<bool>()).prop_map(|(a, len1, gap, len2, two)| {
+        let start1 = a * 15;
+        let end1 = (start1 + len1 * 15).min(1440);
+        let mut intervals = Vec::new();
+        if let Ok(first) = WorkingInterval::from_minutes(start1, end1) {
+            intervals.push(first);
+        }
+        let start2 = end1 + gap * 15;
+        if two && start2 < 1440 {
+            if let Ok(second) = WorkingInterval::from_minutes(start2, (start2 + len2 * 15).min(1440)) {
+                intervals.push(second);
+            }
+        }
+        intervals
+    })
+}
+
+fn cases() -> impl Strategy<Value = Case> {
+    (
+        0..ZONES.len(),
+        0..ANCHORS.len(),
+        proptest::collection::vec(day_intervals(), 7),
+        (prop::sample::select(vec![5u32, 15, 20, 30, 45, 60]), 1u32..=12, 0u32..=4, 0u32..=4, 1u32..=3),
+        (0u32..=180, any::<bool>(), 1u32..=20),
+        proptest::collection::vec((0i64..(12 * 24 * 12), 1i64..=36), 0..40),
+        0i64..(3 * 24 * 60),
+    )
+        .prop_map(|(zone, anchor, days, (step, dur15, bb, ba, cap), (notice, same_day, advance), raw_jobs, now_minutes)| {
+            let zone = ZONES[zone];
+            let (month, day) = ANCHORS[anchor];
+            let from = date(2026, month, day);
+            let to = from + Duration::days(9);
+            let mut schedule = Schedule::new();
+            for (weekday, intervals) in [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun]
+                .into_iter()
+                .zip(days)
+            {
+                let _ = schedule.set_weekday(weekday, intervals);
+            }
+            let origin = from.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() - Duration::days(1);
+            let jobs = raw_jobs
+                .into_iter()
+                .map(|(start5, len5)| OccupiedPeriod {
+                    start: origin + Duration::minutes(start5 * 5),
+                    end: origin + Duration::minutes(start5 * 5 + len5 * 5),
+                })
+                .collect();
+            let settings = BookingSettings {
+                slot_interval_minutes: step,
+                buffer_before_minutes: bb * 5,
+                buffer_after_minutes: ba * 5,
+                max_bookings_per_slot: cap,
+                min_notice_minutes: notice,
+                allow_same_day: same_day,
+                max_advance_days: advance,
+                require_confirmation: false,
+            };
+            Case {
+                zone,
+                settings,
+                schedule,
+                duration: dur15 * 15,
+                jobs,
+                now: origin + Duration::minutes(now_minutes),
+                from,
+                to,
+            }
+        })
+}
+
+/// Brute force, independent of the engine: the first and last instant (minute resolution) whose
+/// local wall time falls inside `interval` on `date`.
+fn interval_instants(zone: Tz, date: NaiveDate, interval: WorkingInterval) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let scan_from = date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() - Duration::days(1);
+    let inside: Vec<DateTime<Utc>> = (0..3 * 24 * 60)
+        .map(|m| scan_from + Duration::minutes(m))
+        .filter(|t| {
+            let local = t.with_timezone(&zone);
+            let minute = (local.hour() * 60 + local.minute()) as u16;
+            local.date_naive() == date && interval.start_minute() <= minute && minute < interval.end_minute()
+        })
+        .collect();
+    Some((*inside.first()?, *inside.last()? + Duration::minutes(1)))
+}
+
+fn wall_instants(zone: Tz, wall: chrono::NaiveDateTime) -> Vec<DateTime<Tz>> {
+    match zone.from_local_datetime(&wall) {
+        chrono::LocalResult::Single(t) => vec![t],
+        chrono::LocalResult::Ambiguous(a, b) => vec![a, b],
+        chrono::LocalResult::None => vec![],
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn generated_calendars_keep_every_promise(case in cases()) {
+        let calendar = Calendar::new(case.zone, case.settings, &case.schedule, case.duration, &case.jobs);
+        let slots = calendar.slots(case.from, case.to, case.now);
+        let s = &case.settings;
+        let gap = Duration::minutes(i64::from(s.buffer_before_minutes.max(s.buffer_after_minutes)));
+
+        // In time order, none doubled.
+        for pair in slots.windows(2) {
+            prop_assert!(pair[0].start < pair[1].start, "not strictly ordered: {:?}", pair);
+        }
+
+        let mut bounds = std::collections::HashMap::new();
+        for slot in &slots {
+            let start = slot.start.with_timezone(&Utc);
+            let end = slot.end.with_timezone(&Utc);
+            let date = slot.start.date_naive();
+
+            // Booking agrees with availability.
+            prop_assert_eq!(calendar.evaluate(start, case.now), Ok(slot.remaining));
+
+            // Never in a DST gap: the wall time exists and names this instant.
+            let named = wall_instants(slot.start.timezone(), slot.start.naive_local());
+            prop_assert!(named.contains(&slot.start), "{} is not a real wall time", slot.start);
+
+            // The session with its buffers lies inside one working interval of its local date,
+            // and starts on that interval's grid.
+            let session_from = start - Duration::minutes(i64::from(s.buffer_before_minutes));
+            let session_until = end + Duration::minutes(i64::from(s.buffer_after_minutes));
+            let inside = case.schedule.intervals_on(date).iter().any(|interval| {
+                let on_grid = (slot.start.hour() * 60 + slot.start.minute())
+                    .checked_sub(u32::from(interval.start_minute()))
+                    .is_some_and(|offset| offset % s.slot_interval_minutes == 0);
+                on_grid && bounds
+                    .entry((date, *interval))
+                    .or_insert_with(|| interval_instants(case.zone, date, *interval))
+                    .is_some_and(|(opens, closes)| opens <= session_from && session_until <= closes)
+            });
+            prop_assert!(inside, "slot {} lies outside working hours", slot.start);
+
+            // Within the policy window.
+            prop_assert!(start >= case.now + Duration::minutes(i64::from(s.min_notice_minutes)));
+
+            // With capacity one the rule is simple enough to state directly: no job within `gap`.
+            if s.max_bookings_per_slot == 1 {
+                for job in case.jobs.iter().filter(|j| j.end > j.start) {
+                    prop_assert!(
+                        job.end + gap <= start || end + gap <= job.start,
+                        "slot {}–{} collides with job {}–{}", start, end, job.start, job.end
+                    );
+                }
+            }
+            // Any capacity: at the slot's start no more than capacity-1 jobs overlap the session.
+            let overlapping = case.jobs.iter().filter(|j| j.end > j.start && j.start < end && start < j.end).count();
+            let simultaneous_at = |p: DateTime<Utc>| case.jobs.iter().filter(|j| j.end > j.start && j.start <= p && p < j.end).count();
+            let mut probe_points = vec![start];
+            probe_points.extend(case.jobs.iter().map(|j| j.start).filter(|p| start < *p && *p < end));
+            let worst = probe_points.into_iter().map(simultaneous_at).max().unwrap_or(0);
+            prop_assert!(worst < s.max_bookings_per_slot as usize, "slot {} overbooks ({} of {} overlapping)", start, worst, overlapping);
+        }
+
+        // Nothing lost: every grid time the rules accept is offered.
+        for date in case.from.iter_days().take_while(|d| *d <= case.to) {
+            for interval in case.schedule.intervals_on(date) {
+                let mut minute = u32::from(interval.start_minute());
+                while minute < u32::from(interval.end_minute()) {
+                    let wall = date.and_hms_opt(0, 0, 0).unwrap_or_default() + Duration::minutes(i64::from(minute));
+                    for instant in wall_instants(case.zone, wall) {
+                        let start = instant.with_timezone(&Utc);
+                        if calendar.evaluate(start, case.now).is_ok() {
+                            prop_assert!(slots.iter().any(|slot| slot.start == instant), "{} accepted but not offered", instant);
+                        }
+                    }
+                    minute += s.slot_interval_minutes;
+                }
+            }
+        }
+    }
+}
