@@ -1,1 +1,96 @@
-fn main(){}
+//! `booking-admin`: the operator's command line.
+//!
+//! ```text
+//! booking-admin migrate                 apply pending migrations to DATABASE_URL
+//! booking-admin tenant load FILE.json   create or update a tenant from a file (API.md format)
+//! booking-admin tenant token SLUG       print an owner JWT (HS256, AUTH_JWT_SECRET) for local use
+//! ```
+
+mod tenant_file;
+
+use std::process::ExitCode;
+
+use booking_repository::{DbPool, build_pool, catalog, run_migrations, tenant_setup};
+
+type Failure = Box<dyn std::error::Error + Send + Sync>;
+
+const USAGE: &str = "usage: booking-admin migrate | tenant load FILE.json | tenant token SLUG";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let outcome = match args.as_slice() {
+        ["migrate"] => migrate().await,
+        ["tenant", "load", file] => load(file).await,
+        ["tenant", "token", slug] => token(slug).await,
+        _ => Err(USAGE.into()),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("booking-admin: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn pool() -> Result<DbPool, Failure> {
+    let url = std::env::var("DATABASE_URL").map_err(|_| "DATABASE_URL is not set")?;
+    let ca_bundle = std::env::var_os("DATABASE_CA_BUNDLE").map(std::path::PathBuf::from);
+    Ok(build_pool(&url, 1, ca_bundle.as_deref())?)
+}
+
+async fn migrate() -> Result<(), Failure> {
+    let connection = pool()?.get().await?;
+    let connection = booking_repository::diesel_async::pooled_connection::deadpool::Object::take(connection);
+    let applied = tokio::task::spawn_blocking(move || run_migrations(connection)).await??;
+    if applied.is_empty() {
+        println!("migrations: up to date");
+    } else {
+        println!("migrations: applied {}", applied.join(", "));
+    }
+    Ok(())
+}
+
+async fn load(file: &str) -> Result<(), Failure> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {file}: {e}"))?;
+    let definition = tenant_file::parse(&text).map_err(|e| format!("{file}: {e}"))?;
+    let mut conn = pool()?.get().await?;
+    let loaded = tenant_setup::load_tenant(&mut conn, &definition).await?;
+    let output = serde_json::json!({ "tenantId": loaded.tenant_id, "services": loaded.services });
+    println!("{output}");
+    Ok(())
+}
+
+#[derive(serde::Serialize)]
+struct OwnerClaims<'a> {
+    sub: String,
+    tenant_id: uuid::Uuid,
+    tenant_slug: &'a str,
+    iat: i64,
+    exp: i64,
+}
+
+async fn token(slug: &str) -> Result<(), Failure> {
+    let secret = std::env::var("AUTH_JWT_SECRET").map_err(|_| "AUTH_JWT_SECRET is not set")?;
+    let mut conn = pool()?.get().await?;
+    let tenant = catalog::tenant_by_slug(&mut conn, slug)
+        .await?
+        .ok_or_else(|| format!("no tenant with slug `{slug}`"))?;
+    let now = chrono::Utc::now().timestamp();
+    let claims = OwnerClaims {
+        sub: format!("owner@{slug}"),
+        tenant_id: tenant.id,
+        tenant_slug: slug,
+        iat: now,
+        exp: now + 12 * 3600,
+    };
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )?;
+    println!("{token}");
+    Ok(())
+}

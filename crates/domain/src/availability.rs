@@ -8,7 +8,9 @@
 //! elapsed time, and a working interval covers the instants from its start's first occurrence to
 //! its end's last occurrence.
 
-use chrono::{DateTime, Days, Duration, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
+use chrono::{
+    DateTime, Days, Duration, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc,
+};
 use chrono_tz::Tz;
 
 use crate::schedule::{Schedule, WorkingInterval};
@@ -215,7 +217,11 @@ impl<'a> Calendar<'a> {
     }
 
     /// Judges one requested start by every booking rule; `Ok` carries the places left.
-    pub fn evaluate(&self, start: DateTime<Utc>, now: DateTime<Utc>) -> Result<u32, BookingRejected> {
+    pub fn evaluate(
+        &self,
+        start: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u32, BookingRejected> {
         self.check_policy(start, now)?;
         let date = start.with_timezone(&self.zone).date_naive();
         let span = self
@@ -236,7 +242,13 @@ impl<'a> Calendar<'a> {
     }
 
     /// Up to `limit` bookable slots after `after`, looking at most `days` local dates ahead.
-    pub fn next_slots(&self, after: DateTime<Utc>, days: u64, limit: usize, now: DateTime<Utc>) -> Vec<Slot> {
+    pub fn next_slots(
+        &self,
+        after: DateTime<Utc>,
+        days: u64,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Vec<Slot> {
         let from = after.with_timezone(&self.zone).date_naive();
         let to = from.checked_add_days(Days::new(days)).unwrap_or(from);
         self.slots(from, to, now)
@@ -246,7 +258,11 @@ impl<'a> Calendar<'a> {
             .collect()
     }
 
-    fn check_policy(&self, start: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), BookingRejected> {
+    fn check_policy(
+        &self,
+        start: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), BookingRejected> {
         if start < now {
             return Err(BookingRejected::InPast);
         }
@@ -269,7 +285,9 @@ impl<'a> Calendar<'a> {
     /// The whole session, buffers included, lies inside the working interval.
     fn check_fits(&self, start: DateTime<Utc>, span: &IntervalSpan) -> Result<(), BookingRejected> {
         let from = start - Duration::minutes(i64::from(self.settings.buffer_before_minutes));
-        let until = start + self.duration + Duration::minutes(i64::from(self.settings.buffer_after_minutes));
+        let until = start
+            + self.duration
+            + Duration::minutes(i64::from(self.settings.buffer_after_minutes));
         if span.opens <= from && until <= span.closes {
             Ok(())
         } else {
@@ -302,15 +320,18 @@ impl<'a> Calendar<'a> {
 
     fn spans_on(&self, date: NaiveDate) -> impl Iterator<Item = IntervalSpan> + '_ {
         let midnight = date.and_time(chrono::NaiveTime::MIN);
-        self.schedule.intervals_on(date).iter().map(move |interval| {
-            let open_wall = midnight + Duration::minutes(i64::from(interval.start_minute()));
-            let close_wall = midnight + Duration::minutes(i64::from(interval.end_minute()));
-            IntervalSpan {
-                interval: *interval,
-                opens: resolve(self.zone, open_wall, Occurrence::First),
-                closes: resolve(self.zone, close_wall, Occurrence::Last),
-            }
-        })
+        self.schedule
+            .intervals_on(date)
+            .iter()
+            .map(move |interval| {
+                let open_wall = midnight + Duration::minutes(i64::from(interval.start_minute()));
+                let close_wall = midnight + Duration::minutes(i64::from(interval.end_minute()));
+                IntervalSpan {
+                    interval: *interval,
+                    opens: resolve(self.zone, open_wall, Occurrence::First),
+                    closes: resolve(self.zone, close_wall, Occurrence::Last),
+                }
+            })
     }
 }
 

@@ -27,15 +27,26 @@ fn text(field: &'static str, raw: &str, min: usize, max: usize) -> Result<String
         return Err(FieldError::new(field, "must not be empty"));
     }
     if chars > max {
-        return Err(FieldError::new(field, format!("must be at most {max} characters")));
+        return Err(FieldError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     Ok(trimmed.to_owned())
 }
 
-fn single_line(field: &'static str, raw: &str, min: usize, max: usize) -> Result<String, FieldError> {
+fn single_line(
+    field: &'static str,
+    raw: &str,
+    min: usize,
+    max: usize,
+) -> Result<String, FieldError> {
     let value = text(field, raw, min, max)?;
     if value.chars().any(char::is_control) {
-        return Err(FieldError::new(field, "must be a single line without control characters"));
+        return Err(FieldError::new(
+            field,
+            "must be a single line without control characters",
+        ));
     }
     Ok(value)
 }
@@ -111,16 +122,35 @@ impl ClientEmail {
     /// A pragmatic check (one `@`, a dotted domain, no spaces or control characters): strict
     /// enough to refuse typos and header injection, loose enough for real international addresses.
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        let invalid = || FieldError::new("email", "must be a valid email address, like name@example.com");
+        let invalid = || {
+            FieldError::new(
+                "email",
+                "must be a valid email address, like name@example.com",
+            )
+        };
         let value = single_line("email", raw, 1, Self::MAX_LEN)?;
-        if value.chars().any(|c| c.is_whitespace() || matches!(c, '<' | '>' | ',' | ';' | '"' | '\\' | '(' | ')' | '[' | ']')) {
+        if value.chars().any(|c| {
+            c.is_whitespace()
+                || matches!(
+                    c,
+                    '<' | '>' | ',' | ';' | '"' | '\\' | '(' | ')' | '[' | ']'
+                )
+        }) {
             return Err(invalid());
         }
         let (local, domain) = value.rsplit_once('@').ok_or_else(invalid)?;
         let labels_ok = domain.split('.').all(|label| {
-            !label.is_empty() && !label.starts_with('-') && !label.ends_with('-') && label.len() <= 63
+            !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.len() <= 63
         });
-        if local.is_empty() || local.len() > 64 || local.contains('@') || !domain.contains('.') || !labels_ok {
+        if local.is_empty()
+            || local.len() > 64
+            || local.contains('@')
+            || !domain.contains('.')
+            || !labels_ok
+        {
             return Err(invalid());
         }
         Ok(Self(value))
@@ -146,9 +176,13 @@ pub fn mask_email(address: &str) -> String {
 impl Phone {
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
         let value = single_line("phone", raw, 1, 40)?;
-        let allowed = |c: char| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')' | '.' | '/');
+        let allowed =
+            |c: char| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')' | '.' | '/');
         if !value.chars().all(allowed) || !value.chars().any(|c| c.is_ascii_digit()) {
-            return Err(FieldError::new("phone", "must contain digits and only + - ( ) . / or spaces"));
+            return Err(FieldError::new(
+                "phone",
+                "must contain digits and only + - ( ) . / or spaces",
+            ));
         }
         Ok(Self(value))
     }
@@ -157,8 +191,14 @@ impl Phone {
 impl Notes {
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
         let value = text("notes", raw, 0, 2000)?;
-        if value.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
-            return Err(FieldError::new("notes", "must not contain control characters"));
+        if value
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+        {
+            return Err(FieldError::new(
+                "notes",
+                "must not contain control characters",
+            ));
         }
         Ok(Self(value))
     }
@@ -183,8 +223,14 @@ impl JobTitle {
 impl DeclineReason {
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
         let value = text("reason", raw, 1, 1000)?;
-        if value.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
-            return Err(FieldError::new("reason", "must not contain control characters"));
+        if value
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+        {
+            return Err(FieldError::new(
+                "reason",
+                "must not contain control characters",
+            ));
         }
         Ok(Self(value))
     }
@@ -210,14 +256,30 @@ mod tests {
 
     #[test]
     fn emails_that_people_type_are_accepted() {
-        for ok in ["jane@example.com", " Jane.Doe+salon@Example.co.uk ", "o'brien@mail.example", "josé@exämple.com"] {
+        for ok in [
+            "jane@example.com",
+            " Jane.Doe+salon@Example.co.uk ",
+            "o'brien@mail.example",
+            "josé@exämple.com",
+        ] {
             assert!(ClientEmail::parse(ok).is_ok(), "{ok}");
         }
     }
 
     #[test]
     fn malformed_or_injecting_emails_are_refused() {
-        for bad in ["", "jane", "jane@", "@example.com", "jane@example", "jane doe@example.com", "a@b@c.com", "jane@example.com\r\nBcc: x@y.z", "jane@-example.com", "<jane@example.com>"] {
+        for bad in [
+            "",
+            "jane",
+            "jane@",
+            "@example.com",
+            "jane@example",
+            "jane doe@example.com",
+            "a@b@c.com",
+            "jane@example.com\r\nBcc: x@y.z",
+            "jane@-example.com",
+            "<jane@example.com>",
+        ] {
             assert!(ClientEmail::parse(bad).is_err(), "{bad:?}");
         }
         let long = format!("{}@example.com", "a".repeat(250));
@@ -232,7 +294,10 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_bounded_and_single_line() {
-        assert_eq!(ClientName::parse("  Jane  ").map(ClientName::into_inner), Ok("Jane".to_owned()));
+        assert_eq!(
+            ClientName::parse("  Jane  ").map(ClientName::into_inner),
+            Ok("Jane".to_owned())
+        );
         assert!(ClientName::parse("   ").is_err());
         assert!(ClientName::parse(&"x".repeat(201)).is_err());
         assert!(ClientName::parse(&"é".repeat(200)).is_ok());

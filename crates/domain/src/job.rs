@@ -47,7 +47,8 @@ pub struct InvalidTransition {
 
 impl JobStatus {
     /// Active jobs occupy capacity.
-    pub const ACTIVE: [JobStatus; 3] = [Self::PendingConfirmation, Self::Scheduled, Self::InProgress];
+    pub const ACTIVE: [JobStatus; 3] =
+        [Self::PendingConfirmation, Self::Scheduled, Self::InProgress];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -119,9 +120,20 @@ mod tests {
 
     #[test]
     fn only_pending_jobs_can_be_confirmed_or_declined() {
-        assert_eq!(JobStatus::PendingConfirmation.confirm(), Ok(JobStatus::Scheduled));
-        assert_eq!(JobStatus::PendingConfirmation.decline(), Ok(JobStatus::Cancelled));
-        for status in [JobStatus::Scheduled, JobStatus::InProgress, JobStatus::Completed, JobStatus::Cancelled] {
+        assert_eq!(
+            JobStatus::PendingConfirmation.confirm(),
+            Ok(JobStatus::Scheduled)
+        );
+        assert_eq!(
+            JobStatus::PendingConfirmation.decline(),
+            Ok(JobStatus::Cancelled)
+        );
+        for status in [
+            JobStatus::Scheduled,
+            JobStatus::InProgress,
+            JobStatus::Completed,
+            JobStatus::Cancelled,
+        ] {
             let refused = status.confirm().err();
             assert_eq!(refused.map(|e| e.current), Some(status));
             assert!(status.decline().is_err());
@@ -130,7 +142,13 @@ mod tests {
 
     #[test]
     fn statuses_round_trip_through_their_names() {
-        for status in [JobStatus::PendingConfirmation, JobStatus::Scheduled, JobStatus::InProgress, JobStatus::Completed, JobStatus::Cancelled] {
+        for status in [
+            JobStatus::PendingConfirmation,
+            JobStatus::Scheduled,
+            JobStatus::InProgress,
+            JobStatus::Completed,
+            JobStatus::Cancelled,
+        ] {
             assert_eq!(JobStatus::parse(status.as_str()), Some(status));
         }
         assert_eq!(JobStatus::parse("confirmed"), None);

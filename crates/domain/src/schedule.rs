@@ -84,7 +84,10 @@ pub fn format_minute(minute: u16) -> String {
 }
 
 /// The intervals of one day, sorted and disjoint.
-fn normalise(day: &str, mut intervals: Vec<WorkingInterval>) -> Result<Vec<WorkingInterval>, ScheduleError> {
+fn normalise(
+    day: &str,
+    mut intervals: Vec<WorkingInterval>,
+) -> Result<Vec<WorkingInterval>, ScheduleError> {
     intervals.sort();
     for pair in intervals.windows(2) {
         if pair[1].start < pair[0].end {
@@ -179,12 +182,21 @@ mod tests {
     #[test]
     fn an_override_replaces_the_weekday_and_an_empty_one_closes_it() -> Result<(), ScheduleError> {
         let mut schedule = Schedule::new();
-        schedule.set_weekday(Weekday::Thu, vec![WorkingInterval::parse("09:00", "17:00")?])?;
+        schedule.set_weekday(
+            Weekday::Thu,
+            vec![WorkingInterval::parse("09:00", "17:00")?],
+        )?;
         let christmas_eve = NaiveDate::from_ymd_opt(2026, 12, 24).unwrap_or_default();
         let christmas = NaiveDate::from_ymd_opt(2026, 12, 25).unwrap_or_default();
-        schedule.set_override(christmas_eve, vec![WorkingInterval::parse("09:00", "13:00")?])?;
+        schedule.set_override(
+            christmas_eve,
+            vec![WorkingInterval::parse("09:00", "13:00")?],
+        )?;
         schedule.set_override(christmas, vec![])?;
-        assert_eq!(schedule.intervals_on(christmas_eve)[0].end_minute(), 13 * 60);
+        assert_eq!(
+            schedule.intervals_on(christmas_eve)[0].end_minute(),
+            13 * 60
+        );
         assert!(schedule.intervals_on(christmas).is_empty());
         let next_thursday = NaiveDate::from_ymd_opt(2026, 12, 31).unwrap_or_default();
         assert_eq!(schedule.intervals_on(next_thursday).len(), 1);

@@ -1,6 +1,8 @@
 //! The availability engine against worked examples and generated calendars.
 
-use booking_domain::{BookingRejected, BookingSettings, Calendar, OccupiedPeriod, Schedule, Slot, WorkingInterval};
+use booking_domain::{
+    BookingRejected, BookingSettings, Calendar, OccupiedPeriod, Schedule, Slot, WorkingInterval,
+};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
 use proptest::prelude::*;
@@ -24,16 +26,28 @@ fn interval(start: &str, end: &str) -> WorkingInterval {
 
 fn salon_schedule() -> Schedule {
     let mut schedule = Schedule::new();
-    for day in [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri] {
+    for day in [
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+    ] {
         schedule
-            .set_weekday(day, vec![interval("09:00", "12:00"), interval("13:00", "17:00")])
+            .set_weekday(
+                day,
+                vec![interval("09:00", "12:00"), interval("13:00", "17:00")],
+            )
             .unwrap_or_else(|e| panic!("{e}"));
     }
     schedule
 }
 
 fn wall_times(slots: &[Slot]) -> Vec<String> {
-    slots.iter().map(|s| s.start.format("%H:%M%:z").to_string()).collect()
+    slots
+        .iter()
+        .map(|s| s.start.format("%H:%M%:z").to_string())
+        .collect()
 }
 
 /// Monday 2026-12-07; "now" is the Friday before, 09:00 local.
@@ -50,11 +64,25 @@ fn a_plain_day_offers_every_grid_time_that_fits_around_the_lunch_break() {
     assert_eq!(
         wall_times(&slots),
         [
-            "09:00-05:00", "09:30-05:00", "10:00-05:00", "10:30-05:00", "11:00-05:00", "13:00-05:00",
-            "13:30-05:00", "14:00-05:00", "14:30-05:00", "15:00-05:00", "15:30-05:00", "16:00-05:00"
+            "09:00-05:00",
+            "09:30-05:00",
+            "10:00-05:00",
+            "10:30-05:00",
+            "11:00-05:00",
+            "13:00-05:00",
+            "13:30-05:00",
+            "14:00-05:00",
+            "14:30-05:00",
+            "15:00-05:00",
+            "15:30-05:00",
+            "16:00-05:00"
         ]
     );
-    assert!(slots.iter().all(|s| s.end - s.start == Duration::minutes(45) && s.remaining == 1));
+    assert!(
+        slots
+            .iter()
+            .all(|s| s.end - s.start == Duration::minutes(45) && s.remaining == 1)
+    );
 }
 
 #[test]
@@ -67,8 +95,16 @@ fn a_spring_forward_day_has_no_slot_in_the_missing_hour() {
     assert_eq!(
         wall_times(&slots),
         [
-            "00:00-05:00", "00:30-05:00", "01:00-05:00", "01:30-05:00", "03:00-04:00", "03:30-04:00",
-            "04:00-04:00", "04:30-04:00", "05:00-04:00", "05:30-04:00"
+            "00:00-05:00",
+            "00:30-05:00",
+            "01:00-05:00",
+            "01:30-05:00",
+            "03:00-04:00",
+            "03:30-04:00",
+            "04:00-04:00",
+            "04:30-04:00",
+            "05:00-04:00",
+            "05:30-04:00"
         ]
     );
 }
@@ -83,8 +119,16 @@ fn a_fall_back_day_offers_the_repeated_hour_twice_and_nothing_doubled() {
     assert_eq!(
         wall_times(&slots),
         [
-            "00:00-04:00", "00:30-04:00", "01:00-04:00", "01:30-04:00", "01:00-05:00", "01:30-05:00",
-            "02:00-05:00", "02:30-05:00", "03:00-05:00", "03:30-05:00"
+            "00:00-04:00",
+            "00:30-04:00",
+            "01:00-04:00",
+            "01:30-04:00",
+            "01:00-05:00",
+            "01:30-05:00",
+            "02:00-05:00",
+            "02:30-05:00",
+            "03:00-05:00",
+            "03:30-05:00"
         ]
     );
     for pair in slots.windows(2) {
@@ -129,8 +173,14 @@ fn with_capacity_two_an_overlapped_slot_stays_open_with_one_place_left() {
         Err(BookingRejected::SlotUnavailable)
     );
     let one = Calendar::new(NEW_YORK, settings, &schedule, 45, &[job]);
-    assert_eq!(one.evaluate(at(NEW_YORK, 2026, 12, 7, 10, 30), friday_before()), Ok(1));
-    assert_eq!(one.evaluate(at(NEW_YORK, 2026, 12, 7, 11, 0), friday_before()), Ok(2));
+    assert_eq!(
+        one.evaluate(at(NEW_YORK, 2026, 12, 7, 10, 30), friday_before()),
+        Ok(1)
+    );
+    assert_eq!(
+        one.evaluate(at(NEW_YORK, 2026, 12, 7, 11, 0), friday_before()),
+        Ok(2)
+    );
 }
 
 #[test]
@@ -158,7 +208,10 @@ fn buffers_keep_jobs_apart_and_inside_working_hours() {
         Err(BookingRejected::SlotUnavailable)
     );
     // 11:00 leaves exactly the 15 minutes the job's buffer asks for.
-    assert_eq!(calendar.evaluate(at(NEW_YORK, 2026, 12, 7, 11, 0), now), Ok(1));
+    assert_eq!(
+        calendar.evaluate(at(NEW_YORK, 2026, 12, 7, 11, 0), now),
+        Ok(1)
+    );
     // 11:00–11:45 plus 15 minutes after fits before noon; 11:30 would not.
     assert_eq!(
         calendar.evaluate(at(NEW_YORK, 2026, 12, 7, 11, 30), now),
@@ -180,16 +233,42 @@ fn each_booking_rule_answers_with_its_own_reason() {
     let now = at(NEW_YORK, 2026, 12, 7, 9, 0);
     let rejected = |y, m, d, h, mi| calendar.evaluate(at(NEW_YORK, y, m, d, h, mi), now).err();
     assert_eq!(rejected(2026, 12, 7, 8, 0), Some(BookingRejected::InPast));
-    assert_eq!(rejected(2026, 12, 7, 10, 0), Some(BookingRejected::TooShortNotice { minutes: 120 }));
-    assert_eq!(rejected(2026, 12, 7, 15, 0), Some(BookingRejected::SameDayNotAllowed));
-    assert_eq!(rejected(2027, 1, 7, 10, 0), Some(BookingRejected::BeyondBookingWindow { days: 30 }));
-    assert_eq!(rejected(2026, 12, 25, 10, 0), Some(BookingRejected::OutsideWorkingHours));
-    assert_eq!(rejected(2026, 12, 12, 10, 0), Some(BookingRejected::OutsideWorkingHours));
-    assert_eq!(rejected(2026, 12, 8, 10, 10), Some(BookingRejected::NotASlot));
+    assert_eq!(
+        rejected(2026, 12, 7, 10, 0),
+        Some(BookingRejected::TooShortNotice { minutes: 120 })
+    );
+    assert_eq!(
+        rejected(2026, 12, 7, 15, 0),
+        Some(BookingRejected::SameDayNotAllowed)
+    );
+    assert_eq!(
+        rejected(2027, 1, 7, 10, 0),
+        Some(BookingRejected::BeyondBookingWindow { days: 30 })
+    );
+    assert_eq!(
+        rejected(2026, 12, 25, 10, 0),
+        Some(BookingRejected::OutsideWorkingHours)
+    );
+    assert_eq!(
+        rejected(2026, 12, 12, 10, 0),
+        Some(BookingRejected::OutsideWorkingHours)
+    );
+    assert_eq!(
+        rejected(2026, 12, 8, 10, 10),
+        Some(BookingRejected::NotASlot)
+    );
     assert_eq!(rejected(2026, 12, 8, 10, 0), None);
     assert_eq!(rejected(2027, 1, 6, 16, 0), None);
-    assert!(calendar.slots(date(2026, 12, 7), date(2026, 12, 7), now).is_empty());
-    assert!(calendar.slots(date(2026, 12, 25), date(2026, 12, 25), now).is_empty());
+    assert!(
+        calendar
+            .slots(date(2026, 12, 7), date(2026, 12, 7), now)
+            .is_empty()
+    );
+    assert!(
+        calendar
+            .slots(date(2026, 12, 25), date(2026, 12, 25), now)
+            .is_empty()
+    );
 }
 
 #[test]
@@ -204,7 +283,11 @@ fn next_slots_skip_past_a_full_slot_to_the_following_free_ones() {
     let starts: Vec<_> = next.iter().map(|s| s.start.to_rfc3339()).collect();
     assert_eq!(
         starts,
-        ["2026-12-08T09:00:00-05:00", "2026-12-08T09:30:00-05:00", "2026-12-08T10:00:00-05:00"]
+        [
+            "2026-12-08T09:00:00-05:00",
+            "2026-12-08T09:30:00-05:00",
+            "2026-12-08T10:00:00-05:00"
+        ]
     );
 }
 
@@ -221,7 +304,16 @@ const ZONES: [Tz; 6] = [
 ];
 
 /// Dates around which the zones above change their clocks in 2026, and ordinary ones.
-const ANCHORS: [(u32, u32); 8] = [(3, 6), (3, 27), (4, 3), (9, 5), (10, 2), (10, 23), (10, 30), (6, 15)];
+const ANCHORS: [(u32, u32); 8] = [
+    (3, 6),
+    (3, 27),
+    (4, 3),
+    (9, 5),
+    (10, 2),
+    (10, 23),
+    (10, 30),
+    (6, 15),
+];
 
 #[derive(Debug, Clone)]
 struct Case {
@@ -246,7 +338,9 @@ fn day_intervals() -> impl Strategy<Value = Vec<WorkingInterval>> {
         }
         let start2 = end1 + gap * 15;
         if two && start2 < 1440 {
-            if let Ok(second) = WorkingInterval::from_minutes(start2, (start2 + len2 * 15).min(1440)) {
+            if let Ok(second) =
+                WorkingInterval::from_minutes(start2, (start2 + len2 * 15).min(1440))
+            {
                 intervals.push(second);
             }
         }
@@ -259,64 +353,95 @@ fn cases() -> impl Strategy<Value = Case> {
         0..ZONES.len(),
         0..ANCHORS.len(),
         proptest::collection::vec(day_intervals(), 7),
-        (prop::sample::select(vec![5u32, 15, 20, 30, 45, 60]), 1u32..=12, 0u32..=4, 0u32..=4, 1u32..=3),
+        (
+            prop::sample::select(vec![5u32, 15, 20, 30, 45, 60]),
+            1u32..=12,
+            0u32..=4,
+            0u32..=4,
+            1u32..=3,
+        ),
         (0u32..=180, any::<bool>(), 1u32..=20),
         proptest::collection::vec((0i64..(12 * 24 * 12), 1i64..=36), 0..40),
         0i64..(3 * 24 * 60),
     )
-        .prop_map(|(zone, anchor, days, (step, dur15, bb, ba, cap), (notice, same_day, advance), raw_jobs, now_minutes)| {
-            let zone = ZONES[zone];
-            let (month, day) = ANCHORS[anchor];
-            let from = date(2026, month, day);
-            let to = from + Duration::days(9);
-            let mut schedule = Schedule::new();
-            for (weekday, intervals) in [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun]
+        .prop_map(
+            |(
+                zone,
+                anchor,
+                days,
+                (step, dur15, bb, ba, cap),
+                (notice, same_day, advance),
+                raw_jobs,
+                now_minutes,
+            )| {
+                let zone = ZONES[zone];
+                let (month, day) = ANCHORS[anchor];
+                let from = date(2026, month, day);
+                let to = from + Duration::days(9);
+                let mut schedule = Schedule::new();
+                for (weekday, intervals) in [
+                    Weekday::Mon,
+                    Weekday::Tue,
+                    Weekday::Wed,
+                    Weekday::Thu,
+                    Weekday::Fri,
+                    Weekday::Sat,
+                    Weekday::Sun,
+                ]
                 .into_iter()
                 .zip(days)
-            {
-                let _ = schedule.set_weekday(weekday, intervals);
-            }
-            let origin = from.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() - Duration::days(1);
-            let jobs = raw_jobs
-                .into_iter()
-                .map(|(start5, len5)| OccupiedPeriod {
-                    start: origin + Duration::minutes(start5 * 5),
-                    end: origin + Duration::minutes(start5 * 5 + len5 * 5),
-                })
-                .collect();
-            let settings = BookingSettings {
-                slot_interval_minutes: step,
-                buffer_before_minutes: bb * 5,
-                buffer_after_minutes: ba * 5,
-                max_bookings_per_slot: cap,
-                min_notice_minutes: notice,
-                allow_same_day: same_day,
-                max_advance_days: advance,
-                require_confirmation: false,
-            };
-            Case {
-                zone,
-                settings,
-                schedule,
-                duration: dur15 * 15,
-                jobs,
-                now: origin + Duration::minutes(now_minutes),
-                from,
-                to,
-            }
-        })
+                {
+                    let _ = schedule.set_weekday(weekday, intervals);
+                }
+                let origin =
+                    from.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() - Duration::days(1);
+                let jobs = raw_jobs
+                    .into_iter()
+                    .map(|(start5, len5)| OccupiedPeriod {
+                        start: origin + Duration::minutes(start5 * 5),
+                        end: origin + Duration::minutes(start5 * 5 + len5 * 5),
+                    })
+                    .collect();
+                let settings = BookingSettings {
+                    slot_interval_minutes: step,
+                    buffer_before_minutes: bb * 5,
+                    buffer_after_minutes: ba * 5,
+                    max_bookings_per_slot: cap,
+                    min_notice_minutes: notice,
+                    allow_same_day: same_day,
+                    max_advance_days: advance,
+                    require_confirmation: false,
+                };
+                Case {
+                    zone,
+                    settings,
+                    schedule,
+                    duration: dur15 * 15,
+                    jobs,
+                    now: origin + Duration::minutes(now_minutes),
+                    from,
+                    to,
+                }
+            },
+        )
 }
 
 /// Brute force, independent of the engine: the first and last instant (minute resolution) whose
 /// local wall time falls inside `interval` on `date`.
-fn interval_instants(zone: Tz, date: NaiveDate, interval: WorkingInterval) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+fn interval_instants(
+    zone: Tz,
+    date: NaiveDate,
+    interval: WorkingInterval,
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
     let scan_from = date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() - Duration::days(1);
     let inside: Vec<DateTime<Utc>> = (0..3 * 24 * 60)
         .map(|m| scan_from + Duration::minutes(m))
         .filter(|t| {
             let local = t.with_timezone(&zone);
             let minute = (local.hour() * 60 + local.minute()) as u16;
-            local.date_naive() == date && interval.start_minute() <= minute && minute < interval.end_minute()
+            local.date_naive() == date
+                && interval.start_minute() <= minute
+                && minute < interval.end_minute()
         })
         .collect();
     Some((*inside.first()?, *inside.last()? + Duration::minutes(1)))

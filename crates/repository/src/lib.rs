@@ -1,1 +1,18 @@
+//! Postgres through diesel-async: the schema, the rows, and every query the functions run.
+//! Functions here return Diesel results (or a small error enum where a transaction also carries
+//! a domain decision); the edge maps them to HTTP.
 
+pub mod booking;
+pub mod catalog;
+pub mod idempotency;
+pub mod jobs;
+mod migrations;
+mod pool;
+pub mod schema;
+pub mod tenant_setup;
+
+pub use diesel;
+pub use diesel_async;
+pub use diesel_async::AsyncPgConnection;
+pub use migrations::run_migrations;
+pub use pool::{DbPool, PoolError, PoolSetupError, PooledConnection, build_pool, is_unavailable};

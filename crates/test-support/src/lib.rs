@@ -1,1 +1,186 @@
+//! Test support: every test gets its own database, cloned from a migrated template (after
+//! crates.io's `crates_io_test_db`), plus a ready-made tenant.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test scaffolding: failing loudly is the point.
 
+use std::time::Duration;
+
+use booking_domain::{BookingSettings, Schedule, WorkingInterval};
+use booking_repository::diesel_async::pooled_connection::deadpool::Object;
+use booking_repository::diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use booking_repository::tenant_setup::{LoadedTenant, ServiceDefinition, TenantDefinition, load_tenant};
+use booking_repository::{DbPool, build_pool, run_migrations};
+use chrono::Weekday;
+use diesel::QueryableByName;
+use uuid::Uuid;
+
+const TEMPLATE: &str = "booking_template";
+/// Serialises template creation across test processes.
+const TEMPLATE_LOCK: i64 = 0x626f6f6b;
+
+/// A database of one's own, migrated, for one test.
+pub struct TestDb {
+    pub url: String,
+    pub name: String,
+}
+
+/// The server URL tests run against (`DATABASE_URL`, as `scripts/test` sets it).
+pub fn server_url() -> String {
+    std::env::var("DATABASE_URL").expect("DATABASE_URL must point at a Postgres server (scripts/test sets it)")
+}
+
+/// `url` with its database name replaced.
+pub fn with_database(url: &str, database: &str) -> String {
+    let (head, query) = match url.split_once('?') {
+        Some((head, query)) => (head, Some(query)),
+        None => (url, None),
+    };
+    let scheme_end = head.find("://").map_or(0, |i| i + 3);
+    let base = match head[scheme_end..].find('/') {
+        Some(slash) => &head[..scheme_end + slash],
+        None => head,
+    };
+    match query {
+        Some(query) => format!("{base}/{database}?{query}"),
+        None => format!("{base}/{database}"),
+    }
+}
+
+#[derive(QueryableByName)]
+struct Exists {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    exists: bool,
+}
+
+impl TestDb {
+    /// Creates a fresh database from the migrated template (building the template first if
+    /// this server has none yet). Needs a multi-threaded runtime.
+    pub async fn new() -> Self {
+        let server = server_url();
+        let mut admin = AsyncPgConnection::establish(&server).await.expect("connect to the test server");
+        ensure_template(&mut admin, &server).await;
+        let name = format!("test_{}", Uuid::new_v4().simple());
+        let create = format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE}");
+        let mut attempts = 0;
+        loop {
+            match diesel::sql_query(&create).execute(&mut admin).await {
+                Ok(_) => break,
+                // The template is briefly "being accessed" while another process copies it.
+                Err(error) if attempts < 50 => {
+                    attempts += 1;
+                    let _ = error;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(error) => panic!("cannot create {name}: {error}"),
+            }
+        }
+        Self {
+            url: with_database(&server, &name),
+            name,
+        }
+    }
+
+    pub fn pool(&self, size: usize) -> DbPool {
+        build_pool(&self.url, size, None).expect("build a pool")
+    }
+
+    pub async fn connection(&self) -> AsyncPgConnection {
+        AsyncPgConnection::establish(&self.url).await.expect("connect to the test database")
+    }
+}
+
+async fn ensure_template(admin: &mut AsyncPgConnection, server: &str) {
+    diesel::sql_query(format!("SELECT pg_advisory_lock({TEMPLATE_LOCK})"))
+        .execute(admin)
+        .await
+        .expect("take the template lock");
+    let exists: Exists = diesel::sql_query(format!(
+        "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = '{TEMPLATE}') AS exists"
+    ))
+    .get_result(admin)
+    .await
+    .expect("look for the template");
+    if !exists.exists {
+        diesel::sql_query(format!("CREATE DATABASE {TEMPLATE}"))
+            .execute(admin)
+            .await
+            .expect("create the template");
+        let pool = build_pool(&with_database(server, TEMPLATE), 1, None).expect("template pool");
+        let connection = Object::take(pool.get().await.expect("connect to the template"));
+        tokio::task::spawn_blocking(move || run_migrations(connection))
+            .await
+            .expect("migration task")
+            .expect("migrate the template");
+        // Nobody may stay connected to a template that is copied.
+        drop(pool);
+        diesel::sql_query(format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{TEMPLATE}'"
+        ))
+        .execute(admin)
+        .await
+        .expect("close template connections");
+    }
+    diesel::sql_query(format!("SELECT pg_advisory_unlock({TEMPLATE_LOCK})"))
+        .execute(admin)
+        .await
+        .expect("release the template lock");
+}
+
+fn interval(start: &str, end: &str) -> WorkingInterval {
+    WorkingInterval::parse(start, end).expect("valid interval")
+}
+
+/// Fifi's salon in New York: weekdays 09:00–12:00 and 13:00–17:00, Saturday 10:00–14:00,
+/// a 45-minute haircut and a 90-minute colour.
+pub fn salon(slug: &str, settings: BookingSettings) -> TenantDefinition {
+    let mut schedule = Schedule::new();
+    for day in [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri] {
+        schedule
+            .set_weekday(day, vec![interval("09:00", "12:00"), interval("13:00", "17:00")])
+            .expect("weekday hours");
+    }
+    schedule
+        .set_weekday(Weekday::Sat, vec![interval("10:00", "14:00")])
+        .expect("saturday hours");
+    TenantDefinition {
+        slug: slug.to_owned(),
+        name: format!("Salon {slug}"),
+        zone: chrono_tz::America::New_York,
+        notification_email: format!("owner@{slug}.example"),
+        settings: settings.validate().expect("valid settings"),
+        schedule,
+        services: vec![
+            ServiceDefinition {
+                slug: "haircut".to_owned(),
+                name: "Haircut".to_owned(),
+                duration_minutes: 45,
+                active: true,
+            },
+            ServiceDefinition {
+                slug: "colour".to_owned(),
+                name: "Colour".to_owned(),
+                duration_minutes: 90,
+                active: true,
+            },
+            ServiceDefinition {
+                slug: "retired".to_owned(),
+                name: "Retired service".to_owned(),
+                duration_minutes: 30,
+                active: false,
+            },
+        ],
+    }
+}
+
+/// Loads a tenant definition and returns its ids by service slug.
+pub async fn load(db: &TestDb, definition: &TenantDefinition) -> LoadedTenant {
+    let mut conn = db.connection().await;
+    load_tenant(&mut conn, definition).await.expect("load the tenant")
+}
+
+/// The id of a loaded service.
+pub fn service(loaded: &LoadedTenant, slug: &str) -> Uuid {
+    *loaded
+        .services
+        .get(slug)
+        .unwrap_or_else(|| panic!("no service {slug} in {:?}", loaded.services.keys().collect::<Vec<_>>()))
+}

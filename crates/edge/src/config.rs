@@ -1,0 +1,156 @@
+//! Configuration, read and validated once when a container starts.
+
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SesSettings {
+    /// Off: mails are rendered and written locally, never sent.
+    pub enabled: bool,
+    pub from_address: String,
+    pub configuration_set: Option<String>,
+    /// Where `SES_ENABLED=false` writes `.eml` files.
+    pub outbox_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub database_url: String,
+    /// PEM bundle that signs the database's certificate (RDS CA) for `sslmode=require`.
+    pub database_ca_bundle: Option<PathBuf>,
+    /// Connections per container: one, as a Lambda container serves one request at a time.
+    pub database_pool_size: usize,
+    /// HS256 secret for owner tokens where no API Gateway authorizer ran (local use).
+    pub auth_jwt_secret: Option<String>,
+    pub ses: SesSettings,
+    pub public_app_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} is not set; {1}")]
+    Missing(&'static str, &'static str),
+    #[error("{0} is invalid: {1}")]
+    Invalid(&'static str, String),
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    /// Reads the settings through `lookup` (the environment in production, a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let database_url = lookup("DATABASE_URL").ok_or(ConfigError::Missing(
+            "DATABASE_URL",
+            "set it to the Postgres connection string, e.g. postgres://user:pass@host:5432/booking?sslmode=require",
+        ))?;
+        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(ConfigError::Invalid(
+                "DATABASE_URL",
+                "must start with postgres:// or postgresql://".to_owned(),
+            ));
+        }
+        let enabled = match lookup("SES_ENABLED").as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("false" | "0" | "no" | "off") => false,
+            Some("true" | "1" | "yes" | "on") => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid(
+                    "SES_ENABLED",
+                    format!("`{other}` is not true or false"),
+                ));
+            }
+        };
+        let from_address = match lookup("SES_FROM_ADDRESS") {
+            Some(address) => address,
+            None if enabled => {
+                return Err(ConfigError::Missing(
+                    "SES_FROM_ADDRESS",
+                    "with SES_ENABLED=true it must name a verified SES identity",
+                ));
+            }
+            None => "bookings@example.com".to_owned(),
+        };
+        if !from_address.contains('@') {
+            return Err(ConfigError::Invalid(
+                "SES_FROM_ADDRESS",
+                "must be an email address".to_owned(),
+            ));
+        }
+        let public_app_url = match lookup("PUBLIC_APP_URL") {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None if enabled => {
+                return Err(ConfigError::Missing(
+                    "PUBLIC_APP_URL",
+                    "owner mails link to PUBLIC_APP_URL/jobs/{id}",
+                ));
+            }
+            None => "http://localhost:5173".to_owned(),
+        };
+        if !(public_app_url.starts_with("https://") || public_app_url.starts_with("http://")) {
+            return Err(ConfigError::Invalid(
+                "PUBLIC_APP_URL",
+                "must start with http:// or https://".to_owned(),
+            ));
+        }
+        let database_pool_size = match lookup("DATABASE_POOL_SIZE") {
+            None => 1,
+            Some(size) => size
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=64).contains(n))
+                .ok_or_else(|| ConfigError::Invalid("DATABASE_POOL_SIZE", format!("`{size}` is not 1–64")))?,
+        };
+        Ok(Self {
+            database_url,
+            database_ca_bundle: lookup("DATABASE_CA_BUNDLE").map(PathBuf::from),
+            database_pool_size,
+            auth_jwt_secret: lookup("AUTH_JWT_SECRET"),
+            ses: SesSettings {
+                enabled,
+                from_address,
+                configuration_set: lookup("SES_CONFIGURATION_SET"),
+                outbox_dir: lookup("MAIL_OUTBOX_DIR").map_or_else(|| PathBuf::from(".local/mail"), PathBuf::from),
+            },
+            public_app_url,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn a_missing_database_url_is_named_with_what_to_do() {
+        let error = config(&[]).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(error.starts_with("DATABASE_URL is not set"), "{error}");
+    }
+
+    #[test]
+    fn sending_mail_requires_a_from_address_and_app_url() {
+        let base = ("DATABASE_URL", "postgres://localhost/booking");
+        assert_eq!(
+            config(&[base, ("SES_ENABLED", "true")]).err(),
+            Some(ConfigError::Missing(
+                "SES_FROM_ADDRESS",
+                "with SES_ENABLED=true it must name a verified SES identity"
+            ))
+        );
+        assert!(config(&[base, ("SES_ENABLED", "maybe")]).is_err());
+        let local = config(&[base]).ok();
+        assert_eq!(local.map(|c| (c.ses.enabled, c.database_pool_size)), Some((false, 1)));
+        let full = config(&[
+            base,
+            ("SES_ENABLED", "true"),
+            ("SES_FROM_ADDRESS", "bookings@fifi.example"),
+            ("PUBLIC_APP_URL", "https://app.fifi.example/"),
+        ]);
+        assert_eq!(full.map(|c| c.public_app_url).ok().as_deref(), Some("https://app.fifi.example"));
+    }
+}

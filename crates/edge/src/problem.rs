@@ -1,0 +1,198 @@
+//! `application/problem+json` errors. Every outcome that is not a success becomes an
+//! [`ApiError`] here, once: handlers never pick status codes for failures themselves.
+
+use booking_domain::{BookingRejected, FieldError, InvalidTransition};
+use lambda_http::{Body, Response};
+use serde_json::{Map, Value, json};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub status: u16,
+    pub code: &'static str,
+    pub title: &'static str,
+    pub detail: String,
+    /// Members beyond the standard ones (`errors`, `alternatives`, `conflicts`, ...).
+    pub extra: Map<String, Value>,
+    /// Seconds, for 429 and 503.
+    pub retry_after: Option<u32>,
+}
+
+impl ApiError {
+    pub fn new(status: u16, code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            title,
+            detail: detail.into(),
+            extra: Map::new(),
+            retry_after: None,
+        }
+    }
+
+    pub fn with(mut self, member: &str, value: Value) -> Self {
+        self.extra.insert(member.to_owned(), value);
+        self
+    }
+
+    /// 400 with the offending fields listed.
+    pub fn invalid_fields(errors: &[FieldError]) -> Self {
+        let detail = match errors {
+            [one] => format!("The request is invalid: {one}."),
+            _ => "The request has invalid fields; see `errors`.".to_owned(),
+        };
+        let listed: Vec<Value> = errors
+            .iter()
+            .map(|e| json!({"field": e.field, "message": e.message}))
+            .collect();
+        Self::new(400, "invalid_request", "Invalid request", detail).with("errors", Value::Array(listed))
+    }
+
+    pub fn invalid_request(detail: impl Into<String>) -> Self {
+        Self::new(400, "invalid_request", "Invalid request", detail)
+    }
+
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(401, "unauthorized", "Unauthorized", detail)
+    }
+
+    pub fn service_not_found() -> Self {
+        Self::new(
+            404,
+            "service_not_found",
+            "Service not found",
+            "No bookable service has this id.",
+        )
+    }
+
+    pub fn job_not_found() -> Self {
+        Self::new(404, "job_not_found", "Job not found", "No job has this id.")
+    }
+
+    pub fn invalid_transition(error: &InvalidTransition) -> Self {
+        Self::new(409, "invalid_transition", "Invalid transition", error.to_string())
+            .with("currentStatus", json!(error.current.as_str()))
+    }
+
+    pub fn request_in_progress() -> Self {
+        Self::new(
+            409,
+            "request_in_progress",
+            "Request in progress",
+            "A request with this Idempotency-Key is still being processed; retry in a moment.",
+        )
+    }
+
+    pub fn idempotency_key_reused() -> Self {
+        Self::new(
+            422,
+            "idempotency_key_reused",
+            "Idempotency key reused",
+            "This Idempotency-Key was already used with a different request body.",
+        )
+    }
+
+    pub fn rate_limited(retry_after: u32) -> Self {
+        let mut error = Self::new(
+            429,
+            "rate_limited",
+            "Too many requests",
+            format!("Too many requests; retry in {retry_after} seconds."),
+        );
+        error.retry_after = Some(retry_after);
+        error
+    }
+
+    /// The database cannot be reached: safe to retry.
+    pub fn unavailable() -> Self {
+        let mut error = Self::new(
+            503,
+            "unavailable",
+            "Service unavailable",
+            "The service is briefly unavailable; please retry.",
+        );
+        error.retry_after = Some(1);
+        error
+    }
+
+    /// Never carries internals: the cause is logged where it happened.
+    pub fn internal() -> Self {
+        Self::new(
+            500,
+            "internal",
+            "Internal error",
+            "Something went wrong on our side; it has been logged.",
+        )
+    }
+
+    /// A booking rule's refusal; `alternatives` are serialised slots for 409s.
+    pub fn booking_rejected(reason: &BookingRejected, alternatives: Vec<Value>) -> Self {
+        let (status, code, title) = match reason {
+            BookingRejected::InPast => (422, "slot_in_past", "Slot in the past"),
+            BookingRejected::TooShortNotice { .. } => (422, "too_short_notice", "Too short notice"),
+            BookingRejected::SameDayNotAllowed => (422, "same_day_not_allowed", "Same-day booking not allowed"),
+            BookingRejected::BeyondBookingWindow { .. } => (422, "beyond_booking_window", "Beyond the booking window"),
+            BookingRejected::OutsideWorkingHours => (422, "outside_working_hours", "Outside working hours"),
+            BookingRejected::NotASlot => (422, "not_a_slot", "Not a slot"),
+            BookingRejected::SlotUnavailable => (409, "slot_unavailable", "Slot unavailable"),
+        };
+        let error = Self::new(status, code, title, reason.to_string());
+        if matches!(reason, BookingRejected::SlotUnavailable) {
+            error.with("alternatives", Value::Array(alternatives))
+        } else {
+            error
+        }
+    }
+
+    pub fn body(&self) -> Value {
+        let mut body = Map::new();
+        body.insert(
+            "type".to_owned(),
+            json!(format!("https://errors.booking.example/{}", self.code.replace('_', "-"))),
+        );
+        body.insert("title".to_owned(), json!(self.title));
+        body.insert("status".to_owned(), json!(self.status));
+        body.insert("detail".to_owned(), json!(self.detail));
+        body.insert("code".to_owned(), json!(self.code));
+        for (key, value) in &self.extra {
+            body.insert(key.clone(), value.clone());
+        }
+        Value::Object(body)
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        let mut builder = Response::builder()
+            .status(self.status)
+            .header("content-type", "application/problem+json")
+            .header("cache-control", "no-store");
+        if let Some(seconds) = self.retry_after {
+            builder = builder.header("retry-after", seconds.to_string());
+        }
+        builder
+            .body(Body::Text(self.body().to_string()))
+            .unwrap_or_else(|_| Response::new(Body::Text(r#"{"code":"internal","status":500}"#.to_owned())))
+    }
+}
+
+impl From<booking_repository::diesel::result::Error> for ApiError {
+    fn from(error: booking_repository::diesel::result::Error) -> Self {
+        database_failure(&error)
+    }
+}
+
+impl From<booking_repository::PoolError> for ApiError {
+    fn from(error: booking_repository::PoolError) -> Self {
+        tracing::warn!(error = %error, "database pool could not provide a connection");
+        Self::unavailable()
+    }
+}
+
+/// Unreachable database → 503 (logged as a warning); anything else → bare 500, cause logged.
+pub fn database_failure(error: &booking_repository::diesel::result::Error) -> ApiError {
+    if booking_repository::is_unavailable(error) {
+        tracing::warn!(error = %error, "database unavailable");
+        ApiError::unavailable()
+    } else {
+        tracing::error!(error = %error, error_debug = ?error, "database query failed");
+        ApiError::internal()
+    }
+}

@@ -1,0 +1,132 @@
+//! `POST /services/{serviceId}/book`: a client books a slot.
+
+use booking_domain::{ClientEmail, ClientName, IdempotencyKey, Notes, Phone};
+use booking_edge::input::{body_bytes, idempotency_key, instant, json_object, path_uuid};
+use booking_edge::problem::database_failure;
+use booking_edge::{ApiError, json_response, respond, views};
+use booking_repository::booking::{self, BookingError, KeyRef, NewBooking};
+use booking_repository::idempotency::{self, Claim, StoredOutcome};
+use booking_repository::{AsyncPgConnection, jobs};
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::Deps;
+
+pub async fn handle(deps: &Deps, request: Request) -> Response<Body> {
+    respond(book(deps, &request).await)
+}
+
+fn parse(request: &Request) -> Result<NewBooking, ApiError> {
+    let mut fields = json_object(request)?;
+    let start = fields.required("start", instant("start"));
+    let name = fields.required("name", ClientName::parse);
+    let email = fields.required("email", ClientEmail::parse);
+    let phone = fields.optional("phone", Phone::parse);
+    let notes = fields.optional("notes", Notes::parse);
+    fields.finish()?;
+    match (start, name, email) {
+        (Some(start), Some(name), Some(email)) => Ok(NewBooking {
+            start,
+            name,
+            email,
+            phone,
+            notes,
+        }),
+        _ => Err(ApiError::invalid_request("The request is invalid.")),
+    }
+}
+
+async fn book(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiError> {
+    let service_id = path_uuid(request, "serviceId", "services").ok_or_else(ApiError::service_not_found)?;
+    // Everything is parsed before anything is written: bad input changes nothing.
+    let booking = parse(request)?;
+    let key = idempotency_key(request)?;
+    let now = deps.now();
+    let mut conn = deps.connection().await?;
+    let scope = key_scope(service_id);
+    if let Some(key) = &key {
+        match idempotency::claim(&mut conn, &scope, key.as_str(), body_bytes(request)?).await? {
+            Claim::Fresh => {}
+            Claim::Replay(outcome) => return replay(&mut conn, outcome).await,
+            Claim::InProgress => return Err(ApiError::request_in_progress()),
+            Claim::Reused => return Err(ApiError::idempotency_key_reused()),
+        }
+    }
+    let key_ref = key.as_ref().map(|key| KeyRef {
+        scope: &scope,
+        key: key.as_str(),
+    });
+    let outcome = booking::book(&mut conn, service_id, &booking, now, key_ref).await;
+    match outcome {
+        Ok(booked) => {
+            tracing::info!(
+                job_id = %booked.job.id,
+                tenant_id = %booked.tenant.id,
+                status = booked.job.status.as_str(),
+                client = %booking.email.masked(),
+                "booking landed"
+            );
+            Ok(json_response(201, &json!({ "job": views::job(&booked.job) })))
+        }
+        Err(failure) => {
+            let error = failure_to_problem(failure);
+            finish_key(&mut conn, &scope, key.as_ref(), &error).await;
+            Err(error)
+        }
+    }
+}
+
+fn failure_to_problem(failure: BookingError) -> ApiError {
+    match failure {
+        BookingError::ServiceNotFound => ApiError::service_not_found(),
+        BookingError::Rejected { reason, alternatives } => {
+            ApiError::booking_rejected(&reason, alternatives.iter().map(views::slot).collect())
+        }
+        BookingError::Database(error) => database_failure(&error),
+    }
+}
+
+/// Stores a final refusal under the key, or frees the key after a failure worth retrying.
+async fn finish_key(conn: &mut AsyncPgConnection, scope: &str, key: Option<&IdempotencyKey>, error: &ApiError) {
+    let Some(key) = key else { return };
+    let stored = if error.status >= 500 {
+        idempotency::release(conn, scope, key.as_str()).await
+    } else {
+        idempotency::save_response(conn, scope, key.as_str(), error.status, &error.body().to_string()).await
+    };
+    if let Err(e) = stored {
+        tracing::warn!(error = %e, "could not record the idempotent outcome");
+    }
+}
+
+async fn replay(conn: &mut AsyncPgConnection, outcome: StoredOutcome) -> Result<Response<Body>, ApiError> {
+    match outcome {
+        StoredOutcome::Job(job_id) => {
+            let job = jobs::find_by_id(conn, job_id).await?.ok_or_else(ApiError::internal)?;
+            let mut response = json_response(201, &json!({ "job": views::job(&job) }));
+            response
+                .headers_mut()
+                .insert("idempotent-replayed", lambda_http::http::HeaderValue::from_static("true"));
+            Ok(response)
+        }
+        StoredOutcome::Response { status, body } => {
+            let content_type = if status >= 400 {
+                "application/problem+json"
+            } else {
+                "application/json"
+            };
+            Response::builder()
+                .status(status)
+                .header("content-type", content_type)
+                .header("idempotent-replayed", "true")
+                .body(Body::Text(body))
+                .map_err(|_| ApiError::internal())
+        }
+    }
+}
+
+/// The scope idempotency keys of bookings live in: one service's bookings.
+pub fn key_scope(service_id: Uuid) -> String {
+    format!("book:{service_id}")
+}

@@ -1,0 +1,7 @@
+//! Handler tests: real `lambda_http::Request`s (from API Gateway event fixtures) against the real
+//! handlers and a real Postgres database per test.
+
+mod availability;
+mod booking;
+mod storms;
+mod support;

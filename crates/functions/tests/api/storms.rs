@@ -1,0 +1,97 @@
+//! Many containers, one slot: exactly capacity wins, across separate connections.
+
+use booking_domain::BookingSettings;
+use booking_functions::book_slot;
+use booking_repository::diesel_async::RunQueryDsl;
+use futures_util::future::join_all;
+
+use crate::support::*;
+
+/// Fires one booking per container at once; returns the statuses.
+async fn storm(stack: &Stack, requests: Vec<(uuid::Uuid, String)>) -> Vec<u16> {
+    let containers: Vec<_> = requests.iter().map(|_| stack.container()).collect();
+    // Open every connection first, so the race is between bookings, not between connects.
+    for deps in &containers {
+        drop(deps.connection().await.expect("connect"));
+    }
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(requests.len()));
+    let tasks = containers.into_iter().zip(requests).enumerate().map(|(i, (deps, (service, start)))| {
+        let barrier = barrier.clone();
+        tokio::spawn(async move {
+            let body = booking_body(&start, &format!("client{i}@example.com"));
+            barrier.wait().await;
+            book_slot::handle(&deps, book_request(service, &body, &[])).await.status().as_u16()
+        })
+    });
+    join_all(tasks).await.into_iter().map(|r| r.expect("task")).collect()
+}
+
+/// The most active jobs that overlap at any instant (the peak is at some job's start).
+async fn peak_overlap(stack: &Stack) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct Peak {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        peak: i64,
+    }
+    let mut conn = stack.db.connection().await;
+    let row: Peak = diesel::sql_query(
+        "SELECT coalesce(max(n), 0) AS peak FROM (
+           SELECT (SELECT count(*) FROM jobs b
+                   WHERE b.status IN ('pending-confirmation', 'scheduled', 'in-progress')
+                     AND b.starts_at <= a.starts_at AND b.ends_at > a.starts_at) AS n
+           FROM jobs a WHERE a.status IN ('pending-confirmation', 'scheduled', 'in-progress')) counts",
+    )
+    .get_result(&mut conn)
+    .await
+    .expect("peak");
+    row.peak
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn booking_the_last_place_fifty_times_at_once_lets_exactly_one_win() {
+    let stack = Stack::default().await;
+    let start = ny_text(2026, 12, 7, 10, 0);
+    let statuses = storm(&stack, (0..50).map(|_| (stack.haircut, start.clone())).collect()).await;
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 49, "{statuses:?}");
+    assert_eq!(stack.count("jobs").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_capacity_three_exactly_three_of_forty_win() {
+    let stack = Stack::new(BookingSettings {
+        max_bookings_per_slot: 3,
+        ..BookingSettings::default()
+    })
+    .await;
+    let start = ny_text(2026, 12, 7, 13, 0);
+    let statuses = storm(&stack, (0..40).map(|_| (stack.haircut, start.clone())).collect()).await;
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 3, "{statuses:?}");
+    assert_eq!(peak_overlap(&stack).await, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn overlapping_starts_on_two_services_never_overbook() {
+    for capacity in [1, 2] {
+        let stack = Stack::new(BookingSettings {
+            max_bookings_per_slot: capacity,
+            ..BookingSettings::default()
+        })
+        .await;
+        // Haircuts (45 min) and colours (90 min) at every half hour of one morning.
+        let requests: Vec<_> = (0..48)
+            .map(|i| {
+                let service = if i % 3 == 0 { stack.colour } else { stack.haircut };
+                let (hour, minute) = [(9, 0), (9, 30), (10, 0), (10, 30)][i % 4];
+                (service, ny_text(2026, 12, 7, hour, minute))
+            })
+            .collect();
+        let statuses = storm(&stack, requests).await;
+        assert!(statuses.iter().all(|s| *s == 201 || *s == 409), "{statuses:?}");
+        let won = statuses.iter().filter(|s| **s == 201).count() as i64;
+        assert!(won >= 1);
+        assert_eq!(won, stack.count("jobs").await);
+        let peak = peak_overlap(&stack).await;
+        assert!(peak <= i64::from(capacity), "capacity {capacity}, peak {peak}");
+    }
+}

@@ -1,0 +1,170 @@
+use std::sync::Arc;
+
+use booking_domain::BookingSettings;
+use booking_edge::Config;
+use booking_functions::{Clock, Deps};
+use booking_repository::diesel_async::RunQueryDsl;
+use booking_repository::tenant_setup::LoadedTenant;
+use booking_test_support::{TestDb, load, salon, service};
+use chrono::{DateTime, TimeZone, Utc};
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+pub const NEW_YORK: chrono_tz::Tz = chrono_tz::America::New_York;
+
+/// Tests run on Friday 2026-12-04 at 09:00 in New York.
+pub fn friday_morning() -> DateTime<Utc> {
+    ny(2026, 12, 4, 9, 0)
+}
+
+pub fn ny(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+    NEW_YORK
+        .with_ymd_and_hms(y, mo, d, h, mi, 0)
+        .single()
+        .expect("unambiguous test time")
+        .with_timezone(&Utc)
+}
+
+/// `2026-12-07T10:00:00-05:00` for Monday at ten.
+pub fn ny_text(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> String {
+    ny(y, mo, d, h, mi).with_timezone(&NEW_YORK).to_rfc3339()
+}
+
+pub fn fixed_clock(at: DateTime<Utc>) -> Clock {
+    Arc::new(move || at)
+}
+
+pub fn config(url: &str) -> Config {
+    let url = url.to_owned();
+    Config::from_lookup(move |name| match name {
+        "DATABASE_URL" => Some(url.clone()),
+        "AUTH_JWT_SECRET" => Some("test-secret".to_owned()),
+        _ => None,
+    })
+    .expect("test config")
+}
+
+/// A migrated database with one salon, and deps whose clock stands at [`friday_morning`].
+pub struct Stack {
+    pub db: TestDb,
+    pub deps: Deps,
+    #[allow(dead_code)] // Owner-route tests read it.
+    pub tenant: LoadedTenant,
+    pub haircut: Uuid,
+    pub colour: Uuid,
+    pub retired: Uuid,
+}
+
+impl Stack {
+    pub async fn new(settings: BookingSettings) -> Self {
+        let db = TestDb::new().await;
+        let tenant = load(&db, &salon("fifi", settings)).await;
+        let deps = Deps::new(config(&db.url), fixed_clock(friday_morning())).expect("deps");
+        Self {
+            haircut: service(&tenant, "haircut"),
+            colour: service(&tenant, "colour"),
+            retired: service(&tenant, "retired"),
+            db,
+            deps,
+            tenant,
+        }
+    }
+
+    pub async fn default() -> Self {
+        Self::new(BookingSettings::default()).await
+    }
+
+    /// Deps with a pool of their own: another Lambda container.
+    pub fn container(&self) -> Deps {
+        Deps::new(config(&self.db.url), fixed_clock(friday_morning())).expect("deps")
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = self.db.connection().await;
+        let row: Count = diesel::sql_query(format!("SELECT count(*) AS n FROM {table}"))
+            .get_result(&mut conn)
+            .await
+            .expect("count");
+        row.n
+    }
+}
+
+fn fixture(name: &str) -> String {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// `GET /services/{id}/availability` as API Gateway's REST API (v1, stage `prod`) delivers it.
+pub fn availability_request(service: impl ToString, query: &[(&str, &str)]) -> Request {
+    let (single, multi) = if query.is_empty() {
+        (Value::Null, Value::Null)
+    } else {
+        let single: serde_json::Map<String, Value> = query.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect();
+        let multi: serde_json::Map<String, Value> = query.iter().map(|(k, v)| ((*k).to_owned(), json!([v]))).collect();
+        (Value::Object(single), Value::Object(multi))
+    };
+    let event = fixture("rest-v1-availability.json")
+        .replace("SERVICE_ID", &service.to_string())
+        .replace("MULTI_QUERY", &multi.to_string())
+        .replace("QUERY", &single.to_string());
+    lambda_http::request::from_str(&event).expect("REST v1 fixture parses")
+}
+
+/// `POST /services/{id}/book` as API Gateway's HTTP API (v2) delivers it.
+pub fn book_request(service: impl ToString, body: &str, headers: &[(&str, &str)]) -> Request {
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!(", {}: {}", json!(k.to_ascii_lowercase()), json!(v)))
+        .collect();
+    let event = fixture("http-v2-book.json")
+        .replace("SERVICE_ID", &service.to_string())
+        .replace("HEADERS", &extra)
+        .replace("BODY", &json!(body).to_string());
+    lambda_http::request::from_str(&event).expect("HTTP v2 fixture parses")
+}
+
+/// The same request as `cargo lambda watch`'s router hands it over: no path parameters.
+pub fn local_book_request(service: impl ToString, body: &str) -> Request {
+    let event = fixture("local-router-book.json")
+        .replace("SERVICE_ID", &service.to_string())
+        .replace("BODY", &json!(body).to_string());
+    lambda_http::request::from_str(&event).expect("local fixture parses")
+}
+
+pub fn booking_body(start: &str, email: &str) -> String {
+    json!({"start": start, "name": "Jane Client", "email": email, "phone": "+1 555 0100"}).to_string()
+}
+
+/// Status, content type and JSON body of a response.
+pub fn read(response: Response<Body>) -> (u16, String, Value) {
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let body = match response.body() {
+        Body::Text(text) => serde_json::from_str(text).unwrap_or(Value::String(text.clone())),
+        Body::Binary(bytes) => serde_json::from_slice(bytes).unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
+    (status, content_type, body)
+}
+
+/// Asserts a problem+json answer with `status` and `code`, and returns its body.
+pub fn expect_problem(response: Response<Body>, status: u16, code: &str) -> Value {
+    let (got, content_type, body) = read(response);
+    assert_eq!((got, body["code"].as_str()), (status, Some(code)), "body: {body}");
+    assert_eq!(content_type, "application/problem+json");
+    assert_eq!(body["status"], json!(status));
+    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "detail missing: {body}");
+    assert!(body["type"].is_string() && body["title"].is_string());
+    body
+}

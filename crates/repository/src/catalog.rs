@@ -1,0 +1,306 @@
+//! Tenants, services and working hours: what a calendar is built from.
+
+use booking_domain::{BookingSettings, OccupiedPeriod, Schedule, WorkingInterval};
+use chrono::{DateTime, Duration, NaiveDate, Utc, Weekday};
+use chrono_tz::Tz;
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::result::Error as DieselError;
+use diesel::sql_types::Bool;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::schema::{date_overrides, jobs, services, tenants, working_hours};
+
+/// A business, with its zone parsed and its settings typed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tenant {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub zone: Tz,
+    pub notification_email: String,
+    pub settings: BookingSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub duration_minutes: u32,
+    pub active: bool,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = tenants, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct TenantRow {
+    id: Uuid,
+    slug: String,
+    name: String,
+    time_zone: String,
+    notification_email: String,
+    require_confirmation: bool,
+    allow_same_day: bool,
+    min_notice_minutes: i32,
+    max_advance_days: i32,
+    max_bookings_per_slot: i32,
+    slot_interval_minutes: i32,
+    buffer_before_minutes: i32,
+    buffer_after_minutes: i32,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = services, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct ServiceRow {
+    id: Uuid,
+    tenant_id: Uuid,
+    slug: String,
+    name: String,
+    duration_minutes: i32,
+    active: bool,
+}
+
+/// A stored value that the schema's checks should have made impossible.
+pub(crate) fn corrupt(what: String) -> DieselError {
+    DieselError::DeserializationError(what.into())
+}
+
+fn non_negative(field: &str, value: i32) -> Result<u32, DieselError> {
+    u32::try_from(value).map_err(|_| corrupt(format!("{field} is negative ({value})")))
+}
+
+pub(crate) fn parse_zone(name: &str) -> Result<Tz, DieselError> {
+    name.parse::<Tz>()
+        .map_err(|_| corrupt(format!("unknown time zone `{name}`")))
+}
+
+impl TryFrom<TenantRow> for Tenant {
+    type Error = DieselError;
+
+    fn try_from(row: TenantRow) -> Result<Self, Self::Error> {
+        Ok(Self {
+            zone: parse_zone(&row.time_zone)?,
+            settings: BookingSettings {
+                require_confirmation: row.require_confirmation,
+                allow_same_day: row.allow_same_day,
+                min_notice_minutes: non_negative("min_notice_minutes", row.min_notice_minutes)?,
+                max_advance_days: non_negative("max_advance_days", row.max_advance_days)?,
+                max_bookings_per_slot: non_negative(
+                    "max_bookings_per_slot",
+                    row.max_bookings_per_slot,
+                )?,
+                slot_interval_minutes: non_negative(
+                    "slot_interval_minutes",
+                    row.slot_interval_minutes,
+                )?,
+                buffer_before_minutes: non_negative(
+                    "buffer_before_minutes",
+                    row.buffer_before_minutes,
+                )?,
+                buffer_after_minutes: non_negative(
+                    "buffer_after_minutes",
+                    row.buffer_after_minutes,
+                )?,
+            },
+            id: row.id,
+            slug: row.slug,
+            name: row.name,
+            notification_email: row.notification_email,
+        })
+    }
+}
+
+impl TryFrom<ServiceRow> for Service {
+    type Error = DieselError;
+
+    fn try_from(row: ServiceRow) -> Result<Self, Self::Error> {
+        Ok(Self {
+            duration_minutes: non_negative("duration_minutes", row.duration_minutes)?,
+            id: row.id,
+            tenant_id: row.tenant_id,
+            slug: row.slug,
+            name: row.name,
+            active: row.active,
+        })
+    }
+}
+
+/// The condition of the partial index on active jobs, as a literal so the planner can use it.
+pub(crate) fn active_jobs() -> diesel::expression::SqlLiteral<Bool> {
+    sql::<Bool>("jobs.status IN ('pending-confirmation', 'scheduled', 'in-progress')")
+}
+
+fn pair(row: (TenantRow, ServiceRow)) -> Result<(Tenant, Service), DieselError> {
+    Ok((Tenant::try_from(row.0)?, Service::try_from(row.1)?))
+}
+
+/// An active service and its tenant; `None` for an unknown or inactive service.
+pub async fn bookable_service(
+    conn: &mut AsyncPgConnection,
+    service_id: Uuid,
+) -> QueryResult<Option<(Tenant, Service)>> {
+    services::table
+        .inner_join(tenants::table)
+        .filter(services::id.eq(service_id))
+        .filter(services::active.eq(true))
+        .select((TenantRow::as_select(), ServiceRow::as_select()))
+        .first::<(TenantRow, ServiceRow)>(conn)
+        .await
+        .optional()?
+        .map(pair)
+        .transpose()
+}
+
+/// As [`bookable_service`], and locks the tenant's row until the transaction ends: every
+/// booking and job change of one tenant passes through this lock, so capacity checks and
+/// inserts never interleave, across any number of Lambda containers.
+pub async fn lock_bookable_service(
+    conn: &mut AsyncPgConnection,
+    service_id: Uuid,
+) -> QueryResult<Option<(Tenant, Service)>> {
+    services::table
+        .inner_join(tenants::table)
+        .filter(services::id.eq(service_id))
+        .filter(services::active.eq(true))
+        .select((TenantRow::as_select(), ServiceRow::as_select()))
+        .for_no_key_update()
+        .first::<(TenantRow, ServiceRow)>(conn)
+        .await
+        .optional()?
+        .map(pair)
+        .transpose()
+}
+
+/// A service of the given tenant (active or not) with the tenant, locking the tenant's row.
+pub async fn lock_tenant_service(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+    service_id: Uuid,
+) -> QueryResult<Option<(Tenant, Service)>> {
+    services::table
+        .inner_join(tenants::table)
+        .filter(services::id.eq(service_id))
+        .filter(services::tenant_id.eq(tenant_id))
+        .select((TenantRow::as_select(), ServiceRow::as_select()))
+        .for_no_key_update()
+        .first::<(TenantRow, ServiceRow)>(conn)
+        .await
+        .optional()?
+        .map(pair)
+        .transpose()
+}
+
+pub async fn tenant_by_slug(
+    conn: &mut AsyncPgConnection,
+    slug: &str,
+) -> QueryResult<Option<Tenant>> {
+    tenants::table
+        .filter(tenants::slug.eq(slug))
+        .select(TenantRow::as_select())
+        .first::<TenantRow>(conn)
+        .await
+        .optional()?
+        .map(Tenant::try_from)
+        .transpose()
+}
+
+fn weekday_from_iso(day: i16) -> Result<Weekday, DieselError> {
+    u8::try_from(day)
+        .ok()
+        .and_then(|d| d.checked_sub(1))
+        .and_then(|d| Weekday::try_from(d).ok())
+        .ok_or_else(|| corrupt(format!("weekday {day} out of range")))
+}
+
+fn interval(start: i16, end: i16) -> Result<WorkingInterval, DieselError> {
+    let minutes =
+        |m: i16| u16::try_from(m).map_err(|_| corrupt(format!("minute {m} out of range")));
+    WorkingInterval::from_minutes(minutes(start)?, minutes(end)?)
+        .map_err(|e| corrupt(e.to_string()))
+}
+
+/// The tenant's weekly hours and its overrides for the dates `from..=to`.
+pub async fn schedule(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> QueryResult<Schedule> {
+    let weekly: Vec<(i16, i16, i16)> = working_hours::table
+        .filter(working_hours::tenant_id.eq(tenant_id))
+        .select((
+            working_hours::weekday,
+            working_hours::start_minute,
+            working_hours::end_minute,
+        ))
+        .load(conn)
+        .await?;
+    let overrides: Vec<(NaiveDate, Option<i16>, Option<i16>)> = date_overrides::table
+        .filter(date_overrides::tenant_id.eq(tenant_id))
+        .filter(date_overrides::on_date.between(from, to))
+        .select((
+            date_overrides::on_date,
+            date_overrides::start_minute,
+            date_overrides::end_minute,
+        ))
+        .load(conn)
+        .await?;
+    build_schedule(weekly, overrides)
+}
+
+pub(crate) fn build_schedule(
+    weekly: Vec<(i16, i16, i16)>,
+    overrides: Vec<(NaiveDate, Option<i16>, Option<i16>)>,
+) -> QueryResult<Schedule> {
+    let mut by_day: [Vec<WorkingInterval>; 7] = Default::default();
+    for (day, start, end) in weekly {
+        by_day[weekday_from_iso(day)?.num_days_from_monday() as usize].push(interval(start, end)?);
+    }
+    let mut schedule = Schedule::new();
+    for (index, intervals) in by_day.into_iter().enumerate() {
+        let day = Weekday::try_from(index as u8).map_err(|_| corrupt("weekday".to_owned()))?;
+        schedule
+            .set_weekday(day, intervals)
+            .map_err(|e| corrupt(e.to_string()))?;
+    }
+    let mut by_date: std::collections::BTreeMap<NaiveDate, Vec<WorkingInterval>> =
+        Default::default();
+    for (date, start, end) in overrides {
+        let intervals = by_date.entry(date).or_default();
+        if let (Some(start), Some(end)) = (start, end) {
+            intervals.push(interval(start, end)?);
+        }
+    }
+    for (date, intervals) in by_date {
+        schedule
+            .set_override(date, intervals)
+            .map_err(|e| corrupt(e.to_string()))?;
+    }
+    Ok(schedule)
+}
+
+/// The tenant's active jobs overlapping `[from, to)`. Jobs last at most a day (a table
+/// constraint), so the scan is bounded on the partial index by start time.
+pub async fn occupied(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> QueryResult<Vec<OccupiedPeriod>> {
+    let spans: Vec<(DateTime<Utc>, DateTime<Utc>)> = jobs::table
+        .filter(jobs::tenant_id.eq(tenant_id))
+        .filter(active_jobs())
+        .filter(jobs::starts_at.ge(from - Duration::days(1)))
+        .filter(jobs::starts_at.lt(to))
+        .filter(jobs::ends_at.gt(from))
+        .select((jobs::starts_at, jobs::ends_at))
+        .order(jobs::starts_at)
+        .load(conn)
+        .await?;
+    Ok(spans
+        .into_iter()
+        .map(|(start, end)| OccupiedPeriod { start, end })
+        .collect())
+}

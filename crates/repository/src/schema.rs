@@ -1,0 +1,110 @@
+// The tables as Diesel sees them (kept by hand, matching `migrations/`). Generated columns
+// (contacts.email_key) are left out: they are never written, and conflicts name their constraint.
+
+diesel::table! {
+    tenants (id) {
+        id -> Uuid,
+        slug -> Text,
+        name -> Text,
+        time_zone -> Text,
+        notification_email -> Text,
+        require_confirmation -> Bool,
+        allow_same_day -> Bool,
+        min_notice_minutes -> Int4,
+        max_advance_days -> Int4,
+        max_bookings_per_slot -> Int4,
+        slot_interval_minutes -> Int4,
+        buffer_before_minutes -> Int4,
+        buffer_after_minutes -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    services (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        slug -> Text,
+        name -> Text,
+        duration_minutes -> Int4,
+        active -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    working_hours (tenant_id, weekday, start_minute) {
+        tenant_id -> Uuid,
+        weekday -> Int2,
+        start_minute -> Int2,
+        end_minute -> Int2,
+    }
+}
+
+diesel::table! {
+    date_overrides (tenant_id, on_date) {
+        tenant_id -> Uuid,
+        on_date -> Date,
+        start_minute -> Nullable<Int2>,
+        end_minute -> Nullable<Int2>,
+    }
+}
+
+diesel::table! {
+    contacts (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        email -> Text,
+        name -> Text,
+        phone -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    jobs (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        service_id -> Uuid,
+        contact_id -> Uuid,
+        title -> Text,
+        starts_at -> Timestamptz,
+        ends_at -> Timestamptz,
+        status -> Text,
+        decline_reason -> Nullable<Text>,
+        notes -> Nullable<Text>,
+        source -> Text,
+        changed_by -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (scope, key) {
+        scope -> Text,
+        key -> Text,
+        request_hash -> Bytea,
+        job_id -> Nullable<Uuid>,
+        response_status -> Nullable<Int2>,
+        response_body -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(services -> tenants (tenant_id));
+diesel::joinable!(jobs -> contacts (contact_id));
+diesel::joinable!(jobs -> services (service_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    tenants,
+    services,
+    working_hours,
+    date_overrides,
+    contacts,
+    jobs,
+    idempotency_keys,
+);
