@@ -43,7 +43,8 @@ fn pool() -> Result<DbPool, Failure> {
 
 async fn migrate() -> Result<(), Failure> {
     let connection = pool()?.get().await?;
-    let connection = booking_repository::diesel_async::pooled_connection::deadpool::Object::take(connection);
+    let connection =
+        booking_repository::diesel_async::pooled_connection::deadpool::Object::take(connection);
     let applied = tokio::task::spawn_blocking(move || run_migrations(connection)).await??;
     if applied.is_empty() {
         println!("migrations: up to date");

@@ -74,15 +74,22 @@ fn intervals(pairs: &[[String; 2]]) -> Result<Vec<WorkingInterval>, String> {
 
 fn slug_ok(slug: &str) -> bool {
     let mut chars = slug.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         && slug.len() <= 63
-        && slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 pub fn parse(text: &str) -> Result<TenantDefinition, String> {
     let file: TenantFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
     if !slug_ok(&file.slug) {
-        return Err(format!("slug `{}` must be lowercase letters, digits and dashes", file.slug));
+        return Err(format!(
+            "slug `{}` must be lowercase letters, digits and dashes",
+            file.slug
+        ));
     }
     let zone: Tz = file
         .time_zone
@@ -91,14 +98,24 @@ pub fn parse(text: &str) -> Result<TenantDefinition, String> {
     let defaults = BookingSettings::default();
     let s = file.settings;
     let settings = BookingSettings {
-        require_confirmation: s.require_confirmation.unwrap_or(defaults.require_confirmation),
+        require_confirmation: s
+            .require_confirmation
+            .unwrap_or(defaults.require_confirmation),
         allow_same_day: s.allow_same_day.unwrap_or(defaults.allow_same_day),
         min_notice_minutes: s.min_notice_minutes.unwrap_or(defaults.min_notice_minutes),
         max_advance_days: s.max_advance_days.unwrap_or(defaults.max_advance_days),
-        max_bookings_per_slot: s.max_bookings_per_slot.unwrap_or(defaults.max_bookings_per_slot),
-        slot_interval_minutes: s.slot_interval_minutes.unwrap_or(defaults.slot_interval_minutes),
-        buffer_before_minutes: s.buffer_before_minutes.unwrap_or(defaults.buffer_before_minutes),
-        buffer_after_minutes: s.buffer_after_minutes.unwrap_or(defaults.buffer_after_minutes),
+        max_bookings_per_slot: s
+            .max_bookings_per_slot
+            .unwrap_or(defaults.max_bookings_per_slot),
+        slot_interval_minutes: s
+            .slot_interval_minutes
+            .unwrap_or(defaults.slot_interval_minutes),
+        buffer_before_minutes: s
+            .buffer_before_minutes
+            .unwrap_or(defaults.buffer_before_minutes),
+        buffer_after_minutes: s
+            .buffer_after_minutes
+            .unwrap_or(defaults.buffer_after_minutes),
     }
     .validate()
     .map_err(|e| e.to_string())?;
@@ -109,7 +126,8 @@ pub fn parse(text: &str) -> Result<TenantDefinition, String> {
             .map_err(|e| e.to_string())?;
     }
     for (date, pairs) in &file.date_overrides {
-        let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(|_| format!("`{date}` is not a YYYY-MM-DD date"))?;
+        let date = NaiveDate::parse_from_str(date, "%Y-%m-%d")
+            .map_err(|_| format!("`{date}` is not a YYYY-MM-DD date"))?;
         schedule
             .set_override(date, intervals(pairs)?)
             .map_err(|e| e.to_string())?;
@@ -117,10 +135,16 @@ pub fn parse(text: &str) -> Result<TenantDefinition, String> {
     let mut services = Vec::new();
     for service in file.services {
         if !slug_ok(&service.slug) {
-            return Err(format!("service slug `{}` must be lowercase letters, digits and dashes", service.slug));
+            return Err(format!(
+                "service slug `{}` must be lowercase letters, digits and dashes",
+                service.slug
+            ));
         }
         if !(5..=1440).contains(&service.duration_minutes) {
-            return Err(format!("service `{}`: durationMinutes must be 5–1440", service.slug));
+            return Err(format!(
+                "service `{}`: durationMinutes must be 5–1440",
+                service.slug
+            ));
         }
         services.push(ServiceDefinition {
             slug: service.slug,
@@ -164,11 +188,24 @@ mod tests {
 
     #[test]
     fn mistakes_in_the_file_are_named() {
-        let bad_zone = parse(r#"{"slug":"a","name":"A","timeZone":"Mars/Olympus","notificationEmail":"o@x.io"}"#);
-        assert_eq!(bad_zone.err().as_deref(), Some("`Mars/Olympus` is not an IANA time zone"));
-        let bad_day = parse(r#"{"slug":"a","name":"A","timeZone":"UTC","notificationEmail":"o@x.io","workingHours":{"funday":[]}}"#);
+        let bad_zone = parse(
+            r#"{"slug":"a","name":"A","timeZone":"Mars/Olympus","notificationEmail":"o@x.io"}"#,
+        );
+        assert_eq!(
+            bad_zone.err().as_deref(),
+            Some("`Mars/Olympus` is not an IANA time zone")
+        );
+        let bad_day = parse(
+            r#"{"slug":"a","name":"A","timeZone":"UTC","notificationEmail":"o@x.io","workingHours":{"funday":[]}}"#,
+        );
         assert!(bad_day.is_err());
-        let capacity = parse(r#"{"slug":"a","name":"A","timeZone":"UTC","notificationEmail":"o@x.io","settings":{"maxBookingsPerSlot":0}}"#);
-        assert!(capacity.err().is_some_and(|e| e.contains("maxBookingsPerSlot")));
+        let capacity = parse(
+            r#"{"slug":"a","name":"A","timeZone":"UTC","notificationEmail":"o@x.io","settings":{"maxBookingsPerSlot":0}}"#,
+        );
+        assert!(
+            capacity
+                .err()
+                .is_some_and(|e| e.contains("maxBookingsPerSlot"))
+        );
     }
 }

@@ -23,6 +23,36 @@ pub struct OccupiedPeriod {
     pub end: DateTime<Utc>,
 }
 
+impl OccupiedPeriod {
+    /// Whether this job and a job spanning `[start, end)` come closer than the tenant's buffers
+    /// allow (or overlap) — they then compete for capacity.
+    pub fn collides_with(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        settings: &BookingSettings,
+    ) -> bool {
+        let gap = Duration::minutes(i64::from(
+            settings
+                .buffer_before_minutes
+                .max(settings.buffer_after_minutes),
+        ));
+        self.start < end + gap && start < self.end + gap
+    }
+}
+
+/// Whether a job spanning `[start, end)` fits beside `others` (the tenant's other active jobs)
+/// without more than capacity overlapping at any instant. Working hours are not consulted: this
+/// is the guard for hand-entered jobs and confirmations.
+pub fn has_room(
+    settings: &BookingSettings,
+    others: &[OccupiedPeriod],
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> bool {
+    Occupancy::new(others, settings).peak(start, end) < settings.max_bookings_per_slot
+}
+
 /// A bookable start with the places left at it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Slot {

@@ -5,13 +5,15 @@
 pub mod availability;
 pub mod client;
 pub mod job;
+pub mod mail;
 pub mod schedule;
 pub mod settings;
 
-pub use availability::{BookingRejected, Calendar, Occupancy, OccupiedPeriod, Slot};
+pub use availability::{BookingRejected, Calendar, Occupancy, OccupiedPeriod, Slot, has_room};
 pub use client::{
     ClientEmail, ClientName, DeclineReason, FieldError, IdempotencyKey, JobTitle, Notes, Phone,
 };
 pub use job::{InvalidTransition, JobSource, JobStatus};
+pub use mail::{MAX_ATTEMPTS, MailContext, MailKind, MailStatus, backoff};
 pub use schedule::{Schedule, ScheduleError, WorkingInterval};
 pub use settings::{BookingSettings, SettingsError};

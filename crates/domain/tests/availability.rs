@@ -537,3 +537,41 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn room_beside_other_jobs_counts_overlap_and_buffers() {
+    let settings = BookingSettings {
+        buffer_after_minutes: 15,
+        max_bookings_per_slot: 1,
+        ..BookingSettings::default()
+    };
+    let job = OccupiedPeriod {
+        start: at(NEW_YORK, 2026, 12, 7, 10, 0),
+        end: at(NEW_YORK, 2026, 12, 7, 11, 0),
+    };
+    let span = |h: u32, m: u32, minutes: i64| {
+        let start = at(NEW_YORK, 2026, 12, 7, h, m);
+        (start, start + Duration::minutes(minutes))
+    };
+    let (a, b) = span(11, 0, 30);
+    assert!(
+        !booking_domain::has_room(&settings, &[job], a, b),
+        "inside the job's buffer"
+    );
+    assert!(job.collides_with(a, b, &settings));
+    let (a, b) = span(11, 15, 30);
+    assert!(booking_domain::has_room(&settings, &[job], a, b));
+    assert!(!job.collides_with(a, b, &settings));
+    let (a, b) = span(9, 0, 45);
+    assert!(
+        booking_domain::has_room(&settings, &[job], a, b),
+        "ends 15 minutes before"
+    );
+    let two = BookingSettings {
+        max_bookings_per_slot: 2,
+        ..settings
+    };
+    let (a, b) = span(10, 30, 15);
+    assert!(booking_domain::has_room(&two, &[job], a, b));
+    assert!(!booking_domain::has_room(&two, &[job, job], a, b));
+}

@@ -50,7 +50,11 @@ impl Config {
                 "must start with postgres:// or postgresql://".to_owned(),
             ));
         }
-        let enabled = match lookup("SES_ENABLED").as_deref().map(str::to_ascii_lowercase).as_deref() {
+        let enabled = match lookup("SES_ENABLED")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None | Some("false" | "0" | "no" | "off") => false,
             Some("true" | "1" | "yes" | "on") => true,
             Some(other) => {
@@ -98,7 +102,9 @@ impl Config {
                 .parse::<usize>()
                 .ok()
                 .filter(|n| (1..=64).contains(n))
-                .ok_or_else(|| ConfigError::Invalid("DATABASE_POOL_SIZE", format!("`{size}` is not 1–64")))?,
+                .ok_or_else(|| {
+                    ConfigError::Invalid("DATABASE_POOL_SIZE", format!("`{size}` is not 1–64"))
+                })?,
         };
         Ok(Self {
             database_url,
@@ -109,7 +115,8 @@ impl Config {
                 enabled,
                 from_address,
                 configuration_set: lookup("SES_CONFIGURATION_SET"),
-                outbox_dir: lookup("MAIL_OUTBOX_DIR").map_or_else(|| PathBuf::from(".local/mail"), PathBuf::from),
+                outbox_dir: lookup("MAIL_OUTBOX_DIR")
+                    .map_or_else(|| PathBuf::from(".local/mail"), PathBuf::from),
             },
             public_app_url,
         })
@@ -122,7 +129,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         Config::from_lookup(|name| map.get(name).cloned())
     }
 
@@ -144,13 +154,19 @@ mod tests {
         );
         assert!(config(&[base, ("SES_ENABLED", "maybe")]).is_err());
         let local = config(&[base]).ok();
-        assert_eq!(local.map(|c| (c.ses.enabled, c.database_pool_size)), Some((false, 1)));
+        assert_eq!(
+            local.map(|c| (c.ses.enabled, c.database_pool_size)),
+            Some((false, 1))
+        );
         let full = config(&[
             base,
             ("SES_ENABLED", "true"),
             ("SES_FROM_ADDRESS", "bookings@fifi.example"),
             ("PUBLIC_APP_URL", "https://app.fifi.example/"),
         ]);
-        assert_eq!(full.map(|c| c.public_app_url).ok().as_deref(), Some("https://app.fifi.example"));
+        assert_eq!(
+            full.map(|c| c.public_app_url).ok().as_deref(),
+            Some("https://app.fifi.example")
+        );
     }
 }

@@ -21,7 +21,11 @@ pub fn path_uuid(request: &Request, name: &str, after: &str) -> Option<Uuid> {
         .map(str::to_owned);
     let raw = from_parameters.or_else(|| {
         let path = request.raw_http_path();
-        let path = if path.is_empty() { request.uri().path() } else { path };
+        let path = if path.is_empty() {
+            request.uri().path()
+        } else {
+            path
+        };
         let mut segments = path.split('/');
         segments.by_ref().find(|segment| *segment == after)?;
         segments.next().map(str::to_owned)
@@ -66,7 +70,12 @@ pub fn json_object(request: &Request) -> Result<JsonFields, ApiError> {
         let is_json = content_type
             .to_str()
             .map(|ct| {
-                let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+                let essence = ct
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
                 essence == "application/json" || essence.ends_with("+json")
             })
             .unwrap_or(false);
@@ -77,7 +86,9 @@ pub fn json_object(request: &Request) -> Result<JsonFields, ApiError> {
         }
     }
     if bytes.is_empty() {
-        return Err(ApiError::invalid_request("The request body must be a JSON object."));
+        return Err(ApiError::invalid_request(
+            "The request body must be a JSON object.",
+        ));
     }
     let value: Value = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::invalid_request(format!(
@@ -91,7 +102,9 @@ pub fn json_object(request: &Request) -> Result<JsonFields, ApiError> {
             map,
             errors: Vec::new(),
         }),
-        _ => Err(ApiError::invalid_request("The request body must be a JSON object.")),
+        _ => Err(ApiError::invalid_request(
+            "The request body must be a JSON object.",
+        )),
     }
 }
 
@@ -103,7 +116,11 @@ pub struct JsonFields {
 
 impl JsonFields {
     /// A required string field, parsed by `parse`.
-    pub fn required<T>(&mut self, name: &'static str, parse: impl FnOnce(&str) -> Result<T, FieldError>) -> Option<T> {
+    pub fn required<T>(
+        &mut self,
+        name: &'static str,
+        parse: impl FnOnce(&str) -> Result<T, FieldError>,
+    ) -> Option<T> {
         match self.map.get(name) {
             None | Some(Value::Null) => {
                 self.errors.push(FieldError::new(name, "is required"));
@@ -118,7 +135,11 @@ impl JsonFields {
     }
 
     /// An optional string field; absent, null or blank is `None`.
-    pub fn optional<T>(&mut self, name: &'static str, parse: impl FnOnce(&str) -> Result<T, FieldError>) -> Option<T> {
+    pub fn optional<T>(
+        &mut self,
+        name: &'static str,
+        parse: impl FnOnce(&str) -> Result<T, FieldError>,
+    ) -> Option<T> {
         match self.map.get(name) {
             None | Some(Value::Null) => None,
             Some(Value::String(text)) if text.trim().is_empty() => None,
@@ -149,7 +170,12 @@ pub fn instant(field: &'static str) -> impl FnOnce(&str) -> Result<DateTime<Utc>
     move |raw| {
         DateTime::parse_from_rfc3339(raw.trim())
             .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| FieldError::new(field, "must be an RFC 3339 instant with offset, like 2026-12-01T09:00:00-05:00"))
+            .map_err(|_| {
+                FieldError::new(
+                    field,
+                    "must be an RFC 3339 instant with offset, like 2026-12-01T09:00:00-05:00",
+                )
+            })
     }
 }
 

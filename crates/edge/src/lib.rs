@@ -1,6 +1,7 @@
 //! The HTTP edge every function shares: configuration read once at start, request parsing,
 //! problem+json errors (the one place outcomes become status codes), JSON views, and logs.
 
+pub mod auth;
 pub mod config;
 pub mod input;
 pub mod problem;

@@ -18,7 +18,12 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: u16, code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(
+        status: u16,
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             code,
@@ -44,7 +49,8 @@ impl ApiError {
             .iter()
             .map(|e| json!({"field": e.field, "message": e.message}))
             .collect();
-        Self::new(400, "invalid_request", "Invalid request", detail).with("errors", Value::Array(listed))
+        Self::new(400, "invalid_request", "Invalid request", detail)
+            .with("errors", Value::Array(listed))
     }
 
     pub fn invalid_request(detail: impl Into<String>) -> Self {
@@ -69,8 +75,13 @@ impl ApiError {
     }
 
     pub fn invalid_transition(error: &InvalidTransition) -> Self {
-        Self::new(409, "invalid_transition", "Invalid transition", error.to_string())
-            .with("currentStatus", json!(error.current.as_str()))
+        Self::new(
+            409,
+            "invalid_transition",
+            "Invalid transition",
+            error.to_string(),
+        )
+        .with("currentStatus", json!(error.current.as_str()))
     }
 
     pub fn request_in_progress() -> Self {
@@ -129,9 +140,15 @@ impl ApiError {
         let (status, code, title) = match reason {
             BookingRejected::InPast => (422, "slot_in_past", "Slot in the past"),
             BookingRejected::TooShortNotice { .. } => (422, "too_short_notice", "Too short notice"),
-            BookingRejected::SameDayNotAllowed => (422, "same_day_not_allowed", "Same-day booking not allowed"),
-            BookingRejected::BeyondBookingWindow { .. } => (422, "beyond_booking_window", "Beyond the booking window"),
-            BookingRejected::OutsideWorkingHours => (422, "outside_working_hours", "Outside working hours"),
+            BookingRejected::SameDayNotAllowed => {
+                (422, "same_day_not_allowed", "Same-day booking not allowed")
+            }
+            BookingRejected::BeyondBookingWindow { .. } => {
+                (422, "beyond_booking_window", "Beyond the booking window")
+            }
+            BookingRejected::OutsideWorkingHours => {
+                (422, "outside_working_hours", "Outside working hours")
+            }
             BookingRejected::NotASlot => (422, "not_a_slot", "Not a slot"),
             BookingRejected::SlotUnavailable => (409, "slot_unavailable", "Slot unavailable"),
         };
@@ -147,7 +164,10 @@ impl ApiError {
         let mut body = Map::new();
         body.insert(
             "type".to_owned(),
-            json!(format!("https://errors.booking.example/{}", self.code.replace('_', "-"))),
+            json!(format!(
+                "https://errors.booking.example/{}",
+                self.code.replace('_', "-")
+            )),
         );
         body.insert("title".to_owned(), json!(self.title));
         body.insert("status".to_owned(), json!(self.status));
@@ -169,7 +189,9 @@ impl ApiError {
         }
         builder
             .body(Body::Text(self.body().to_string()))
-            .unwrap_or_else(|_| Response::new(Body::Text(r#"{"code":"internal","status":500}"#.to_owned())))
+            .unwrap_or_else(|_| {
+                Response::new(Body::Text(r#"{"code":"internal","status":500}"#.to_owned()))
+            })
     }
 }
 
@@ -194,5 +216,69 @@ pub fn database_failure(error: &booking_repository::diesel::result::Error) -> Ap
     } else {
         tracing::error!(error = %error, error_debug = ?error, "database query failed");
         ApiError::internal()
+    }
+}
+
+impl From<booking_repository::booking::BookingError> for ApiError {
+    fn from(failure: booking_repository::booking::BookingError) -> Self {
+        use booking_repository::booking::BookingError;
+        match failure {
+            BookingError::ServiceNotFound => Self::service_not_found(),
+            BookingError::Rejected {
+                reason,
+                alternatives,
+            } => Self::booking_rejected(
+                &reason,
+                alternatives.iter().map(crate::views::slot).collect(),
+            ),
+            BookingError::Database(error) => database_failure(&error),
+        }
+    }
+}
+
+impl From<booking_repository::owner::OwnerError> for ApiError {
+    fn from(failure: booking_repository::owner::OwnerError) -> Self {
+        use booking_repository::owner::OwnerError;
+        match failure {
+            OwnerError::JobNotFound => Self::job_not_found(),
+            OwnerError::ServiceNotFound => Self::service_not_found(),
+            OwnerError::InvalidTransition(error) => Self::invalid_transition(&error),
+            OwnerError::Conflict { conflicts, zone } => {
+                let local = |t: &chrono::DateTime<chrono::Utc>| t.with_timezone(&zone);
+                let named: Vec<String> = conflicts
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "{} ({} – {})",
+                            c.title,
+                            local(&c.period.start).format("%a %b %-d, %H:%M"),
+                            local(&c.period.end).format("%H:%M %Z")
+                        )
+                    })
+                    .collect();
+                let detail = if named.is_empty() {
+                    "This time has no place left.".to_owned()
+                } else {
+                    format!(
+                        "This time conflicts with existing job(s): {}.",
+                        named.join(", ")
+                    )
+                };
+                let listed: Vec<Value> = conflicts
+                    .iter()
+                    .map(|c| {
+                        json!({
+                            "id": c.id,
+                            "title": c.title,
+                            "start": crate::views::local_instant(&c.period.start, zone),
+                            "end": crate::views::local_instant(&c.period.end, zone),
+                        })
+                    })
+                    .collect();
+                Self::new(409, "slot_unavailable", "Slot unavailable", detail)
+                    .with("conflicts", Value::Array(listed))
+            }
+            OwnerError::Database(error) => database_failure(&error),
+        }
     }
 }

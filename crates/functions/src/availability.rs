@@ -20,7 +20,8 @@ pub async fn handle(deps: &Deps, request: Request) -> Response<Body> {
 }
 
 async fn availability(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiError> {
-    let service_id = path_uuid(request, "serviceId", "services").ok_or_else(ApiError::service_not_found)?;
+    let service_id =
+        path_uuid(request, "serviceId", "services").ok_or_else(ApiError::service_not_found)?;
     let (from, to) = match (query_date(request, "from"), query_date(request, "to")) {
         (Ok(from), Ok(to)) => (from, to),
         (from, to) => {
@@ -38,10 +39,15 @@ async fn availability(deps: &Deps, request: &Request) -> Result<Response<Body>, 
         Some(to) => to,
         None => from
             .checked_add_days(Days::new(DEFAULT_RANGE_DAYS - 1))
-            .ok_or_else(|| ApiError::invalid_fields(&[FieldError::new("from", "is out of range")]))?,
+            .ok_or_else(|| {
+                ApiError::invalid_fields(&[FieldError::new("from", "is out of range")])
+            })?,
     };
     if to < from {
-        return Err(ApiError::invalid_fields(&[FieldError::new("to", "must not be before `from`")]));
+        return Err(ApiError::invalid_fields(&[FieldError::new(
+            "to",
+            "must not be before `from`",
+        )]));
     }
     if (to - from).num_days() >= MAX_RANGE_DAYS as i64 {
         return Err(ApiError::invalid_fields(&[FieldError::new(
@@ -53,8 +59,18 @@ async fn availability(deps: &Deps, request: &Request) -> Result<Response<Body>, 
     let (window_from, window_to) = Calendar::jobs_window(from, to);
     let occupied = catalog::occupied(&mut conn, tenant.id, window_from, window_to).await?;
     drop(conn);
-    let calendar = Calendar::new(tenant.zone, tenant.settings, &schedule, service.duration_minutes, &occupied);
-    let slots: Vec<_> = calendar.slots(from, to, now).iter().map(views::slot).collect();
+    let calendar = Calendar::new(
+        tenant.zone,
+        tenant.settings,
+        &schedule,
+        service.duration_minutes,
+        &occupied,
+    );
+    let slots: Vec<_> = calendar
+        .slots(from, to, now)
+        .iter()
+        .map(views::slot)
+        .collect();
     Ok(json_response(
         200,
         &json!({

@@ -2,9 +2,8 @@
 
 use booking_domain::{ClientEmail, ClientName, IdempotencyKey, Notes, Phone};
 use booking_edge::input::{body_bytes, idempotency_key, instant, json_object, path_uuid};
-use booking_edge::problem::database_failure;
 use booking_edge::{ApiError, json_response, respond, views};
-use booking_repository::booking::{self, BookingError, KeyRef, NewBooking};
+use booking_repository::booking::{self, KeyRef, NewBooking};
 use booking_repository::idempotency::{self, Claim, StoredOutcome};
 use booking_repository::{AsyncPgConnection, jobs};
 use lambda_http::{Body, Request, Response};
@@ -38,7 +37,8 @@ fn parse(request: &Request) -> Result<NewBooking, ApiError> {
 }
 
 async fn book(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiError> {
-    let service_id = path_uuid(request, "serviceId", "services").ok_or_else(ApiError::service_not_found)?;
+    let service_id =
+        path_uuid(request, "serviceId", "services").ok_or_else(ApiError::service_not_found)?;
     // Everything is parsed before anything is written: bad input changes nothing.
     let booking = parse(request)?;
     let key = idempotency_key(request)?;
@@ -67,47 +67,58 @@ async fn book(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiError
                 client = %booking.email.masked(),
                 "booking landed"
             );
-            Ok(json_response(201, &json!({ "job": views::job(&booked.job) })))
+            Ok(json_response(
+                201,
+                &json!({ "job": views::job(&booked.job) }),
+            ))
         }
         Err(failure) => {
-            let error = failure_to_problem(failure);
+            let error = ApiError::from(failure);
             finish_key(&mut conn, &scope, key.as_ref(), &error).await;
             Err(error)
         }
     }
 }
 
-fn failure_to_problem(failure: BookingError) -> ApiError {
-    match failure {
-        BookingError::ServiceNotFound => ApiError::service_not_found(),
-        BookingError::Rejected { reason, alternatives } => {
-            ApiError::booking_rejected(&reason, alternatives.iter().map(views::slot).collect())
-        }
-        BookingError::Database(error) => database_failure(&error),
-    }
-}
-
 /// Stores a final refusal under the key, or frees the key after a failure worth retrying.
-async fn finish_key(conn: &mut AsyncPgConnection, scope: &str, key: Option<&IdempotencyKey>, error: &ApiError) {
+async fn finish_key(
+    conn: &mut AsyncPgConnection,
+    scope: &str,
+    key: Option<&IdempotencyKey>,
+    error: &ApiError,
+) {
     let Some(key) = key else { return };
     let stored = if error.status >= 500 {
         idempotency::release(conn, scope, key.as_str()).await
     } else {
-        idempotency::save_response(conn, scope, key.as_str(), error.status, &error.body().to_string()).await
+        idempotency::save_response(
+            conn,
+            scope,
+            key.as_str(),
+            error.status,
+            &error.body().to_string(),
+        )
+        .await
     };
     if let Err(e) = stored {
         tracing::warn!(error = %e, "could not record the idempotent outcome");
     }
 }
 
-async fn replay(conn: &mut AsyncPgConnection, outcome: StoredOutcome) -> Result<Response<Body>, ApiError> {
+async fn replay(
+    conn: &mut AsyncPgConnection,
+    outcome: StoredOutcome,
+) -> Result<Response<Body>, ApiError> {
     match outcome {
         StoredOutcome::Job(job_id) => {
-            let job = jobs::find_by_id(conn, job_id).await?.ok_or_else(ApiError::internal)?;
+            let job = jobs::find_by_id(conn, job_id)
+                .await?
+                .ok_or_else(ApiError::internal)?;
             let mut response = json_response(201, &json!({ "job": views::job(&job) }));
-            response
-                .headers_mut()
-                .insert("idempotent-replayed", lambda_http::http::HeaderValue::from_static("true"));
+            response.headers_mut().insert(
+                "idempotent-replayed",
+                lambda_http::http::HeaderValue::from_static("true"),
+            );
             Ok(response)
         }
         StoredOutcome::Response { status, body } => {

@@ -4,6 +4,7 @@
 
 pub mod availability;
 pub mod book_slot;
+pub mod owner_routes;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -33,7 +34,11 @@ impl Deps {
             config.database_pool_size,
             config.database_ca_bundle.as_deref(),
         )?;
-        Ok(Self { config, pool, clock })
+        Ok(Self {
+            config,
+            pool,
+            clock,
+        })
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -52,7 +57,8 @@ where
     F: Future<Output = Response<Body>> + Send,
 {
     booking_edge::telemetry::init();
-    let config = Config::from_env().inspect_err(|error| tracing::error!(%error, "configuration is incomplete"))?;
+    let config = Config::from_env()
+        .inspect_err(|error| tracing::error!(%error, "configuration is incomplete"))?;
     let deps = Deps::new(config, Arc::new(Utc::now))
         .inspect_err(|error| tracing::error!(%error, "cannot set up the database pool"))?;
     lambda_http::run(service_fn(|request: Request| {

@@ -304,3 +304,54 @@ pub async fn occupied(
         .map(|(start, end)| OccupiedPeriod { start, end })
         .collect())
 }
+
+/// The tenant, its row locked until the transaction ends (the same lock bookings take).
+pub async fn lock_tenant(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+) -> QueryResult<Option<Tenant>> {
+    tenants::table
+        .find(tenant_id)
+        .select(TenantRow::as_select())
+        .for_no_key_update()
+        .first::<TenantRow>(conn)
+        .await
+        .optional()?
+        .map(Tenant::try_from)
+        .transpose()
+}
+
+/// An active job as a capacity neighbour: its id and title (to name it in a conflict) and span.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Neighbour {
+    pub id: Uuid,
+    pub title: String,
+    pub period: OccupiedPeriod,
+}
+
+/// The tenant's active jobs overlapping `[from, to)` with their ids and titles.
+pub async fn neighbours(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> QueryResult<Vec<Neighbour>> {
+    let rows: Vec<(Uuid, String, DateTime<Utc>, DateTime<Utc>)> = jobs::table
+        .filter(jobs::tenant_id.eq(tenant_id))
+        .filter(active_jobs())
+        .filter(jobs::starts_at.ge(from - Duration::days(1)))
+        .filter(jobs::starts_at.lt(to))
+        .filter(jobs::ends_at.gt(from))
+        .select((jobs::id, jobs::title, jobs::starts_at, jobs::ends_at))
+        .order(jobs::starts_at)
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, title, start, end)| Neighbour {
+            id,
+            title,
+            period: OccupiedPeriod { start, end },
+        })
+        .collect())
+}

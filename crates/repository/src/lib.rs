@@ -7,6 +7,8 @@ pub mod catalog;
 pub mod idempotency;
 pub mod jobs;
 mod migrations;
+pub mod outbox;
+pub mod owner;
 mod pool;
 pub mod schema;
 pub mod tenant_setup;

@@ -108,3 +108,20 @@ diesel::allow_tables_to_appear_in_same_query!(
     jobs,
     idempotency_keys,
 );
+
+diesel::table! {
+    emails (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        job_id -> Uuid,
+        kind -> Text,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        last_error -> Nullable<Text>,
+        ses_message_id -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
+    }
+}

@@ -7,7 +7,9 @@ use std::time::Duration;
 use booking_domain::{BookingSettings, Schedule, WorkingInterval};
 use booking_repository::diesel_async::pooled_connection::deadpool::Object;
 use booking_repository::diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use booking_repository::tenant_setup::{LoadedTenant, ServiceDefinition, TenantDefinition, load_tenant};
+use booking_repository::tenant_setup::{
+    LoadedTenant, ServiceDefinition, TenantDefinition, load_tenant,
+};
 use booking_repository::{DbPool, build_pool, run_migrations};
 use chrono::Weekday;
 use diesel::QueryableByName;
@@ -25,7 +27,8 @@ pub struct TestDb {
 
 /// The server URL tests run against (`DATABASE_URL`, as `scripts/test` sets it).
 pub fn server_url() -> String {
-    std::env::var("DATABASE_URL").expect("DATABASE_URL must point at a Postgres server (scripts/test sets it)")
+    std::env::var("DATABASE_URL")
+        .expect("DATABASE_URL must point at a Postgres server (scripts/test sets it)")
 }
 
 /// `url` with its database name replaced.
@@ -56,7 +59,9 @@ impl TestDb {
     /// this server has none yet). Needs a multi-threaded runtime.
     pub async fn new() -> Self {
         let server = server_url();
-        let mut admin = AsyncPgConnection::establish(&server).await.expect("connect to the test server");
+        let mut admin = AsyncPgConnection::establish(&server)
+            .await
+            .expect("connect to the test server");
         ensure_template(&mut admin, &server).await;
         let name = format!("test_{}", Uuid::new_v4().simple());
         let create = format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE}");
@@ -84,7 +89,9 @@ impl TestDb {
     }
 
     pub async fn connection(&self) -> AsyncPgConnection {
-        AsyncPgConnection::establish(&self.url).await.expect("connect to the test database")
+        AsyncPgConnection::establish(&self.url)
+            .await
+            .expect("connect to the test database")
     }
 }
 
@@ -133,9 +140,18 @@ fn interval(start: &str, end: &str) -> WorkingInterval {
 /// a 45-minute haircut and a 90-minute colour.
 pub fn salon(slug: &str, settings: BookingSettings) -> TenantDefinition {
     let mut schedule = Schedule::new();
-    for day in [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri] {
+    for day in [
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+    ] {
         schedule
-            .set_weekday(day, vec![interval("09:00", "12:00"), interval("13:00", "17:00")])
+            .set_weekday(
+                day,
+                vec![interval("09:00", "12:00"), interval("13:00", "17:00")],
+            )
             .expect("weekday hours");
     }
     schedule
@@ -174,13 +190,17 @@ pub fn salon(slug: &str, settings: BookingSettings) -> TenantDefinition {
 /// Loads a tenant definition and returns its ids by service slug.
 pub async fn load(db: &TestDb, definition: &TenantDefinition) -> LoadedTenant {
     let mut conn = db.connection().await;
-    load_tenant(&mut conn, definition).await.expect("load the tenant")
+    load_tenant(&mut conn, definition)
+        .await
+        .expect("load the tenant")
 }
 
 /// The id of a loaded service.
 pub fn service(loaded: &LoadedTenant, slug: &str) -> Uuid {
-    *loaded
-        .services
-        .get(slug)
-        .unwrap_or_else(|| panic!("no service {slug} in {:?}", loaded.services.keys().collect::<Vec<_>>()))
+    *loaded.services.get(slug).unwrap_or_else(|| {
+        panic!(
+            "no service {slug} in {:?}",
+            loaded.services.keys().collect::<Vec<_>>()
+        )
+    })
 }

@@ -10,7 +10,8 @@ async fn a_booking_lands_scheduled_and_its_slot_leaves_availability() {
     let stack = Stack::default().await;
     let start = ny_text(2026, 12, 7, 10, 0);
     let body = json!({"start": start, "name": "Jane Client", "email": "Jane@Example.com", "phone": "+1 555 0100", "notes": "Short on the sides"}).to_string();
-    let (status, content_type, created) = read(book_slot::handle(&stack.deps, book_request(stack.haircut, &body, &[])).await);
+    let (status, content_type, created) =
+        read(book_slot::handle(&stack.deps, book_request(stack.haircut, &body, &[])).await);
     assert_eq!(status, 201, "{created}");
     assert_eq!(content_type, "application/json");
     let job = &created["job"];
@@ -19,21 +20,54 @@ async fn a_booking_lands_scheduled_and_its_slot_leaves_availability() {
     assert_eq!(job["start"], "2026-12-07T10:00:00-05:00");
     assert_eq!(job["end"], "2026-12-07T10:45:00-05:00");
     assert_eq!(job["title"], "Haircut – Jane Client");
-    assert_eq!(job["client"], json!({"name": "Jane Client", "email": "Jane@Example.com", "phone": "+1 555 0100"}));
+    assert_eq!(
+        job["client"],
+        json!({"name": "Jane Client", "email": "Jane@Example.com", "phone": "+1 555 0100"})
+    );
     assert_eq!(job["notes"], "Short on the sides");
-    assert!(job["id"].as_str().is_some_and(|id| uuid::Uuid::parse_str(id).is_ok()));
-    assert!(job["createdAt"].as_str().is_some_and(|t| t.ends_with("-05:00")));
+    assert!(
+        job["id"]
+            .as_str()
+            .is_some_and(|id| uuid::Uuid::parse_str(id).is_ok())
+    );
+    assert!(
+        job["createdAt"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("-05:00"))
+    );
 
     let (_, _, listed) = read(
-        availability::handle(&stack.deps, availability_request(stack.haircut, &[("from", "2026-12-07"), ("to", "2026-12-07")])).await,
+        availability::handle(
+            &stack.deps,
+            availability_request(
+                stack.haircut,
+                &[("from", "2026-12-07"), ("to", "2026-12-07")],
+            ),
+        )
+        .await,
     );
-    let starts: Vec<&str> = listed["slots"].as_array().into_iter().flatten().filter_map(|s| s["start"].as_str()).collect();
+    let starts: Vec<&str> = listed["slots"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["start"].as_str())
+        .collect();
     // 09:30 (runs into 10:00), 10:00 and 10:30 are gone; 09:00 and 11:00 remain.
-    assert_eq!(&starts[..2], ["2026-12-07T09:00:00-05:00", "2026-12-07T11:00:00-05:00"]);
+    assert_eq!(
+        &starts[..2],
+        ["2026-12-07T09:00:00-05:00", "2026-12-07T11:00:00-05:00"]
+    );
 
     // The colour service (90 min) shares the calendar: 09:00 would overlap, 11:00 passes noon.
     let (_, _, colour) = read(
-        availability::handle(&stack.deps, availability_request(stack.colour, &[("from", "2026-12-07"), ("to", "2026-12-07")])).await,
+        availability::handle(
+            &stack.deps,
+            availability_request(
+                stack.colour,
+                &[("from", "2026-12-07"), ("to", "2026-12-07")],
+            ),
+        )
+        .await,
     );
     assert_eq!(colour["slots"][0]["start"], "2026-12-07T13:00:00-05:00");
 }
@@ -46,11 +80,19 @@ async fn a_tenant_requiring_confirmation_gets_pending_bookings() {
     })
     .await;
     let body = booking_body(&ny_text(2026, 12, 7, 13, 0), "jane@example.com");
-    let (status, _, created) = read(book_slot::handle(&stack.deps, book_request(stack.haircut, &body, &[])).await);
-    assert_eq!((status, created["job"]["status"].as_str()), (201, Some("pending-confirmation")));
+    let (status, _, created) =
+        read(book_slot::handle(&stack.deps, book_request(stack.haircut, &body, &[])).await);
+    assert_eq!(
+        (status, created["job"]["status"].as_str()),
+        (201, Some("pending-confirmation"))
+    );
     // A pending booking holds its place.
     let again = booking_body(&ny_text(2026, 12, 7, 13, 0), "other@example.com");
-    expect_problem(book_slot::handle(&stack.deps, book_request(stack.haircut, &again, &[])).await, 409, "slot_unavailable");
+    expect_problem(
+        book_slot::handle(&stack.deps, book_request(stack.haircut, &again, &[])).await,
+        409,
+        "slot_unavailable",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -73,21 +115,47 @@ async fn each_booking_rule_refuses_with_its_own_code_and_writes_nothing() {
     ];
     for (start, code) in cases {
         let body = booking_body(&start, "jane@example.com");
-        let problem = expect_problem(book_slot::handle(&stack.deps, book_request(stack.haircut, &body, &[])).await, 422, code);
+        let problem = expect_problem(
+            book_slot::handle(&stack.deps, book_request(stack.haircut, &body, &[])).await,
+            422,
+            code,
+        );
         assert!(problem.get("alternatives").is_none());
     }
-    assert_eq!((stack.count("jobs").await, stack.count("contacts").await), (0, 0));
+    assert_eq!(
+        (stack.count("jobs").await, stack.count("contacts").await),
+        (0, 0)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_taken_slot_is_a_409_offering_the_next_three_free_slots() {
     let stack = Stack::default().await;
     let first = booking_body(&ny_text(2026, 12, 7, 16, 0), "first@example.com");
-    assert_eq!(read(book_slot::handle(&stack.deps, book_request(stack.haircut, &first, &[])).await).0, 201);
+    assert_eq!(
+        read(book_slot::handle(&stack.deps, book_request(stack.haircut, &first, &[])).await).0,
+        201
+    );
     let second = booking_body(&ny_text(2026, 12, 7, 16, 0), "second@example.com");
-    let problem = expect_problem(book_slot::handle(&stack.deps, book_request(stack.haircut, &second, &[])).await, 409, "slot_unavailable");
-    let alternatives: Vec<&str> = problem["alternatives"].as_array().into_iter().flatten().filter_map(|s| s["start"].as_str()).collect();
-    assert_eq!(alternatives, ["2026-12-08T09:00:00-05:00", "2026-12-08T09:30:00-05:00", "2026-12-08T10:00:00-05:00"]);
+    let problem = expect_problem(
+        book_slot::handle(&stack.deps, book_request(stack.haircut, &second, &[])).await,
+        409,
+        "slot_unavailable",
+    );
+    let alternatives: Vec<&str> = problem["alternatives"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["start"].as_str())
+        .collect();
+    assert_eq!(
+        alternatives,
+        [
+            "2026-12-08T09:00:00-05:00",
+            "2026-12-08T09:30:00-05:00",
+            "2026-12-08T10:00:00-05:00"
+        ]
+    );
     assert_eq!(stack.count("jobs").await, 1);
 }
 
@@ -117,27 +185,66 @@ async fn bad_input_is_a_clear_400_and_changes_nothing() {
         (huge, Some("body")),
     ];
     for (body, field) in cases {
-        let problem = expect_problem(book_slot::handle(&stack.deps, book_request(stack.haircut, &body, &[])).await, 400, "invalid_request");
+        let problem = expect_problem(
+            book_slot::handle(&stack.deps, book_request(stack.haircut, &body, &[])).await,
+            400,
+            "invalid_request",
+        );
         if let Some(field) = field {
-            let fields: Vec<&str> = problem["errors"].as_array().into_iter().flatten().filter_map(|e| e["field"].as_str()).collect();
+            let fields: Vec<&str> = problem["errors"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e["field"].as_str())
+                .collect();
             assert!(fields.contains(&field), "expected {field} in {problem}");
         }
     }
     // Several problems are reported together.
     let many = json!({"start": "soon", "name": "", "email": "@"}).to_string();
-    let problem = expect_problem(book_slot::handle(&stack.deps, book_request(stack.haircut, &many, &[])).await, 400, "invalid_request");
+    let problem = expect_problem(
+        book_slot::handle(&stack.deps, book_request(stack.haircut, &many, &[])).await,
+        400,
+        "invalid_request",
+    );
     assert_eq!(problem["errors"].as_array().map(Vec::len), Some(3));
     // A body that is not JSON by its content type.
-    let plain = book_request(stack.haircut, &booking_body(&start, "jane@example.com"), &[]);
+    let plain = book_request(
+        stack.haircut,
+        &booking_body(&start, "jane@example.com"),
+        &[],
+    );
     let (mut parts, body) = plain.into_parts();
-    parts.headers.insert("content-type", lambda_http::http::HeaderValue::from_static("text/plain"));
+    parts.headers.insert(
+        "content-type",
+        lambda_http::http::HeaderValue::from_static("text/plain"),
+    );
     let plain = lambda_http::Request::from_parts(parts, body);
-    expect_problem(book_slot::handle(&stack.deps, plain).await, 400, "invalid_request");
+    expect_problem(
+        book_slot::handle(&stack.deps, plain).await,
+        400,
+        "invalid_request",
+    );
     // An unknown service with a good body is a 404.
     let good = booking_body(&start, "jane@example.com");
-    expect_problem(book_slot::handle(&stack.deps, book_request(uuid::Uuid::new_v4(), &good, &[])).await, 404, "service_not_found");
-    expect_problem(book_slot::handle(&stack.deps, book_request(stack.retired, &good, &[])).await, 404, "service_not_found");
-    assert_eq!((stack.count("jobs").await, stack.count("contacts").await, stack.count("idempotency_keys").await), (0, 0, 0));
+    expect_problem(
+        book_slot::handle(&stack.deps, book_request(uuid::Uuid::new_v4(), &good, &[])).await,
+        404,
+        "service_not_found",
+    );
+    expect_problem(
+        book_slot::handle(&stack.deps, book_request(stack.retired, &good, &[])).await,
+        404,
+        "service_not_found",
+    );
+    assert_eq!(
+        (
+            stack.count("jobs").await,
+            stack.count("contacts").await,
+            stack.count("idempotency_keys").await
+        ),
+        (0, 0, 0)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -146,7 +253,8 @@ async fn sql_metacharacters_and_unicode_are_stored_and_returned_verbatim() {
     let name = "Robert'); DROP TABLE jobs;-- Ñandú 李 🎉";
     let notes = "line one\nline two: 100% \"quoted\" \\ back";
     let body = json!({"start": ny_text(2026, 12, 7, 9, 0), "name": name, "email": "o'brien+x@example.com", "notes": notes}).to_string();
-    let (status, _, created) = read(book_slot::handle(&stack.deps, book_request(stack.haircut, &body, &[])).await);
+    let (status, _, created) =
+        read(book_slot::handle(&stack.deps, book_request(stack.haircut, &body, &[])).await);
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["job"]["client"]["name"], name);
     assert_eq!(created["job"]["client"]["email"], "o'brien+x@example.com");
@@ -157,19 +265,33 @@ async fn sql_metacharacters_and_unicode_are_stored_and_returned_verbatim() {
 #[tokio::test(flavor = "multi_thread")]
 async fn one_contact_per_email_whatever_its_case() {
     let stack = Stack::default().await;
-    for (hour, email, name) in [(9, "jane@example.com", "Jane"), (13, "JANE@Example.COM", "Jane Doe")] {
-        let body = json!({"start": ny_text(2026, 12, 7, hour, 0), "name": name, "email": email}).to_string();
-        assert_eq!(read(book_slot::handle(&stack.deps, book_request(stack.haircut, &body, &[])).await).0, 201);
+    for (hour, email, name) in [
+        (9, "jane@example.com", "Jane"),
+        (13, "JANE@Example.COM", "Jane Doe"),
+    ] {
+        let body = json!({"start": ny_text(2026, 12, 7, hour, 0), "name": name, "email": email})
+            .to_string();
+        assert_eq!(
+            read(book_slot::handle(&stack.deps, book_request(stack.haircut, &body, &[])).await).0,
+            201
+        );
     }
-    assert_eq!((stack.count("contacts").await, stack.count("jobs").await), (1, 2));
+    assert_eq!(
+        (stack.count("contacts").await, stack.count("jobs").await),
+        (1, 2)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_local_router_shape_without_path_parameters_books_too() {
     let stack = Stack::default().await;
     let body = booking_body(&ny_text(2026, 12, 8, 9, 0), "jane@example.com");
-    let (status, _, created) = read(book_slot::handle(&stack.deps, local_book_request(stack.haircut, &body)).await);
-    assert_eq!((status, created["job"]["serviceId"].clone()), (201, json!(stack.haircut)));
+    let (status, _, created) =
+        read(book_slot::handle(&stack.deps, local_book_request(stack.haircut, &body)).await);
+    assert_eq!(
+        (status, created["job"]["serviceId"].clone()),
+        (201, json!(stack.haircut))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -181,25 +303,47 @@ async fn an_idempotency_key_replays_the_first_answer_and_refuses_another_body() 
     let (status, _, created) = read(first);
     assert_eq!(status, 201);
     let replayed = book_slot::handle(&stack.deps, book_request(stack.haircut, &body, &key)).await;
-    assert_eq!(replayed.headers().get("idempotent-replayed").and_then(|v| v.to_str().ok()), Some("true"));
+    assert_eq!(
+        replayed
+            .headers()
+            .get("idempotent-replayed")
+            .and_then(|v| v.to_str().ok()),
+        Some("true")
+    );
     let (status, _, again) = read(replayed);
     assert_eq!((status, &again["job"]["id"]), (201, &created["job"]["id"]));
     assert_eq!(stack.count("jobs").await, 1);
 
     let other = booking_body(&ny_text(2026, 12, 7, 13, 0), "jane@example.com");
-    expect_problem(book_slot::handle(&stack.deps, book_request(stack.haircut, &other, &key)).await, 422, "idempotency_key_reused");
+    expect_problem(
+        book_slot::handle(&stack.deps, book_request(stack.haircut, &other, &key)).await,
+        422,
+        "idempotency_key_reused",
+    );
 
     // A refusal is replayed as well, and a fresh key is a fresh request.
     let taken = booking_body(&ny_text(2026, 12, 7, 9, 0), "late@example.com");
     let late_key = [("Idempotency-Key", "order-late")];
-    expect_problem(book_slot::handle(&stack.deps, book_request(stack.haircut, &taken, &late_key)).await, 409, "slot_unavailable");
-    expect_problem(book_slot::handle(&stack.deps, book_request(stack.haircut, &taken, &late_key)).await, 409, "slot_unavailable");
+    expect_problem(
+        book_slot::handle(&stack.deps, book_request(stack.haircut, &taken, &late_key)).await,
+        409,
+        "slot_unavailable",
+    );
+    expect_problem(
+        book_slot::handle(&stack.deps, book_request(stack.haircut, &taken, &late_key)).await,
+        409,
+        "slot_unavailable",
+    );
     assert_eq!(stack.count("jobs").await, 1);
 
     // Malformed keys are refused before anything happens.
     for bad in ["has space", &"k".repeat(256)] {
         let problem = expect_problem(
-            book_slot::handle(&stack.deps, book_request(stack.haircut, &other, &[("Idempotency-Key", bad)])).await,
+            book_slot::handle(
+                &stack.deps,
+                book_request(stack.haircut, &other, &[("Idempotency-Key", bad)]),
+            )
+            .await,
             400,
             "invalid_request",
         );
@@ -215,9 +359,15 @@ async fn a_key_still_being_processed_answers_request_in_progress() {
     // Another container has claimed the key and not finished.
     let mut conn = stack.db.connection().await;
     let scope = book_slot::key_scope(stack.haircut);
-    let claim = idempotency::claim(&mut conn, &scope, "busy-key", body.as_bytes()).await.expect("claim");
+    let claim = idempotency::claim(&mut conn, &scope, "busy-key", body.as_bytes())
+        .await
+        .expect("claim");
     assert_eq!(claim, idempotency::Claim::Fresh);
-    let response = book_slot::handle(&stack.deps, book_request(stack.haircut, &body, &[("Idempotency-Key", "busy-key")])).await;
+    let response = book_slot::handle(
+        &stack.deps,
+        book_request(stack.haircut, &body, &[("Idempotency-Key", "busy-key")]),
+    )
+    .await;
     expect_problem(response, 409, "request_in_progress");
     assert_eq!(stack.count("jobs").await, 0);
     let _: Value = json!(null);

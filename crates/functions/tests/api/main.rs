@@ -3,5 +3,7 @@
 
 mod availability;
 mod booking;
+mod contract;
+mod owner;
 mod storms;
 mod support;

@@ -15,15 +15,27 @@ async fn storm(stack: &Stack, requests: Vec<(uuid::Uuid, String)>) -> Vec<u16> {
         drop(deps.connection().await.expect("connect"));
     }
     let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(requests.len()));
-    let tasks = containers.into_iter().zip(requests).enumerate().map(|(i, (deps, (service, start)))| {
-        let barrier = barrier.clone();
-        tokio::spawn(async move {
-            let body = booking_body(&start, &format!("client{i}@example.com"));
-            barrier.wait().await;
-            book_slot::handle(&deps, book_request(service, &body, &[])).await.status().as_u16()
-        })
-    });
-    join_all(tasks).await.into_iter().map(|r| r.expect("task")).collect()
+    let tasks =
+        containers
+            .into_iter()
+            .zip(requests)
+            .enumerate()
+            .map(|(i, (deps, (service, start)))| {
+                let barrier = barrier.clone();
+                tokio::spawn(async move {
+                    let body = booking_body(&start, &format!("client{i}@example.com"));
+                    barrier.wait().await;
+                    book_slot::handle(&deps, book_request(service, &body, &[]))
+                        .await
+                        .status()
+                        .as_u16()
+                })
+            });
+    join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.expect("task"))
+        .collect()
 }
 
 /// The most active jobs that overlap at any instant (the peak is at some job's start).
@@ -51,9 +63,21 @@ async fn peak_overlap(stack: &Stack) -> i64 {
 async fn booking_the_last_place_fifty_times_at_once_lets_exactly_one_win() {
     let stack = Stack::default().await;
     let start = ny_text(2026, 12, 7, 10, 0);
-    let statuses = storm(&stack, (0..50).map(|_| (stack.haircut, start.clone())).collect()).await;
-    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 49, "{statuses:?}");
+    let statuses = storm(
+        &stack,
+        (0..50).map(|_| (stack.haircut, start.clone())).collect(),
+    )
+    .await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        49,
+        "{statuses:?}"
+    );
     assert_eq!(stack.count("jobs").await, 1);
 }
 
@@ -65,8 +89,16 @@ async fn with_capacity_three_exactly_three_of_forty_win() {
     })
     .await;
     let start = ny_text(2026, 12, 7, 13, 0);
-    let statuses = storm(&stack, (0..40).map(|_| (stack.haircut, start.clone())).collect()).await;
-    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 3, "{statuses:?}");
+    let statuses = storm(
+        &stack,
+        (0..40).map(|_| (stack.haircut, start.clone())).collect(),
+    )
+    .await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        3,
+        "{statuses:?}"
+    );
     assert_eq!(peak_overlap(&stack).await, 3);
 }
 
@@ -81,17 +113,27 @@ async fn overlapping_starts_on_two_services_never_overbook() {
         // Haircuts (45 min) and colours (90 min) at every half hour of one morning.
         let requests: Vec<_> = (0..48)
             .map(|i| {
-                let service = if i % 3 == 0 { stack.colour } else { stack.haircut };
+                let service = if i % 3 == 0 {
+                    stack.colour
+                } else {
+                    stack.haircut
+                };
                 let (hour, minute) = [(9, 0), (9, 30), (10, 0), (10, 30)][i % 4];
                 (service, ny_text(2026, 12, 7, hour, minute))
             })
             .collect();
         let statuses = storm(&stack, requests).await;
-        assert!(statuses.iter().all(|s| *s == 201 || *s == 409), "{statuses:?}");
+        assert!(
+            statuses.iter().all(|s| *s == 201 || *s == 409),
+            "{statuses:?}"
+        );
         let won = statuses.iter().filter(|s| **s == 201).count() as i64;
         assert!(won >= 1);
         assert_eq!(won, stack.count("jobs").await);
         let peak = peak_overlap(&stack).await;
-        assert!(peak <= i64::from(capacity), "capacity {capacity}, peak {peak}");
+        assert!(
+            peak <= i64::from(capacity),
+            "capacity {capacity}, peak {peak}"
+        );
     }
 }

@@ -49,7 +49,6 @@ pub fn config(url: &str) -> Config {
 pub struct Stack {
     pub db: TestDb,
     pub deps: Deps,
-    #[allow(dead_code)] // Owner-route tests read it.
     pub tenant: LoadedTenant,
     pub haircut: Uuid,
     pub colour: Uuid,
@@ -105,8 +104,14 @@ pub fn availability_request(service: impl ToString, query: &[(&str, &str)]) -> R
     let (single, multi) = if query.is_empty() {
         (Value::Null, Value::Null)
     } else {
-        let single: serde_json::Map<String, Value> = query.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect();
-        let multi: serde_json::Map<String, Value> = query.iter().map(|(k, v)| ((*k).to_owned(), json!([v]))).collect();
+        let single: serde_json::Map<String, Value> = query
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), json!(v)))
+            .collect();
+        let multi: serde_json::Map<String, Value> = query
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), json!([v])))
+            .collect();
         (Value::Object(single), Value::Object(multi))
     };
     let event = fixture("rest-v1-availability.json")
@@ -138,7 +143,8 @@ pub fn local_book_request(service: impl ToString, body: &str) -> Request {
 }
 
 pub fn booking_body(start: &str, email: &str) -> String {
-    json!({"start": start, "name": "Jane Client", "email": email, "phone": "+1 555 0100"}).to_string()
+    json!({"start": start, "name": "Jane Client", "email": email, "phone": "+1 555 0100"})
+        .to_string()
 }
 
 /// Status, content type and JSON body of a response.
@@ -161,10 +167,96 @@ pub fn read(response: Response<Body>) -> (u16, String, Value) {
 /// Asserts a problem+json answer with `status` and `code`, and returns its body.
 pub fn expect_problem(response: Response<Body>, status: u16, code: &str) -> Value {
     let (got, content_type, body) = read(response);
-    assert_eq!((got, body["code"].as_str()), (status, Some(code)), "body: {body}");
+    assert_eq!(
+        (got, body["code"].as_str()),
+        (status, Some(code)),
+        "body: {body}"
+    );
     assert_eq!(content_type, "application/problem+json");
     assert_eq!(body["status"], json!(status));
-    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "detail missing: {body}");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "detail missing: {body}"
+    );
     assert!(body["type"].is_string() && body["title"].is_string());
     body
+}
+
+pub const TEST_SECRET: &str = "test-secret";
+
+/// An HS256 owner token for `tenant_id`, expiring `expires_in` seconds from the real now.
+pub fn owner_token(tenant_id: Uuid, expires_in: i64) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let claims =
+        json!({"sub": "owner@test", "tenant_id": tenant_id, "iat": now, "exp": now + expires_in});
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(TEST_SECRET.as_bytes()),
+    )
+    .expect("sign a token")
+}
+
+/// How an owner request is authenticated in a test.
+pub enum Auth<'a> {
+    None,
+    Bearer(&'a str),
+    /// Claims an API Gateway JWT authorizer verified.
+    Authorizer(serde_json::Value),
+}
+
+/// An owner route as API Gateway's HTTP API delivers it: `POST /jobs/{id}/{action}` or `POST /jobs`.
+pub fn owner_request(
+    job: Option<&str>,
+    action: Option<&str>,
+    body: &str,
+    auth: Auth<'_>,
+) -> Request {
+    let (route_key, raw_path, params) = match (job, action) {
+        (Some(job), Some(action)) => (
+            format!("POST /jobs/{{jobId}}/{action}"),
+            format!("/jobs/{job}/{action}"),
+            json!({"jobId": job}),
+        ),
+        _ => ("POST /jobs".to_owned(), "/jobs".to_owned(), Value::Null),
+    };
+    let (headers, authorizer) = match auth {
+        Auth::None => (String::new(), Value::Null),
+        Auth::Bearer(token) => (
+            format!(", \"authorization\": {}", json!(format!("Bearer {token}"))),
+            Value::Null,
+        ),
+        Auth::Authorizer(claims) => (
+            String::new(),
+            json!({"jwt": {"claims": claims, "scopes": null}}),
+        ),
+    };
+    let event = fixture("http-v2-owner.json")
+        .replace("ROUTE_KEY", &route_key)
+        .replace("RAW_PATH", &raw_path)
+        .replace("PATH_PARAMETERS", &params.to_string())
+        .replace("AUTHORIZER", &authorizer.to_string())
+        .replace("HEADERS", &headers)
+        .replace("BODY", &json!(body).to_string());
+    lambda_http::request::from_str(&event).expect("owner fixture parses")
+}
+
+impl Stack {
+    /// Books `start` on the haircut as a client would and returns the job's id.
+    pub async fn book(&self, start: &str, email: &str) -> String {
+        let body = booking_body(start, email);
+        let (status, _, created) = read(
+            booking_functions::book_slot::handle(
+                &self.deps,
+                book_request(self.haircut, &body, &[]),
+            )
+            .await,
+        );
+        assert_eq!(status, 201, "{created}");
+        created["job"]["id"].as_str().expect("job id").to_owned()
+    }
+
+    pub fn token(&self) -> String {
+        owner_token(self.tenant.tenant_id, 600)
+    }
 }

@@ -1,0 +1,213 @@
+//! The mails a job's state changes send, what they say, and how often a failed one is retried.
+//! Which mails a change produces is decided here, once, so the booking, confirm and decline
+//! transactions can never disagree about it.
+
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use uuid::Uuid;
+
+use crate::JobStatus;
+
+/// One of the five mails. Each job gets each kind at most once (a table constraint), so a
+/// retried request can never mail twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MailKind {
+    /// To the client: the booking landed as `scheduled` (instant confirmation).
+    ClientBooked,
+    /// To the client: the booking landed as `pending-confirmation`.
+    ClientPending,
+    /// To the client: the owner confirmed the booking.
+    ClientConfirmed,
+    /// To the client: the owner declined the booking, with a reason.
+    ClientDeclined,
+    /// To the owner: a client booked, perhaps waiting for confirmation.
+    OwnerNewBooking,
+}
+
+impl MailKind {
+    pub const ALL: [MailKind; 5] = [
+        Self::ClientBooked,
+        Self::ClientPending,
+        Self::ClientConfirmed,
+        Self::ClientDeclined,
+        Self::OwnerNewBooking,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientBooked => "client-booked",
+            Self::ClientPending => "client-pending",
+            Self::ClientConfirmed => "client-confirmed",
+            Self::ClientDeclined => "client-declined",
+            Self::OwnerNewBooking => "owner-new-booking",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+
+    /// Client mails go to the person who booked and carry a calendar invitation; the owner
+    /// mail goes to the tenant's notification address.
+    pub fn is_for_client(self) -> bool {
+        !matches!(self, Self::OwnerNewBooking)
+    }
+
+    /// The mails of a public booking: the client's (instant or pending) and the owner's.
+    pub fn for_new_booking(status_is_pending: bool) -> [MailKind; 2] {
+        let client = if status_is_pending {
+            Self::ClientPending
+        } else {
+            Self::ClientBooked
+        };
+        [client, Self::OwnerNewBooking]
+    }
+
+    /// The mail of an owner's confirmation.
+    pub fn for_confirm() -> MailKind {
+        Self::ClientConfirmed
+    }
+
+    /// The mail of an owner's decline.
+    pub fn for_decline() -> MailKind {
+        Self::ClientDeclined
+    }
+}
+
+impl std::fmt::Display for MailKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a mail is on its way out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MailStatus {
+    /// Not yet accepted by SES: due now, leased by a sender, or waiting for its next attempt.
+    Pending,
+    /// Accepted by SES (its message id is kept).
+    Sent,
+    /// Given up: refused for good, or out of attempts.
+    Failed,
+}
+
+impl MailStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Pending, Self::Sent, Self::Failed]
+            .into_iter()
+            .find(|status| status.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for MailStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Attempts before a transiently failing mail is given up. With [`backoff`] this spans about
+/// five hours of retries: long enough to ride out an SES or network outage.
+pub const MAX_ATTEMPTS: u32 = 12;
+
+const FIRST_RETRY_SECONDS: i64 = 30;
+const LONGEST_WAIT_SECONDS: i64 = 60 * 60;
+
+/// How long to wait after the `attempts`-th failed attempt: 30 s, 1 min, 2 min, … doubling,
+/// capped at one hour.
+pub fn backoff(attempts: u32) -> Duration {
+    let doublings = attempts.saturating_sub(1).min(16);
+    let seconds = FIRST_RETRY_SECONDS.saturating_mul(1_i64 << doublings);
+    Duration::seconds(seconds.min(LONGEST_WAIT_SECONDS))
+}
+
+/// Everything a mail about a job shows, loaded when the mail is sent (not when it is queued),
+/// so it always tells the job as it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MailContext {
+    pub job_id: Uuid,
+    pub tenant_name: String,
+    /// The tenant's zone: every time in a mail is shown in it.
+    pub zone: Tz,
+    /// The owner's address: recipient of owner mails, Reply-To of client mails.
+    pub notification_email: String,
+    pub service_name: String,
+    pub title: String,
+    pub status: JobStatus,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub notes: Option<String>,
+    pub decline_reason: Option<String>,
+    pub client_name: String,
+    pub client_email: String,
+    pub client_phone: Option<String>,
+    /// When the job last changed (the calendar invitation's DTSTAMP).
+    pub changed_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_round_trip_through_their_names() {
+        for kind in MailKind::ALL {
+            assert_eq!(MailKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(MailKind::parse("client-cancelled"), None);
+        for status in [MailStatus::Pending, MailStatus::Sent, MailStatus::Failed] {
+            assert_eq!(MailStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(MailStatus::parse("queued"), None);
+    }
+
+    #[test]
+    fn only_the_new_booking_notice_goes_to_the_owner() {
+        let for_client: Vec<_> = MailKind::ALL
+            .into_iter()
+            .filter(|k| k.is_for_client())
+            .collect();
+        assert_eq!(for_client.len(), 4);
+        assert!(!MailKind::OwnerNewBooking.is_for_client());
+    }
+
+    #[test]
+    fn a_booking_mails_the_client_and_the_owner_by_its_status() {
+        assert_eq!(
+            MailKind::for_new_booking(false),
+            [MailKind::ClientBooked, MailKind::OwnerNewBooking]
+        );
+        assert_eq!(
+            MailKind::for_new_booking(true),
+            [MailKind::ClientPending, MailKind::OwnerNewBooking]
+        );
+        assert_eq!(MailKind::for_confirm(), MailKind::ClientConfirmed);
+        assert_eq!(MailKind::for_decline(), MailKind::ClientDeclined);
+    }
+
+    #[test]
+    fn backoff_doubles_from_thirty_seconds_up_to_an_hour() {
+        assert_eq!(backoff(0), Duration::seconds(30));
+        assert_eq!(backoff(1), Duration::seconds(30));
+        assert_eq!(backoff(2), Duration::seconds(60));
+        assert_eq!(backoff(3), Duration::seconds(120));
+        assert_eq!(backoff(7), Duration::seconds(1920));
+        assert_eq!(backoff(8), Duration::hours(1));
+        assert_eq!(backoff(40), Duration::hours(1));
+        assert_eq!(backoff(u32::MAX), Duration::hours(1));
+    }
+
+    #[test]
+    fn retries_span_hours_before_a_mail_is_given_up() {
+        let total: Duration = (1..MAX_ATTEMPTS).map(backoff).sum();
+        assert!(total >= Duration::hours(4), "{total}");
+        assert!(total <= Duration::hours(8), "{total}");
+    }
+}

@@ -1,0 +1,9 @@
+//! Lambda: `POST /jobs/{jobId}/confirm` (owner).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    booking_functions::serve_http(|deps, request| async move {
+        booking_functions::owner_routes::confirm(&deps, request).await
+    })
+    .await
+}

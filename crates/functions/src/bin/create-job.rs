@@ -1,0 +1,9 @@
+//! Lambda: `POST /jobs` (owner).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    booking_functions::serve_http(|deps, request| async move {
+        booking_functions::owner_routes::create(&deps, request).await
+    })
+    .await
+}

@@ -1,0 +1,98 @@
+//! The owner's routes: `POST /jobs/{jobId}/confirm`, `POST /jobs/{jobId}/decline` and
+//! `POST /jobs`. Every one authenticates first and acts only within the token's tenant.
+
+use booking_domain::{ClientEmail, ClientName, DeclineReason, JobTitle, Notes, Phone};
+use booking_edge::auth::{Owner, authenticate};
+use booking_edge::input::{instant, json_object, path_uuid, uuid};
+use booking_edge::{ApiError, json_response, respond, views};
+use booking_repository::jobs::JobRecord;
+use booking_repository::owner::{self, NewAdminJob};
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::Deps;
+
+fn owner(deps: &Deps, request: &Request) -> Result<Owner, ApiError> {
+    authenticate(request, deps.config.auth_jwt_secret.as_deref())
+}
+
+/// A malformed id names no job: 404, exactly as an unknown one.
+fn job_id(request: &Request) -> Result<Uuid, ApiError> {
+    path_uuid(request, "jobId", "jobs").ok_or_else(ApiError::job_not_found)
+}
+
+fn job_response(status: u16, job: &JobRecord) -> Response<Body> {
+    json_response(status, &json!({ "job": views::job(job) }))
+}
+
+pub async fn confirm(deps: &Deps, request: Request) -> Response<Body> {
+    respond(
+        async {
+            let owner = owner(deps, &request)?;
+            let job_id = job_id(&request)?;
+            let mut conn = deps.connection().await?;
+            let job = owner::confirm(&mut conn, owner.tenant_id, job_id, &owner.actor()).await?;
+            tracing::info!(job_id = %job.id, tenant_id = %owner.tenant_id, "job confirmed");
+            Ok(job_response(200, &job))
+        }
+        .await,
+    )
+}
+
+pub async fn decline(deps: &Deps, request: Request) -> Response<Body> {
+    respond(
+        async {
+            let owner = owner(deps, &request)?;
+            let job_id = job_id(&request)?;
+            let mut fields = json_object(&request)?;
+            let reason = fields.required("reason", DeclineReason::parse);
+            fields.finish()?;
+            let reason =
+                reason.ok_or_else(|| ApiError::invalid_request("A reason is required."))?;
+            let mut conn = deps.connection().await?;
+            let job =
+                owner::decline(&mut conn, owner.tenant_id, job_id, &reason, &owner.actor()).await?;
+            tracing::info!(job_id = %job.id, tenant_id = %owner.tenant_id, "job declined");
+            Ok(job_response(200, &job))
+        }
+        .await,
+    )
+}
+
+pub async fn create(deps: &Deps, request: Request) -> Response<Body> {
+    respond(
+        async {
+            let owner = owner(deps, &request)?;
+            let mut fields = json_object(&request)?;
+            let service_id = fields.required("serviceId", uuid("serviceId"));
+            let start = fields.required("start", instant("start"));
+            let name = fields.required("name", ClientName::parse);
+            let email = fields.required("email", ClientEmail::parse);
+            let phone = fields.optional("phone", Phone::parse);
+            let notes = fields.optional("notes", Notes::parse);
+            let title = fields.optional("title", JobTitle::parse);
+            fields.finish()?;
+            let (Some(service_id), Some(start), Some(name), Some(email)) =
+                (service_id, start, name, email)
+            else {
+                return Err(ApiError::invalid_request("The request is invalid."));
+            };
+            let new_job = NewAdminJob {
+                service_id,
+                start,
+                name,
+                email,
+                phone,
+                notes,
+                title,
+            };
+            let mut conn = deps.connection().await?;
+            let job =
+                owner::create_job(&mut conn, owner.tenant_id, &new_job, &owner.actor()).await?;
+            tracing::info!(job_id = %job.id, tenant_id = %owner.tenant_id, "job entered by hand");
+            Ok(job_response(201, &job))
+        }
+        .await,
+    )
+}

@@ -1,0 +1,537 @@
+use booking_domain::BookingSettings;
+use booking_functions::{availability, owner_routes};
+use booking_test_support::{load, salon, service};
+use futures_util::future::join_all;
+use serde_json::json;
+
+use crate::support::*;
+
+fn pending_salon() -> BookingSettings {
+    BookingSettings {
+        require_confirmation: true,
+        ..BookingSettings::default()
+    }
+}
+
+fn reason(text: &str) -> String {
+    json!({ "reason": text }).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_owner_confirms_a_pending_booking_once() {
+    let stack = Stack::new(pending_salon()).await;
+    let job = stack
+        .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
+        .await;
+    let token = stack.token();
+    let (status, _, confirmed) = read(
+        owner_routes::confirm(
+            &stack.deps,
+            owner_request(Some(&job), Some("confirm"), "", Auth::Bearer(&token)),
+        )
+        .await,
+    );
+    assert_eq!(status, 200, "{confirmed}");
+    assert_eq!(confirmed["job"]["status"], "scheduled");
+    assert!(confirmed["job"]["updatedAt"].as_str() >= confirmed["job"]["createdAt"].as_str());
+    let again = owner_routes::confirm(
+        &stack.deps,
+        owner_request(Some(&job), Some("confirm"), "", Auth::Bearer(&token)),
+    )
+    .await;
+    let problem = expect_problem(again, 409, "invalid_transition");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("scheduled")),
+        "{problem}"
+    );
+    assert_eq!(problem["currentStatus"], "scheduled");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_declined_booking_keeps_its_reason_and_frees_the_slot() {
+    let stack = Stack::new(pending_salon()).await;
+    let start = ny_text(2026, 12, 7, 10, 0);
+    let job = stack.book(&start, "jane@example.com").await;
+    let token = stack.token();
+    let (status, _, declined) = read(
+        owner_routes::decline(
+            &stack.deps,
+            owner_request(
+                Some(&job),
+                Some("decline"),
+                &reason("Fully booked, sorry!"),
+                Auth::Bearer(&token),
+            ),
+        )
+        .await,
+    );
+    assert_eq!(status, 200, "{declined}");
+    assert_eq!(
+        (
+            declined["job"]["status"].as_str(),
+            declined["job"]["declineReason"].as_str()
+        ),
+        (Some("cancelled"), Some("Fully booked, sorry!"))
+    );
+    let (_, _, listed) = read(
+        availability::handle(
+            &stack.deps,
+            availability_request(
+                stack.haircut,
+                &[("from", "2026-12-07"), ("to", "2026-12-07")],
+            ),
+        )
+        .await,
+    );
+    assert!(
+        listed["slots"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|s| s["start"] == json!(start))
+    );
+    let confirm_after = owner_routes::confirm(
+        &stack.deps,
+        owner_request(Some(&job), Some("confirm"), "", Auth::Bearer(&token)),
+    )
+    .await;
+    expect_problem(confirm_after, 409, "invalid_transition");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn decline_reasons_are_checked_and_bad_ones_change_nothing() {
+    let stack = Stack::new(pending_salon()).await;
+    let job = stack
+        .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
+        .await;
+    let token = stack.token();
+    for body in [
+        reason(""),
+        reason("   "),
+        reason(&"r".repeat(1001)),
+        "{}".to_owned(),
+        json!({"reason": 42}).to_string(),
+        "nope".to_owned(),
+    ] {
+        let response = owner_routes::decline(
+            &stack.deps,
+            owner_request(Some(&job), Some("decline"), &body, Auth::Bearer(&token)),
+        )
+        .await;
+        expect_problem(response, 400, "invalid_request");
+    }
+    let (status, _, declined) = read(
+        owner_routes::decline(
+            &stack.deps,
+            owner_request(
+                Some(&job),
+                Some("decline"),
+                &reason(&"r".repeat(1000)),
+                Auth::Bearer(&token),
+            ),
+        )
+        .await,
+    );
+    assert_eq!(
+        (status, declined["job"]["status"].as_str()),
+        (200, Some("cancelled"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn owner_routes_refuse_missing_forged_and_expired_tokens() {
+    let stack = Stack::new(pending_salon()).await;
+    let job = stack
+        .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
+        .await;
+    let tenant = stack.tenant.tenant_id;
+    let now = chrono::Utc::now().timestamp();
+    let sign = |claims: serde_json::Value, secret: &str, alg: jsonwebtoken::Algorithm| {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(alg),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .expect("sign")
+    };
+    let expired = sign(
+        json!({"sub": "o", "tenant_id": tenant, "exp": now - 3600}),
+        TEST_SECRET,
+        jsonwebtoken::Algorithm::HS256,
+    );
+    let wrong_secret = sign(
+        json!({"sub": "o", "tenant_id": tenant, "exp": now + 600}),
+        "not-the-secret",
+        jsonwebtoken::Algorithm::HS256,
+    );
+    let other_alg = sign(
+        json!({"sub": "o", "tenant_id": tenant, "exp": now + 600}),
+        TEST_SECRET,
+        jsonwebtoken::Algorithm::HS512,
+    );
+    let no_exp = sign(
+        json!({"sub": "o", "tenant_id": tenant}),
+        TEST_SECRET,
+        jsonwebtoken::Algorithm::HS256,
+    );
+    let no_tenant = sign(
+        json!({"sub": "o", "exp": now + 600}),
+        TEST_SECRET,
+        jsonwebtoken::Algorithm::HS256,
+    );
+    let bad_tenant = sign(
+        json!({"sub": "o", "tenant_id": "fifi", "exp": now + 600}),
+        TEST_SECRET,
+        jsonwebtoken::Algorithm::HS256,
+    );
+    // `alg: none`: header and claims, no signature.
+    let b64 = |v: serde_json::Value| {
+        use base64_like::encode;
+        encode(v.to_string().as_bytes())
+    };
+    let alg_none = format!(
+        "{}.{}.",
+        b64(json!({"alg": "none", "typ": "JWT"})),
+        b64(json!({"sub": "o", "tenant_id": tenant, "exp": now + 600}))
+    );
+    let tampered = {
+        let good = stack.token();
+        let mut parts: Vec<String> = good.split('.').map(str::to_owned).collect();
+        parts[1] = b64(json!({"sub": "o", "tenant_id": uuid::Uuid::new_v4(), "exp": now + 600}));
+        parts.join(".")
+    };
+    let tokens = [
+        expired,
+        wrong_secret,
+        other_alg,
+        no_exp,
+        no_tenant,
+        bad_tenant,
+        alg_none,
+        tampered,
+        "garbage".to_owned(),
+    ];
+    for token in &tokens {
+        let confirm = owner_routes::confirm(
+            &stack.deps,
+            owner_request(Some(&job), Some("confirm"), "", Auth::Bearer(token)),
+        )
+        .await;
+        expect_problem(confirm, 401, "unauthorized");
+        let decline = owner_routes::decline(
+            &stack.deps,
+            owner_request(
+                Some(&job),
+                Some("decline"),
+                &reason("x"),
+                Auth::Bearer(token),
+            ),
+        )
+        .await;
+        expect_problem(decline, 401, "unauthorized");
+        let create = owner_routes::create(
+            &stack.deps,
+            owner_request(None, None, "{}", Auth::Bearer(token)),
+        )
+        .await;
+        expect_problem(create, 401, "unauthorized");
+    }
+    let anonymous = owner_routes::confirm(
+        &stack.deps,
+        owner_request(Some(&job), Some("confirm"), "", Auth::None),
+    )
+    .await;
+    expect_problem(anonymous, 401, "unauthorized");
+    // Without an authorizer and without a secret, every owner route is closed.
+    let mut closed = stack.container();
+    closed.config.auth_jwt_secret = None;
+    let token = stack.token();
+    expect_problem(
+        owner_routes::confirm(
+            &closed,
+            owner_request(Some(&job), Some("confirm"), "", Auth::Bearer(&token)),
+        )
+        .await,
+        401,
+        "unauthorized",
+    );
+    assert_eq!(
+        stack
+            .count("jobs WHERE status = 'pending-confirmation'")
+            .await,
+        1
+    );
+}
+
+/// Minimal unpadded base64url, enough to forge tokens in tests.
+mod base64_like {
+    pub fn encode(bytes: &[u8]) -> String {
+        const ALPHABET: &[u8; 64] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
+            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            for i in 0..=chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            }
+        }
+        out
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verified_authorizer_claims_are_accepted_without_a_bearer_token() {
+    let stack = Stack::new(pending_salon()).await;
+    let job = stack
+        .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
+        .await;
+    let mut aws = stack.container();
+    aws.config.auth_jwt_secret = None;
+    let cognito =
+        json!({"sub": "cognito-user", "custom:tenant_id": stack.tenant.tenant_id.to_string()});
+    let (status, _, body) = read(
+        owner_routes::confirm(
+            &aws,
+            owner_request(Some(&job), Some("confirm"), "", Auth::Authorizer(cognito)),
+        )
+        .await,
+    );
+    assert_eq!(
+        (status, body["job"]["status"].as_str()),
+        (200, Some("scheduled"))
+    );
+    let other_tenant = json!({"sub": "x", "tenant_id": uuid::Uuid::new_v4().to_string()});
+    let response = owner_routes::decline(
+        &aws,
+        owner_request(
+            Some(&job),
+            Some("decline"),
+            &reason("x"),
+            Auth::Authorizer(other_tenant),
+        ),
+    )
+    .await;
+    expect_problem(response, 404, "job_not_found");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_tenants_token_finds_no_job_and_no_service() {
+    let stack = Stack::new(pending_salon()).await;
+    let job = stack
+        .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
+        .await;
+    let rival = load(&stack.db, &salon("rival", pending_salon())).await;
+    let rival_token = owner_token(rival.tenant_id, 600);
+    let confirm = owner_routes::confirm(
+        &stack.deps,
+        owner_request(Some(&job), Some("confirm"), "", Auth::Bearer(&rival_token)),
+    )
+    .await;
+    let unknown = owner_routes::confirm(
+        &stack.deps,
+        owner_request(
+            Some(&uuid::Uuid::new_v4().to_string()),
+            Some("confirm"),
+            "",
+            Auth::Bearer(&rival_token),
+        ),
+    )
+    .await;
+    // Indistinguishable from a job that does not exist.
+    assert_eq!(read(confirm), read(unknown));
+    let decline = owner_routes::decline(
+        &stack.deps,
+        owner_request(
+            Some(&job),
+            Some("decline"),
+            &reason("mine now"),
+            Auth::Bearer(&rival_token),
+        ),
+    )
+    .await;
+    expect_problem(decline, 404, "job_not_found");
+    let body = json!({"serviceId": stack.haircut, "start": ny_text(2026, 12, 8, 10, 0), "name": "Spy", "email": "spy@example.com"}).to_string();
+    let create = owner_routes::create(
+        &stack.deps,
+        owner_request(None, None, &body, Auth::Bearer(&rival_token)),
+    )
+    .await;
+    expect_problem(create, 404, "service_not_found");
+    for malformed in ["not-a-uuid", "1; DROP TABLE jobs"] {
+        let token = stack.token();
+        let response = owner_routes::confirm(
+            &stack.deps,
+            owner_request(Some(malformed), Some("confirm"), "", Auth::Bearer(&token)),
+        )
+        .await;
+        expect_problem(response, 404, "job_not_found");
+    }
+    assert_eq!(
+        stack
+            .count("jobs WHERE status = 'pending-confirmation'")
+            .await,
+        1
+    );
+    let rival_service = service(&rival, "haircut");
+    let own = json!({"serviceId": rival_service, "start": ny_text(2026, 12, 8, 10, 0), "name": "Own", "email": "own@example.com"}).to_string();
+    let created = owner_routes::create(
+        &stack.deps,
+        owner_request(None, None, &own, Auth::Bearer(&rival_token)),
+    )
+    .await;
+    assert_eq!(read(created).0, 201);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn confirm_and_decline_racing_for_one_job_let_exactly_one_win() {
+    let stack = Stack::new(pending_salon()).await;
+    let token = stack.token();
+    for hour in [9, 10, 11] {
+        let job = stack
+            .book(
+                &ny_text(2026, 12, 8, hour, 0),
+                &format!("c{hour}@example.com"),
+            )
+            .await;
+        let mut tasks = Vec::new();
+        for i in 0..10 {
+            let deps = stack.container();
+            let (job, token) = (job.clone(), token.clone());
+            tasks.push(tokio::spawn(async move {
+                let response = if i % 2 == 0 {
+                    owner_routes::confirm(
+                        &deps,
+                        owner_request(Some(&job), Some("confirm"), "", Auth::Bearer(&token)),
+                    )
+                    .await
+                } else {
+                    owner_routes::decline(
+                        &deps,
+                        owner_request(
+                            Some(&job),
+                            Some("decline"),
+                            &reason("race"),
+                            Auth::Bearer(&token),
+                        ),
+                    )
+                    .await
+                };
+                response.status().as_u16()
+            }));
+        }
+        let statuses: Vec<u16> = join_all(tasks)
+            .await
+            .into_iter()
+            .map(|r| r.expect("task"))
+            .collect();
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 200).count(),
+            1,
+            "{statuses:?}"
+        );
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 409).count(),
+            9,
+            "{statuses:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_confirmation_that_would_overbook_is_refused_naming_the_conflict() {
+    // Two pending bookings share 10:00 while capacity is two …
+    let stack = Stack::new(BookingSettings {
+        require_confirmation: true,
+        max_bookings_per_slot: 2,
+        ..BookingSettings::default()
+    })
+    .await;
+    let first = stack
+        .book(&ny_text(2026, 12, 7, 10, 0), "first@example.com")
+        .await;
+    let _second = stack
+        .book(&ny_text(2026, 12, 7, 10, 0), "second@example.com")
+        .await;
+    // … then the owner lowers capacity to one (Cal.com #10789's gap).
+    load(&stack.db, &salon("fifi", pending_salon())).await;
+    let token = stack.token();
+    let response = owner_routes::confirm(
+        &stack.deps,
+        owner_request(Some(&first), Some("confirm"), "", Auth::Bearer(&token)),
+    )
+    .await;
+    let problem = expect_problem(response, 409, "slot_unavailable");
+    assert_eq!(
+        problem["conflicts"].as_array().map(Vec::len),
+        Some(1),
+        "{problem}"
+    );
+    assert_eq!(problem["conflicts"][0]["title"], "Haircut – Jane Client");
+    assert_eq!(
+        problem["conflicts"][0]["start"],
+        "2026-12-07T10:00:00-05:00"
+    );
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("Haircut – Jane Client (Mon Dec 7, 10:00 – 10:45 EST)")),
+        "{problem}"
+    );
+    assert_eq!(stack.count("jobs WHERE status = 'scheduled'").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hand_entered_jobs_may_leave_working_hours_but_never_overbook() {
+    let stack = Stack::default().await;
+    let token = stack.token();
+    let sunday = json!({"serviceId": stack.colour, "start": ny_text(2026, 12, 6, 20, 0), "name": "Late Client",
+        "email": "late@example.com", "title": "After-hours colour", "notes": "Side door"}).to_string();
+    let (status, _, created) = read(
+        owner_routes::create(
+            &stack.deps,
+            owner_request(None, None, &sunday, Auth::Bearer(&token)),
+        )
+        .await,
+    );
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["job"]["status"], "scheduled");
+    assert_eq!(created["job"]["source"], "admin");
+    assert_eq!(created["job"]["title"], "After-hours colour");
+    assert_eq!(created["job"]["end"], "2026-12-06T21:30:00-05:00");
+
+    stack
+        .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
+        .await;
+    let overlapping = json!({"serviceId": stack.haircut, "start": ny_text(2026, 12, 7, 10, 30), "name": "Walk In", "email": "walkin@example.com"}).to_string();
+    let problem = expect_problem(
+        owner_routes::create(
+            &stack.deps,
+            owner_request(None, None, &overlapping, Auth::Bearer(&token)),
+        )
+        .await,
+        409,
+        "slot_unavailable",
+    );
+    assert_eq!(problem["conflicts"][0]["title"], "Haircut – Jane Client");
+    assert_eq!(problem["conflicts"][0]["end"], "2026-12-07T10:45:00-05:00");
+    assert_eq!(stack.count("jobs").await, 2);
+
+    for (body, field) in [
+        (json!({"start": ny_text(2026, 12, 7, 13, 0), "name": "A", "email": "a@example.com"}).to_string(), "serviceId"),
+        (json!({"serviceId": "haircut", "start": ny_text(2026, 12, 7, 13, 0), "name": "A", "email": "a@example.com"}).to_string(), "serviceId"),
+        (json!({"serviceId": stack.haircut, "start": "later", "name": "A", "email": "a@example.com"}).to_string(), "start"),
+        (json!({"serviceId": stack.haircut, "start": ny_text(2026, 12, 7, 13, 0), "name": "A", "email": "a@"}).to_string(), "email"),
+        (json!({"serviceId": stack.haircut, "start": ny_text(2026, 12, 7, 13, 0), "name": "A", "email": "a@example.com", "title": "t".repeat(201)}).to_string(), "title"),
+    ] {
+        let problem = expect_problem(owner_routes::create(&stack.deps, owner_request(None, None, &body, Auth::Bearer(&token))).await, 400, "invalid_request");
+        assert_eq!(problem["errors"][0]["field"], field, "{problem}");
+    }
+    assert_eq!(stack.count("jobs").await, 2);
+}
