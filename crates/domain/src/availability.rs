@@ -220,22 +220,34 @@ impl<'a> Calendar<'a> {
         };
         let first = from.max(first_open);
         let last = to.min(self.last_bookable_date(now));
+        // Dates outside the window were cut above; within it, only the notice remains to check
+        // (the same rule `check_policy` applies to a single request).
+        let earliest = now + Duration::minutes(i64::from(self.settings.min_notice_minutes));
         let step = i64::from(self.settings.slot_interval_minutes.max(1));
         let mut slots = Vec::new();
         for date in first.iter_days().take_while(|date| *date <= last) {
             let day_start = slots.len();
             for span in self.spans_on(date) {
+                // Most intervals lie within one UTC offset: then a wall time is one subtraction
+                // away from its instant, and the zone's rules need not be consulted per slot.
+                let offset = self.offset_at(span.opens);
+                let uniform = offset == self.offset_at(span.closes - Duration::seconds(1));
+                let midnight = date.and_time(chrono::NaiveTime::MIN);
                 let mut minute = i64::from(span.interval.start_minute());
                 while minute < i64::from(span.interval.end_minute()) {
-                    let wall = date.and_time(chrono::NaiveTime::MIN) + Duration::minutes(minute);
-                    for start in instants_of(self.zone, wall) {
-                        let judged = self
-                            .check_policy(start, now)
-                            .and_then(|()| self.check_fits(start, &span))
-                            .and_then(|()| self.check_capacity(start));
-                        if let Ok(remaining) = judged {
+                    let wall = midnight + Duration::minutes(minute);
+                    let mut judge = |start: DateTime<Utc>| {
+                        if start < earliest || self.check_fits(start, &span).is_err() {
+                            return;
+                        }
+                        if let Ok(remaining) = self.check_capacity(start) {
                             slots.push(self.slot(start, remaining));
                         }
+                    };
+                    if uniform {
+                        judge((wall - offset).and_utc());
+                    } else {
+                        instants_of(self.zone, wall).for_each(judge);
                     }
                     minute += step;
                 }
@@ -244,6 +256,17 @@ impl<'a> Calendar<'a> {
             slots[day_start..].sort_by_key(|slot| slot.start);
         }
         slots
+    }
+
+    /// The zone's UTC offset at an instant, as a duration to subtract from wall time.
+    fn offset_at(&self, at: DateTime<Utc>) -> Duration {
+        use chrono::Offset;
+        let seconds = self
+            .zone
+            .offset_from_utc_datetime(&at.naive_utc())
+            .fix()
+            .local_minus_utc();
+        Duration::seconds(i64::from(seconds))
     }
 
     /// Judges one requested start by every booking rule; `Ok` carries the places left.
