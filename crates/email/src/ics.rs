@@ -1,0 +1,100 @@
+//! The calendar invitation client mails carry (RFC 5546 iTIP over RFC 5545). One UID per job,
+//! so each later mail updates the same calendar entry: the SEQUENCE grows with every state
+//! change, and a decline cancels the entry.
+
+use booking_domain::{MailContext, MailKind};
+use icalendar::{Calendar, Component, Event, EventLike, EventStatus, Property};
+
+/// An iTIP message: its METHOD (also the MIME `method=` parameter) and the iCalendar text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Invitation {
+    pub method: &'static str,
+    pub text: String,
+}
+
+/// Where a client mail stands in the job's calendar history: its METHOD, event STATUS and
+/// SEQUENCE. `None` for the owner mail, which carries no invitation.
+fn itip(kind: MailKind) -> Option<(&'static str, EventStatus, u32)> {
+    match kind {
+        MailKind::ClientBooked => Some(("REQUEST", EventStatus::Confirmed, 0)),
+        MailKind::ClientPending => Some(("REQUEST", EventStatus::Tentative, 0)),
+        MailKind::ClientConfirmed => Some(("REQUEST", EventStatus::Confirmed, 1)),
+        MailKind::ClientDeclined => Some(("CANCEL", EventStatus::Cancelled, 2)),
+        MailKind::OwnerNewBooking => None,
+    }
+}
+
+/// The calendar UID of a job: stable across all its mails.
+pub(crate) fn uid(job_id: uuid::Uuid) -> String {
+    format!("{job_id}@booking")
+}
+
+/// A parameter value may not hold a double quote or control characters (RFC 5545 §3.2).
+fn parameter_text(text: &str) -> String {
+    text.chars()
+        .map(|c| if c == '"' { '\'' } else { c })
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// Text values on one line (SUMMARY); the escaper handles line breaks but not other controls.
+fn line_text(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// Text values that may span lines (DESCRIPTION): line breaks kept, other controls dropped.
+fn block_text(text: &str) -> String {
+    text.chars()
+        .filter(|c| *c == '\n' || !c.is_control())
+        .collect()
+}
+
+pub(crate) fn invitation(
+    kind: MailKind,
+    mail: &MailContext,
+    organizer_address: &str,
+) -> Option<Invitation> {
+    let (method, status, sequence) = itip(kind)?;
+    let mut organizer = Property::new("ORGANIZER", format!("mailto:{organizer_address}"));
+    organizer.add_parameter("CN", &parameter_text(&mail.tenant_name));
+    let mut attendee = Property::new("ATTENDEE", format!("mailto:{}", mail.client_email));
+    attendee
+        .add_parameter("CN", &parameter_text(&mail.client_name))
+        .add_parameter("ROLE", "REQ-PARTICIPANT")
+        .add_parameter("PARTSTAT", "ACCEPTED")
+        .add_parameter("RSVP", "FALSE");
+    let summary = line_text(&format!("{} at {}", mail.service_name, mail.tenant_name));
+    let mut description = summary.clone();
+    if kind == MailKind::ClientDeclined
+        && let Some(reason) = &mail.decline_reason
+    {
+        description.push_str("\n\nDeclined: ");
+        description.push_str(reason);
+    }
+    let description = block_text(&description);
+    let event = Event::new()
+        .uid(&uid(mail.job_id))
+        .sequence(sequence)
+        .timestamp(mail.changed_at)
+        .starts(mail.starts_at)
+        .ends(mail.ends_at)
+        .summary(&summary)
+        .description(&description)
+        .status(status)
+        .append_property(organizer)
+        .append_multi_property(attendee)
+        .done();
+    let mut calendar = Calendar::empty();
+    calendar
+        .append_property(("PRODID", "-//booking//booking-email//EN"))
+        .append_property(("VERSION", "2.0"))
+        .append_property(("CALSCALE", "GREGORIAN"))
+        .append_property(("METHOD", method))
+        .push(event);
+    Some(Invitation {
+        method,
+        text: calendar.done().to_string(),
+    })
+}

@@ -1,0 +1,199 @@
+//! The ten bodies (five kinds × HTML and plain text), compiled into the binary by askama.
+//! HTML templates escape every value; the text templates are sent as `text/plain`, where
+//! nothing is interpreted.
+
+use askama::Template;
+use booking_domain::{JobStatus, MailContext, MailKind};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+/// What the templates show, formatted once.
+pub(crate) struct View<'a> {
+    pub subject: &'a str,
+    pub business: &'a str,
+    pub service: &'a str,
+    /// "Monday, December 7, 2026, 10:00 AM – 10:45 AM EST", in the tenant's zone.
+    pub when: String,
+    pub client_name: &'a str,
+    pub client_email: &'a str,
+    pub client_phone: Option<&'a str>,
+    pub notes: Option<&'a str>,
+    /// The notes for the plain-text table: continuation lines indented under the first.
+    pub notes_text: Option<String>,
+    pub reason: Option<&'a str>,
+    /// The owner's dashboard page of the job.
+    pub job_url: String,
+    /// Whether the job waits for the owner's confirmation.
+    pub pending: bool,
+    /// Owner mails show the client's contact details.
+    pub for_owner: bool,
+}
+
+impl<'a> View<'a> {
+    pub fn new(
+        kind: MailKind,
+        mail: &'a MailContext,
+        subject: &'a str,
+        public_app_url: &str,
+    ) -> Self {
+        let non_empty = |text: &'a Option<String>| {
+            text.as_deref()
+                .map(str::trim)
+                .filter(|value| !value.is_empty())
+        };
+        Self {
+            subject,
+            business: &mail.tenant_name,
+            service: &mail.service_name,
+            when: span(mail.starts_at, mail.ends_at, mail.zone),
+            client_name: &mail.client_name,
+            client_email: &mail.client_email,
+            client_phone: non_empty(&mail.client_phone),
+            notes: non_empty(&mail.notes),
+            notes_text: non_empty(&mail.notes).map(|notes| notes.replace('\n', "\n          ")),
+            reason: non_empty(&mail.decline_reason),
+            job_url: format!(
+                "{}/jobs/{}",
+                public_app_url.trim_end_matches('/'),
+                mail.job_id
+            ),
+            pending: mail.status == JobStatus::PendingConfirmation,
+            for_owner: !kind.is_for_client(),
+        }
+    }
+}
+
+/// A session in the tenant's wall time, its zone abbreviation after each end that needs one:
+/// "Monday, December 7, 2026, 10:00 AM – 10:45 AM EST"; across a DST change both ends carry
+/// theirs ("1:30 AM EDT – 1:15 AM EST"), and a session past midnight names both dates.
+pub(crate) fn span(start: DateTime<Utc>, end: DateTime<Utc>, zone: Tz) -> String {
+    let start = start.with_timezone(&zone);
+    let end = end.with_timezone(&zone);
+    let date = "%A, %B %-d, %Y";
+    let time = "%-I:%M %p";
+    if start.date_naive() != end.date_naive() {
+        return format!(
+            "{}, {} {} – {}, {} {}",
+            start.format(date),
+            start.format(time),
+            start.format("%Z"),
+            end.format(date),
+            end.format(time),
+            end.format("%Z")
+        );
+    }
+    let start_zone = start.format("%Z").to_string();
+    let end_zone = end.format("%Z").to_string();
+    if start_zone == end_zone {
+        format!(
+            "{}, {} – {} {}",
+            start.format(date),
+            start.format(time),
+            end.format(time),
+            end_zone
+        )
+    } else {
+        format!(
+            "{}, {} {} – {} {}",
+            start.format(date),
+            start.format(time),
+            start_zone,
+            end.format(time),
+            end_zone
+        )
+    }
+}
+
+/// The start alone, short, for subjects: "Mon, Dec 7, 10:00 AM EST".
+pub(crate) fn short_start(start: DateTime<Utc>, zone: Tz) -> String {
+    start
+        .with_timezone(&zone)
+        .format("%a, %b %-d, %-I:%M %p %Z")
+        .to_string()
+}
+
+macro_rules! mail_template {
+    ($name:ident, $path:literal) => {
+        #[derive(Template)]
+        #[template(path = $path)]
+        struct $name<'a> {
+            m: &'a View<'a>,
+        }
+    };
+}
+
+mail_template!(ClientBookedText, "client_booked.txt");
+mail_template!(ClientBookedHtml, "client_booked.html");
+mail_template!(ClientPendingText, "client_pending.txt");
+mail_template!(ClientPendingHtml, "client_pending.html");
+mail_template!(ClientConfirmedText, "client_confirmed.txt");
+mail_template!(ClientConfirmedHtml, "client_confirmed.html");
+mail_template!(ClientDeclinedText, "client_declined.txt");
+mail_template!(ClientDeclinedHtml, "client_declined.html");
+mail_template!(OwnerNewBookingText, "owner_new_booking.txt");
+mail_template!(OwnerNewBookingHtml, "owner_new_booking.html");
+
+/// The plain-text and HTML bodies of a mail.
+pub(crate) fn bodies(kind: MailKind, m: &View<'_>) -> Result<(String, String), askama::Error> {
+    Ok(match kind {
+        MailKind::ClientBooked => (
+            ClientBookedText { m }.render()?,
+            ClientBookedHtml { m }.render()?,
+        ),
+        MailKind::ClientPending => (
+            ClientPendingText { m }.render()?,
+            ClientPendingHtml { m }.render()?,
+        ),
+        MailKind::ClientConfirmed => (
+            ClientConfirmedText { m }.render()?,
+            ClientConfirmedHtml { m }.render()?,
+        ),
+        MailKind::ClientDeclined => (
+            ClientDeclinedText { m }.render()?,
+            ClientDeclinedHtml { m }.render()?,
+        ),
+        MailKind::OwnerNewBooking => (
+            OwnerNewBookingText { m }.render()?,
+            OwnerNewBookingHtml { m }.render()?,
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use chrono_tz::America::New_York;
+
+    #[test]
+    fn a_session_shows_its_zone_abbreviation_once() {
+        let start = Utc.with_ymd_and_hms(2026, 12, 7, 15, 0, 0).unwrap();
+        let end = Utc.with_ymd_and_hms(2026, 12, 7, 15, 45, 0).unwrap();
+        assert_eq!(
+            span(start, end, New_York),
+            "Monday, December 7, 2026, 10:00 AM – 10:45 AM EST"
+        );
+        assert_eq!(short_start(start, New_York), "Mon, Dec 7, 10:00 AM EST");
+    }
+
+    #[test]
+    fn a_session_across_the_fall_back_hour_names_both_offsets() {
+        // 2026-11-01: 01:30 EDT (05:30 UTC), then 01:15 EST (06:15 UTC).
+        let start = Utc.with_ymd_and_hms(2026, 11, 1, 5, 30, 0).unwrap();
+        let end = Utc.with_ymd_and_hms(2026, 11, 1, 6, 15, 0).unwrap();
+        assert_eq!(
+            span(start, end, New_York),
+            "Sunday, November 1, 2026, 1:30 AM EDT – 1:15 AM EST"
+        );
+    }
+
+    #[test]
+    fn a_session_past_midnight_names_both_dates() {
+        let start = Utc.with_ymd_and_hms(2026, 12, 8, 4, 30, 0).unwrap();
+        let end = Utc.with_ymd_and_hms(2026, 12, 8, 5, 30, 0).unwrap();
+        assert_eq!(
+            span(start, end, New_York),
+            "Monday, December 7, 2026, 11:30 PM EST – Tuesday, December 8, 2026, 12:30 AM EST"
+        );
+    }
+}

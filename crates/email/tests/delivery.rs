@@ -1,0 +1,682 @@
+//! The outbox end to end: bookings in a real Postgres, mails enqueued as the transactions do,
+//! delivered through the SES v2 wire protocol to moto (`MOTO_URL` / `AWS_ENDPOINT_URL_SESV2`,
+//! as `scripts/test` sets them), and read back from what moto received.
+//!
+//! Tests run in parallel processes against one moto, so none resets it: each test uses its own
+//! tenant and client addresses and only looks at mails to them.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers: failing loudly is the point.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::time::{Duration as StdDuration, Instant};
+
+use aws_sdk_sesv2::config::{Credentials, Region};
+use booking_domain::{
+    BookingSettings, ClientEmail, ClientName, JobStatus, MailKind, MailStatus, backoff,
+};
+use booking_email::{DeliveryReport, MailSettings, Mailer, deliver_due, relay, sdk_config_loader};
+use booking_repository::AsyncPgConnection;
+use booking_repository::booking::{self, NewBooking};
+use booking_repository::outbox::{self, LEASE};
+use booking_repository::schema::jobs;
+use booking_test_support::{TestDb, load, salon, service};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use icalendar::Calendar;
+use mail_parser::{MessageParser, MimeHeaders};
+use uuid::Uuid;
+
+const FROM: &str = "bookings@example.com";
+
+fn moto_url() -> String {
+    std::env::var("MOTO_URL")
+        .or_else(|_| std::env::var("AWS_ENDPOINT_URL_SESV2"))
+        .expect("MOTO_URL (or AWS_ENDPOINT_URL_SESV2) must point at a moto server (scripts/test starts one)")
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// A client of the production configuration (timeouts, retries, TLS stack), aimed at
+/// `endpoint` with test credentials.
+async fn ses_client(endpoint: &str) -> aws_sdk_sesv2::Client {
+    let config = sdk_config_loader()
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .endpoint_url(endpoint)
+        .load()
+        .await;
+    aws_sdk_sesv2::Client::new(&config)
+}
+
+/// A mailer on moto, with the sender verified (moto refuses unverified senders, like SES in
+/// its sandbox).
+async fn moto_mailer() -> Mailer {
+    let client = ses_client(&moto_url()).await;
+    client
+        .create_email_identity()
+        .email_identity(FROM)
+        .send()
+        .await
+        .expect("verify the sender on moto");
+    Mailer::Ses {
+        client,
+        configuration_set: None,
+    }
+}
+
+fn settings() -> MailSettings {
+    MailSettings {
+        from_address: FROM.to_owned(),
+        public_app_url: "https://app.example.com".to_owned(),
+    }
+}
+
+/// What moto's SES received for `recipient`: (message id, raw message).
+fn received_by(recipient: &str) -> Vec<(String, String)> {
+    let authority = moto_url()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let mut stream = TcpStream::connect(&authority).expect("connect to moto");
+    write!(
+        stream,
+        "GET /moto-api/data.json HTTP/1.0\r\nHost: {authority}\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+    assert!(
+        head.starts_with("HTTP/1.") && head.contains(" 200 "),
+        "{head}"
+    );
+    let data: serde_json::Value = serde_json::from_str(body).expect("moto's JSON");
+    let messages = data["ses"]["RawMessage"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    messages
+        .iter()
+        .filter(|message| {
+            message["destinations"]
+                .as_array()
+                .is_some_and(|d| d.iter().any(|to| to.as_str() == Some(recipient)))
+        })
+        .map(|message| {
+            (
+                message["id"].as_str().unwrap_or_default().to_owned(),
+                message["raw_data"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+struct Received {
+    subject: String,
+    /// The invitation's MIME `method=` and its parsed calendar.
+    invitation: Option<(String, Calendar)>,
+    text: String,
+}
+
+fn read(raw: &str) -> Received {
+    let message = MessageParser::default().parse(raw.as_bytes()).unwrap();
+    let invitation = message.attachment(0).map(|part| {
+        let method = part
+            .content_type()
+            .and_then(|ct| ct.attribute("method"))
+            .unwrap()
+            .to_owned();
+        let text = String::from_utf8(part.contents().to_vec()).unwrap();
+        (method, text.parse::<Calendar>().unwrap())
+    });
+    Received {
+        subject: message.subject().unwrap_or_default().to_owned(),
+        invitation,
+        text: message
+            .body_text(0)
+            .unwrap_or_default()
+            .replace("\r\n", "\n"),
+    }
+}
+
+/// Monday 2026-12-07 in New York, a week ahead of [`now`].
+fn on_monday(hour: u32, minute: u32) -> DateTime<Utc> {
+    chrono_tz::America::New_York
+        .with_ymd_and_hms(2026, 12, 7, hour, minute, 0)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 30, 14, 0, 0).unwrap()
+}
+
+struct Salon {
+    db: TestDb,
+    conn: AsyncPgConnection,
+    tenant_id: Uuid,
+    haircut: Uuid,
+    owner: String,
+    /// Makes client addresses unique across the tests sharing moto.
+    tag: String,
+}
+
+async fn open_salon(require_confirmation: bool) -> Salon {
+    let db = TestDb::new().await;
+    let tag = Uuid::new_v4().simple().to_string()[..12].to_owned();
+    let definition = salon(
+        &format!("s{tag}"),
+        BookingSettings {
+            require_confirmation,
+            ..BookingSettings::default()
+        },
+    );
+    let loaded = load(&db, &definition).await;
+    let conn = db.connection().await;
+    Salon {
+        haircut: service(&loaded, "haircut"),
+        tenant_id: loaded.tenant_id,
+        owner: definition.notification_email.clone(),
+        conn,
+        db,
+        tag,
+    }
+}
+
+impl Salon {
+    fn client(&self, who: &str) -> String {
+        format!("{who}-{}@client.example", self.tag)
+    }
+
+    /// A public booking with its mails enqueued, as the booking transaction does.
+    async fn book(&mut self, who: &str, start: DateTime<Utc>) -> Uuid {
+        let request = NewBooking {
+            start,
+            name: ClientName::parse(&format!("{who} <b>Client</b>")).unwrap(),
+            email: ClientEmail::parse(&self.client(who)).unwrap(),
+            phone: None,
+            notes: None,
+        };
+        let booked = booking::book(&mut self.conn, self.haircut, &request, now(), None)
+            .await
+            .unwrap();
+        let pending = booked.job.status == JobStatus::PendingConfirmation;
+        let queued = outbox::enqueue(
+            &mut self.conn,
+            self.tenant_id,
+            booked.job.id,
+            &MailKind::for_new_booking(pending),
+            now(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(queued, 2);
+        booked.job.id
+    }
+
+    /// The owner's confirm or decline: the status change and its mail.
+    async fn decide(&mut self, job: Uuid, decline_reason: Option<&str>) {
+        let (status, kind) = match decline_reason {
+            Some(_) => (JobStatus::Cancelled, MailKind::for_decline()),
+            None => (JobStatus::Scheduled, MailKind::for_confirm()),
+        };
+        diesel::update(jobs::table.find(job))
+            .set((
+                jobs::status.eq(status.as_str()),
+                jobs::decline_reason.eq(decline_reason),
+            ))
+            .execute(&mut self.conn)
+            .await
+            .unwrap();
+        outbox::enqueue(&mut self.conn, self.tenant_id, job, &[kind], now())
+            .await
+            .unwrap();
+    }
+
+    async fn mails(&mut self, job: Uuid) -> Vec<outbox::EmailStatus> {
+        outbox::for_job(&mut self.conn, self.tenant_id, job)
+            .await
+            .unwrap()
+    }
+
+    async fn deliver(
+        &mut self,
+        mailer: &Mailer,
+        at: DateTime<Utc>,
+        job: Option<Uuid>,
+    ) -> DeliveryReport {
+        deliver_due(&mut self.conn, mailer, &settings(), at, job, 10)
+            .await
+            .unwrap()
+    }
+}
+
+fn sent(count: usize) -> DeliveryReport {
+    DeliveryReport {
+        sent: count,
+        ..DeliveryReport::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_instant_booking_mails_the_client_an_invitation_and_the_owner_a_link() {
+    let mut salon = open_salon(false).await;
+    let mailer = moto_mailer().await;
+    let started = Instant::now();
+    let job = salon.book("ada", on_monday(10, 0)).await;
+    let delivering = Instant::now();
+    let report = salon.deliver(&mailer, now(), Some(job)).await;
+    eprintln!(
+        "2 mails: booked and enqueued to accepted by moto and recorded in {:?} (delivery alone {:?})",
+        started.elapsed(),
+        delivering.elapsed()
+    );
+    assert_eq!(report, sent(2));
+
+    let to_client = received_by(&salon.client("ada"));
+    assert_eq!(to_client.len(), 1, "exactly one mail to the client");
+    let mail = read(&to_client[0].1);
+    assert!(
+        mail.subject.starts_with("Booked: Haircut at Salon "),
+        "{}",
+        mail.subject
+    );
+    assert!(
+        mail.subject.ends_with("Mon, Dec 7, 10:00 AM EST"),
+        "{}",
+        mail.subject
+    );
+    let (method, calendar) = mail.invitation.expect("an invitation");
+    assert_eq!(method, "REQUEST");
+    assert_eq!(calendar.property_value("METHOD"), Some("REQUEST"));
+
+    let to_owner = received_by(&salon.owner);
+    assert_eq!(to_owner.len(), 1, "exactly one mail to the owner");
+    let mail = read(&to_owner[0].1);
+    assert!(
+        mail.subject.starts_with("New booking: Haircut"),
+        "{}",
+        mail.subject
+    );
+    assert!(mail.invitation.is_none());
+    assert!(
+        mail.text
+            .contains(&format!("https://app.example.com/jobs/{job}"))
+    );
+
+    let mails = salon.mails(job).await;
+    assert_eq!(mails.len(), 2);
+    for mail in &mails {
+        assert_eq!(mail.status, MailStatus::Sent, "{mail:?}");
+        assert_eq!(mail.attempts, 1);
+        assert_eq!(mail.sent_at, Some(now()));
+        let id = mail.ses_message_id.as_deref().unwrap();
+        let received = if mail.kind == MailKind::OwnerNewBooking {
+            &to_owner
+        } else {
+            &to_client
+        };
+        assert_eq!(id, received[0].0, "the SES message id is kept");
+    }
+    // Nothing left to send.
+    assert_eq!(
+        salon
+            .deliver(&mailer, now() + Duration::hours(2), None)
+            .await,
+        DeliveryReport::default()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pending_booking_and_its_confirmation_update_the_same_calendar_entry() {
+    let mut salon = open_salon(true).await;
+    let mailer = moto_mailer().await;
+    let job = salon.book("bea", on_monday(13, 0)).await;
+    assert_eq!(salon.deliver(&mailer, now(), Some(job)).await, sent(2));
+    let owner = received_by(&salon.owner);
+    assert_eq!(owner.len(), 1);
+    let owner = read(&owner[0].1);
+    assert!(
+        owner.subject.starts_with("New booking to confirm: Haircut"),
+        "{}",
+        owner.subject
+    );
+    assert!(owner.text.contains("waits for your confirmation"));
+
+    salon.decide(job, None).await;
+    assert_eq!(salon.deliver(&mailer, now(), Some(job)).await, sent(1));
+
+    let mut to_client: Vec<Received> = received_by(&salon.client("bea"))
+        .iter()
+        .map(|(_, raw)| read(raw))
+        .collect();
+    assert_eq!(
+        to_client.len(),
+        2,
+        "the pending notice and the confirmation"
+    );
+    to_client.sort_by_key(|mail| !mail.subject.starts_with("Request received"));
+    let sequences: Vec<(String, String, String)> = to_client
+        .iter()
+        .map(|mail| {
+            let (method, calendar) = mail.invitation.as_ref().expect("an invitation");
+            let event = calendar
+                .components
+                .iter()
+                .find_map(|c| c.as_event())
+                .unwrap();
+            use icalendar::Component;
+            (
+                method.clone(),
+                event.property_value("UID").unwrap().to_owned(),
+                event.property_value("SEQUENCE").unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let uid = format!("{job}@booking");
+    assert_eq!(
+        sequences,
+        vec![
+            ("REQUEST".to_owned(), uid.clone(), "0".to_owned()),
+            ("REQUEST".to_owned(), uid, "1".to_owned()),
+        ]
+    );
+    assert!(to_client[1].subject.starts_with("Confirmed: Haircut"));
+    assert_eq!(
+        received_by(&salon.owner).len(),
+        1,
+        "the owner is not mailed again"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_declined_booking_cancels_the_invitation_and_gives_the_reason() {
+    let mut salon = open_salon(true).await;
+    let mailer = moto_mailer().await;
+    let job = salon.book("cy", on_monday(15, 0)).await;
+    salon
+        .decide(job, Some("Our stylist is ill that day."))
+        .await;
+    assert_eq!(salon.deliver(&mailer, now(), Some(job)).await, sent(3));
+
+    let to_client: Vec<Received> = received_by(&salon.client("cy"))
+        .iter()
+        .map(|(_, raw)| read(raw))
+        .collect();
+    assert_eq!(to_client.len(), 2);
+    let declined = to_client
+        .iter()
+        .find(|mail| mail.subject.starts_with("Declined: Haircut"))
+        .expect("the decline mail");
+    assert!(
+        declined.text.contains("Our stylist is ill that day."),
+        "{}",
+        declined.text
+    );
+    let (method, calendar) = declined.invitation.as_ref().unwrap();
+    assert_eq!(method, "CANCEL");
+    assert_eq!(calendar.property_value("METHOD"), Some("CANCEL"));
+    let kinds: Vec<MailKind> = salon.mails(job).await.iter().map(|m| m.kind).collect();
+    assert_eq!(kinds.len(), 3);
+    assert!(kinds.contains(&MailKind::ClientDeclined));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_ses_keeps_the_mail_pending_until_a_later_run_sends_it_once() {
+    let mut salon = open_salon(false).await;
+    let job = salon.book("dee", on_monday(11, 0)).await;
+    // Port 9 (discard) is closed: every connection is refused.
+    let unreachable = Mailer::Ses {
+        client: ses_client("http://127.0.0.1:9").await,
+        configuration_set: None,
+    };
+    let started = Instant::now();
+    let report = salon.deliver(&unreachable, now(), Some(job)).await;
+    assert!(
+        started.elapsed() < StdDuration::from_secs(8),
+        "an unreachable SES costs at most the timeouts: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        report,
+        DeliveryReport {
+            retried: 2,
+            ..DeliveryReport::default()
+        }
+    );
+    for mail in salon.mails(job).await {
+        assert_eq!(mail.status, MailStatus::Pending);
+        assert_eq!(mail.attempts, 1);
+        assert!(mail.last_error.as_deref().is_some_and(|e| !e.is_empty()));
+        assert_eq!(mail.next_attempt_at, now() + backoff(1));
+        assert_eq!(mail.ses_message_id, None);
+    }
+
+    let mailer = moto_mailer().await;
+    // Not before the backoff has passed.
+    assert_eq!(
+        salon
+            .deliver(&mailer, now() + Duration::seconds(29), None)
+            .await,
+        DeliveryReport::default()
+    );
+    let later = now() + backoff(1) + Duration::seconds(1);
+    assert_eq!(salon.deliver(&mailer, later, None).await, sent(2));
+    assert_eq!(
+        salon
+            .deliver(&mailer, later + Duration::hours(3), None)
+            .await,
+        DeliveryReport::default()
+    );
+    let to_client = received_by(&salon.client("dee"));
+    assert_eq!(to_client.len(), 1, "sent exactly once");
+    let mails = salon.mails(job).await;
+    let client_mail = mails
+        .iter()
+        .find(|m| m.kind == MailKind::ClientBooked)
+        .unwrap();
+    assert_eq!(client_mail.status, MailStatus::Sent);
+    assert_eq!(client_mail.attempts, 2);
+    assert_eq!(
+        client_mail.ses_message_id.as_deref(),
+        Some(to_client[0].0.as_str())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_permanent_rejection_fails_the_mail_after_one_attempt() {
+    let mut salon = open_salon(false).await;
+    let job = salon.book("eve", on_monday(9, 0)).await;
+    let mailer = moto_mailer().await;
+    let unverified = MailSettings {
+        from_address: format!("nobody@unverified-{}.example", salon.tag),
+        ..settings()
+    };
+    let report = deliver_due(&mut salon.conn, &mailer, &unverified, now(), Some(job), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        report,
+        DeliveryReport {
+            failed: 2,
+            ..DeliveryReport::default()
+        }
+    );
+    for mail in salon.mails(job).await {
+        assert_eq!(mail.status, MailStatus::Failed);
+        assert_eq!(mail.attempts, 1);
+        let error = mail.last_error.unwrap_or_default();
+        assert!(error.contains("MessageRejected"), "{error}");
+        assert!(!error.contains("nobody@"), "addresses are masked: {error}");
+    }
+    // Never retried.
+    assert_eq!(
+        salon
+            .deliver(&mailer, now() + Duration::days(1), None)
+            .await,
+        DeliveryReport::default()
+    );
+    assert!(received_by(&salon.client("eve")).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_senders_at_once_send_each_mail_once() {
+    let mut salon = open_salon(false).await;
+    let mut jobs = Vec::new();
+    for (who, hour) in [("fay", 9), ("gus", 10), ("hal", 11), ("ivy", 13)] {
+        jobs.push(salon.book(who, on_monday(hour, 0)).await);
+    }
+    let mailer = moto_mailer().await;
+    let mut first = salon.db.connection().await;
+    let mut second = salon.db.connection().await;
+    let settings = settings();
+    let (a, b) = tokio::join!(
+        relay(
+            &mut first,
+            &mailer,
+            &settings,
+            now,
+            1,
+            StdDuration::from_secs(30)
+        ),
+        relay(
+            &mut second,
+            &mailer,
+            &settings,
+            now,
+            1,
+            StdDuration::from_secs(30)
+        ),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    eprintln!("first sender {a:?}, second sender {b:?}");
+    assert_eq!(a.sent + b.sent, 8, "{a:?} {b:?}");
+    assert_eq!(a.retried + a.failed + b.retried + b.failed, 0);
+    for who in ["fay", "gus", "hal", "ivy"] {
+        assert_eq!(received_by(&salon.client(who)).len(), 1, "{who}");
+    }
+    assert_eq!(received_by(&salon.owner).len(), 4);
+    for job in jobs {
+        for mail in salon.mails(job).await {
+            assert_eq!((mail.status, mail.attempts), (MailStatus::Sent, 1));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crashed_senders_mail_is_sent_when_its_lease_runs_out() {
+    let mut salon = open_salon(false).await;
+    let job = salon.book("jo", on_monday(14, 0)).await;
+    // A sender leases the mails and dies before sending.
+    let leased = outbox::claim_due(&mut salon.conn, now(), 10, Some(job))
+        .await
+        .unwrap();
+    assert_eq!(leased.len(), 2);
+    let mailer = Mailer::in_memory();
+    assert_eq!(
+        salon
+            .deliver(&mailer, now() + LEASE - Duration::seconds(1), None)
+            .await,
+        DeliveryReport::default(),
+        "a leased mail is not taken while the lease holds"
+    );
+    assert_eq!(salon.deliver(&mailer, now() + LEASE, None).await, sent(2));
+    assert_eq!(mailer.sent().len(), 2);
+    // The dead sender's late report changes nothing.
+    let stale = &leased[0];
+    let status = outbox::mark_failed(&mut salon.conn, stale, "late", false, now())
+        .await
+        .unwrap();
+    assert_eq!(status, MailStatus::Pending, "reported as not recorded");
+    let mails = salon.mails(job).await;
+    assert!(
+        mails
+            .iter()
+            .all(|m| m.status == MailStatus::Sent && m.attempts == 2)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repeated_enqueue_never_doubles_a_mail_and_mails_stay_with_their_tenant() {
+    let mut salon = open_salon(false).await;
+    let job = salon.book("kit", on_monday(16, 0)).await;
+    let again = outbox::enqueue(
+        &mut salon.conn,
+        salon.tenant_id,
+        job,
+        &MailKind::for_new_booking(false),
+        now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again, 0);
+    assert_eq!(salon.mails(job).await.len(), 2);
+    let other_tenant = outbox::for_job(&mut salon.conn, Uuid::new_v4(), job)
+        .await
+        .unwrap();
+    assert!(other_tenant.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_backlog_age_is_the_wait_of_the_oldest_unsent_mail() {
+    let mut salon = open_salon(false).await;
+    assert_eq!(
+        outbox::oldest_pending_age(&mut salon.conn, now())
+            .await
+            .unwrap(),
+        None
+    );
+    salon.book("lu", on_monday(9, 30)).await;
+    let later = now() + Duration::minutes(5);
+    assert_eq!(
+        outbox::oldest_pending_age(&mut salon.conn, later)
+            .await
+            .unwrap(),
+        Some(Duration::minutes(5))
+    );
+    salon.deliver(&Mailer::in_memory(), later, None).await;
+    assert_eq!(
+        outbox::oldest_pending_age(&mut salon.conn, later)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_ses_disabled_mails_are_written_as_eml_files() {
+    let mut salon = open_salon(false).await;
+    let job = salon.book("mo", on_monday(10, 30)).await;
+    let dir: PathBuf = std::env::temp_dir().join(format!("booking-mail-{}", salon.tag));
+    let mailer = Mailer::from_settings(false, None, dir.clone()).await;
+    assert_eq!(salon.deliver(&mailer, now(), Some(job)).await, sent(2));
+    for kind in ["client-booked", "owner-new-booking"] {
+        let path = dir.join(format!("{job}-{kind}.eml"));
+        let raw = std::fs::read_to_string(&path).unwrap();
+        assert!(read(&raw).subject.contains("Haircut"), "{kind}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_production_mailer_finds_ses_through_the_sdks_own_endpoint_variable() {
+    // What a container builds at start: no endpoint in code, only the SDK's environment.
+    let configured = ["AWS_ENDPOINT_URL_SESV2", "AWS_REGION", "AWS_ACCESS_KEY_ID"]
+        .iter()
+        .all(|name| std::env::var(name).is_ok_and(|v| !v.is_empty()));
+    if !configured {
+        eprintln!(
+            "skipped: set AWS_ENDPOINT_URL_SESV2, AWS_REGION and credentials (scripts/test does)"
+        );
+        return;
+    }
+    moto_mailer().await; // verifies the sender
+    let mut salon = open_salon(false).await;
+    let job = salon.book("ned", on_monday(15, 30)).await;
+    let mailer = Mailer::from_settings(true, None, PathBuf::from("unused")).await;
+    assert!(matches!(mailer, Mailer::Ses { .. }));
+    assert_eq!(salon.deliver(&mailer, now(), Some(job)).await, sent(2));
+    assert_eq!(received_by(&salon.client("ned")).len(), 1);
+}
