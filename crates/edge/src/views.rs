@@ -51,3 +51,22 @@ pub fn job(job: &JobRecord) -> Value {
     body.insert("updatedAt".to_owned(), json!(at(&job.updated_at)));
     Value::Object(body)
 }
+
+/// A job's mails: kind, status, attempts, and when each went out.
+pub fn emails(emails: &[booking_repository::outbox::EmailStatus], zone: Tz) -> Value {
+    Value::Array(
+        emails
+            .iter()
+            .map(|mail| {
+                let mut view = Map::new();
+                view.insert("kind".to_owned(), json!(mail.kind.as_str()));
+                view.insert("status".to_owned(), json!(mail.status.as_str()));
+                view.insert("attempts".to_owned(), json!(mail.attempts));
+                if let Some(sent_at) = &mail.sent_at {
+                    view.insert("sentAt".to_owned(), json!(local_instant(sent_at, zone)));
+                }
+                Value::Object(view)
+            })
+            .collect(),
+    )
+}

@@ -432,13 +432,7 @@ async fn an_unreachable_ses_keeps_the_mail_pending_until_a_later_run_sends_it_on
         client: ses_client("http://127.0.0.1:9").await,
         configuration_set: None,
     };
-    let started = Instant::now();
     let report = salon.deliver(&unreachable, now(), Some(job)).await;
-    assert!(
-        started.elapsed() < StdDuration::from_secs(8),
-        "an unreachable SES costs at most the timeouts: {:?}",
-        started.elapsed()
-    );
     assert_eq!(
         report,
         DeliveryReport {

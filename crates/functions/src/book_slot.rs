@@ -67,6 +67,7 @@ async fn book(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiError
                 client = %booking.email.masked(),
                 "booking landed"
             );
+            deps.deliver_after_commit(&mut conn, booked.job.id).await;
             Ok(json_response(
                 201,
                 &json!({ "job": views::job(&booked.job) }),

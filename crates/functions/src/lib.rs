@@ -11,6 +11,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use booking_edge::{ApiError, Config};
+use booking_email::{MailSettings, Mailer, deliver_due};
 use booking_repository::{DbPool, PooledConnection, build_pool};
 use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, Response, service_fn};
@@ -24,21 +25,66 @@ pub struct Deps {
     pub config: Config,
     pub pool: DbPool,
     pub clock: Clock,
+    pub mailer: Mailer,
+    pub mail: MailSettings,
 }
+
+/// How long a function waits, after its commit, to hand its own mails to SES before answering.
+/// Whatever is not sent by then stays in the outbox for the relay.
+pub const DELIVERY_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Deps {
     /// Builds the pool (without connecting: the first request opens the connection).
-    pub fn new(config: Config, clock: Clock) -> Result<Self, booking_repository::PoolSetupError> {
+    pub fn new(
+        config: Config,
+        clock: Clock,
+        mailer: Mailer,
+    ) -> Result<Self, booking_repository::PoolSetupError> {
         let pool = build_pool(
             &config.database_url,
             config.database_pool_size,
             config.database_ca_bundle.as_deref(),
         )?;
+        let mail = MailSettings {
+            from_address: config.ses.from_address.clone(),
+            public_app_url: config.public_app_url.clone(),
+        };
         Ok(Self {
             config,
             pool,
             clock,
+            mailer,
+            mail,
         })
+    }
+
+    /// Builds the mailer the configuration asks for (SES, or `.eml` files) and the rest.
+    pub async fn from_config(
+        config: Config,
+        clock: Clock,
+    ) -> Result<Self, booking_repository::PoolSetupError> {
+        let mailer = Mailer::from_settings(
+            config.ses.enabled,
+            config.ses.configuration_set.clone(),
+            config.ses.outbox_dir.clone(),
+        )
+        .await;
+        Self::new(config, clock, mailer)
+    }
+
+    /// Sends the mails a committed change of `job_id` recorded, within [`DELIVERY_BUDGET`].
+    /// Never fails the request: a mail that does not go out now is retried by the relay.
+    pub async fn deliver_after_commit(&self, conn: &mut PooledConnection, job_id: uuid::Uuid) {
+        let delivery = deliver_due(conn, &self.mailer, &self.mail, self.now(), Some(job_id), 5);
+        match tokio::time::timeout(DELIVERY_BUDGET, delivery).await {
+            Ok(Ok(report)) => {
+                tracing::info!(%job_id, sent = report.sent, retried = report.retried, failed = report.failed, "mails handed over")
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(%job_id, %error, "mail delivery deferred to the relay")
+            }
+            Err(_) => tracing::warn!(%job_id, "mail delivery took too long; the relay takes over"),
+        }
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -59,7 +105,8 @@ where
     booking_edge::telemetry::init();
     let config = Config::from_env()
         .inspect_err(|error| tracing::error!(%error, "configuration is incomplete"))?;
-    let deps = Deps::new(config, Arc::new(Utc::now))
+    let deps = Deps::from_config(config, Arc::new(Utc::now))
+        .await
         .inspect_err(|error| tracing::error!(%error, "cannot set up the database pool"))?;
     lambda_http::run(service_fn(|request: Request| {
         let response = handler(deps.clone(), request);

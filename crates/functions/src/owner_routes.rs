@@ -7,6 +7,7 @@ use booking_edge::input::{instant, json_object, path_uuid, uuid};
 use booking_edge::{ApiError, json_response, respond, views};
 use booking_repository::jobs::JobRecord;
 use booking_repository::owner::{self, NewAdminJob};
+use booking_repository::{PooledConnection, outbox};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use uuid::Uuid;
@@ -22,8 +23,16 @@ fn job_id(request: &Request) -> Result<Uuid, ApiError> {
     path_uuid(request, "jobId", "jobs").ok_or_else(ApiError::job_not_found)
 }
 
-fn job_response(status: u16, job: &JobRecord) -> Response<Body> {
-    json_response(status, &json!({ "job": views::job(job) }))
+/// The job with its mails and whether they went out, as the owner's dashboard shows it.
+async fn job_response(
+    conn: &mut PooledConnection,
+    status: u16,
+    job: &JobRecord,
+) -> Result<Response<Body>, ApiError> {
+    let emails = outbox::for_job(conn, job.tenant_id, job.id).await?;
+    let mut view = views::job(job);
+    view["emails"] = views::emails(&emails, job.zone);
+    Ok(json_response(status, &json!({ "job": view })))
 }
 
 pub async fn confirm(deps: &Deps, request: Request) -> Response<Body> {
@@ -32,9 +41,17 @@ pub async fn confirm(deps: &Deps, request: Request) -> Response<Body> {
             let owner = owner(deps, &request)?;
             let job_id = job_id(&request)?;
             let mut conn = deps.connection().await?;
-            let job = owner::confirm(&mut conn, owner.tenant_id, job_id, &owner.actor()).await?;
+            let job = owner::confirm(
+                &mut conn,
+                owner.tenant_id,
+                job_id,
+                &owner.actor(),
+                deps.now(),
+            )
+            .await?;
             tracing::info!(job_id = %job.id, tenant_id = %owner.tenant_id, "job confirmed");
-            Ok(job_response(200, &job))
+            deps.deliver_after_commit(&mut conn, job.id).await;
+            job_response(&mut conn, 200, &job).await
         }
         .await,
     )
@@ -51,10 +68,18 @@ pub async fn decline(deps: &Deps, request: Request) -> Response<Body> {
             let reason =
                 reason.ok_or_else(|| ApiError::invalid_request("A reason is required."))?;
             let mut conn = deps.connection().await?;
-            let job =
-                owner::decline(&mut conn, owner.tenant_id, job_id, &reason, &owner.actor()).await?;
+            let job = owner::decline(
+                &mut conn,
+                owner.tenant_id,
+                job_id,
+                &reason,
+                &owner.actor(),
+                deps.now(),
+            )
+            .await?;
             tracing::info!(job_id = %job.id, tenant_id = %owner.tenant_id, "job declined");
-            Ok(job_response(200, &job))
+            deps.deliver_after_commit(&mut conn, job.id).await;
+            job_response(&mut conn, 200, &job).await
         }
         .await,
     )
@@ -91,7 +116,7 @@ pub async fn create(deps: &Deps, request: Request) -> Response<Body> {
             let job =
                 owner::create_job(&mut conn, owner.tenant_id, &new_job, &owner.actor()).await?;
             tracing::info!(job_id = %job.id, tenant_id = %owner.tenant_id, "job entered by hand");
-            Ok(job_response(201, &job))
+            job_response(&mut conn, 201, &job).await
         }
         .await,
     )

@@ -2,8 +2,8 @@
 //! availability, upsert the contact, insert the job — all or nothing.
 
 use booking_domain::{
-    BookingRejected, Calendar, ClientEmail, ClientName, JobSource, JobStatus, JobTitle, Notes,
-    Phone, Slot,
+    BookingRejected, Calendar, ClientEmail, ClientName, JobSource, JobStatus, JobTitle, MailKind,
+    Notes, Phone, Slot,
 };
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
@@ -14,9 +14,9 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::catalog::{self, Service, Tenant};
-use crate::idempotency;
 use crate::jobs::{ContactRow, JobRecord, JobRow, record};
 use crate::schema::{contacts, jobs};
+use crate::{idempotency, outbox};
 
 /// How many alternatives a refused booking offers, and how far ahead they are sought.
 pub const ALTERNATIVES: usize = 3;
@@ -110,6 +110,16 @@ pub async fn book(
                 changed_by: "public-booking".to_owned(),
             };
             let job = insert_job(conn, &new_job, tenant.zone).await?;
+            // The mails are recorded with the booking: committed together, or not at all.
+            let pending = job.status == JobStatus::PendingConfirmation;
+            outbox::enqueue(
+                conn,
+                tenant.id,
+                job.id,
+                &MailKind::for_new_booking(pending),
+                now,
+            )
+            .await?;
             if let Some(key) = key {
                 idempotency::attach_job(conn, key.scope, key.key, job.id).await?;
             }

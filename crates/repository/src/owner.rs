@@ -4,7 +4,7 @@
 
 use booking_domain::{
     ClientEmail, ClientName, DeclineReason, InvalidTransition, JobSource, JobStatus, JobTitle,
-    Notes, OccupiedPeriod, Phone, has_room,
+    MailKind, Notes, OccupiedPeriod, Phone, has_room,
 };
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::booking::{InsertJob, NewBooking, insert_job, upsert_contact};
 use crate::catalog::{self, Neighbour, Tenant};
 use crate::jobs::{self, JobRecord};
+use crate::outbox;
 use crate::schema::jobs as jobs_table;
 
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +86,7 @@ pub async fn confirm(
     tenant_id: Uuid,
     job_id: Uuid,
     actor: &str,
+    now: DateTime<Utc>,
 ) -> Result<JobRecord, OwnerError> {
     conn.transaction::<_, OwnerError, _>(async move |conn| {
         let tenant = catalog::lock_tenant(conn, tenant_id)
@@ -95,6 +97,7 @@ pub async fn confirm(
             .ok_or(OwnerError::JobNotFound)?;
         let status = job.status.confirm()?;
         guard_capacity(conn, &tenant, job.starts_at, job.ends_at, Some(job.id)).await?;
+        outbox::enqueue(conn, tenant_id, job.id, &[MailKind::for_confirm()], now).await?;
         set_status(conn, &job, status, None, actor).await
     })
     .await
@@ -107,12 +110,14 @@ pub async fn decline(
     job_id: Uuid,
     reason: &DeclineReason,
     actor: &str,
+    now: DateTime<Utc>,
 ) -> Result<JobRecord, OwnerError> {
     conn.transaction::<_, OwnerError, _>(async move |conn| {
         let job = jobs::lock_for_tenant(conn, tenant_id, job_id)
             .await?
             .ok_or(OwnerError::JobNotFound)?;
         let status = job.status.decline()?;
+        outbox::enqueue(conn, tenant_id, job.id, &[MailKind::for_decline()], now).await?;
         set_status(conn, &job, status, Some(reason.as_str()), actor).await
     })
     .await

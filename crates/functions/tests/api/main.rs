@@ -4,6 +4,7 @@
 mod availability;
 mod booking;
 mod contract;
+mod mail;
 mod owner;
 mod storms;
 mod support;

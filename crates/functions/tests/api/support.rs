@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use booking_domain::BookingSettings;
 use booking_edge::Config;
+use booking_email::Mailer;
 use booking_functions::{Clock, Deps};
 use booking_repository::diesel_async::RunQueryDsl;
 use booking_repository::tenant_setup::LoadedTenant;
@@ -59,7 +60,12 @@ impl Stack {
     pub async fn new(settings: BookingSettings) -> Self {
         let db = TestDb::new().await;
         let tenant = load(&db, &salon("fifi", settings)).await;
-        let deps = Deps::new(config(&db.url), fixed_clock(friday_morning())).expect("deps");
+        let deps = Deps::new(
+            config(&db.url),
+            fixed_clock(friday_morning()),
+            Mailer::in_memory(),
+        )
+        .expect("deps");
         Self {
             haircut: service(&tenant, "haircut"),
             colour: service(&tenant, "colour"),
@@ -76,7 +82,12 @@ impl Stack {
 
     /// Deps with a pool of their own: another Lambda container.
     pub fn container(&self) -> Deps {
-        Deps::new(config(&self.db.url), fixed_clock(friday_morning())).expect("deps")
+        Deps::new(
+            config(&self.db.url),
+            fixed_clock(friday_morning()),
+            self.deps.mailer.clone(),
+        )
+        .expect("deps")
     }
 
     pub async fn count(&self, table: &str) -> i64 {

@@ -1,0 +1,218 @@
+//! The five mail flows as the functions produce them: recorded with the state change, handed to
+//! the sender right after commit, and never able to fail or undo the change.
+
+use booking_domain::BookingSettings;
+use booking_email::{Mailer, relay, sdk_config_loader};
+use booking_functions::{Deps, book_slot, owner_routes};
+use chrono::Duration;
+use serde_json::json;
+
+use crate::support::*;
+
+fn sent(deps: &Deps) -> Vec<(String, String, String)> {
+    deps.mailer
+        .sent()
+        .into_iter()
+        .map(|mail| (mail.kind.as_str().to_owned(), mail.to, mail.subject))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_instant_booking_mails_the_client_and_the_owner_once() {
+    let stack = Stack::default().await;
+    let body = booking_body(&ny_text(2026, 12, 7, 10, 0), "jane@example.com");
+    let key = [("Idempotency-Key", "once")];
+    assert_eq!(
+        read(book_slot::handle(&stack.deps, book_request(stack.haircut, &body, &key)).await).0,
+        201
+    );
+    // A replay sends nothing more.
+    assert_eq!(
+        read(book_slot::handle(&stack.deps, book_request(stack.haircut, &body, &key)).await).0,
+        201
+    );
+    let mails = sent(&stack.deps);
+    let kinds: Vec<(&str, &str)> = mails
+        .iter()
+        .map(|(k, to, _)| (k.as_str(), to.as_str()))
+        .collect();
+    assert_eq!(kinds.len(), 2, "{mails:?}");
+    assert!(kinds.contains(&("client-booked", "jane@example.com")));
+    assert!(kinds.contains(&("owner-new-booking", "owner@fifi.example")));
+    assert_eq!(stack.count("emails WHERE status = 'sent'").await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pending_confirmed_and_declined_bookings_each_send_their_mail() {
+    let stack = Stack::new(BookingSettings {
+        require_confirmation: true,
+        ..BookingSettings::default()
+    })
+    .await;
+    let confirmed = stack
+        .book(&ny_text(2026, 12, 7, 10, 0), "carla@example.com")
+        .await;
+    let declined = stack
+        .book(&ny_text(2026, 12, 7, 13, 0), "dora@example.com")
+        .await;
+    let token = stack.token();
+    let (_, _, body) = read(
+        owner_routes::confirm(
+            &stack.deps,
+            owner_request(Some(&confirmed), Some("confirm"), "", Auth::Bearer(&token)),
+        )
+        .await,
+    );
+    // The dashboard sees which mails went out.
+    let emails = body["job"]["emails"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let seen: Vec<(&str, &str)> = emails
+        .iter()
+        .filter_map(|e| Some((e["kind"].as_str()?, e["status"].as_str()?)))
+        .collect();
+    assert!(
+        seen.contains(&("client-pending", "sent")) && seen.contains(&("client-confirmed", "sent")),
+        "{body}"
+    );
+    let reason = json!({"reason": "We are closed that afternoon."}).to_string();
+    assert_eq!(
+        read(
+            owner_routes::decline(
+                &stack.deps,
+                owner_request(
+                    Some(&declined),
+                    Some("decline"),
+                    &reason,
+                    Auth::Bearer(&token)
+                )
+            )
+            .await
+        )
+        .0,
+        200
+    );
+    // An invalid transition sends nothing.
+    assert_eq!(
+        read(
+            owner_routes::decline(
+                &stack.deps,
+                owner_request(
+                    Some(&declined),
+                    Some("decline"),
+                    &reason,
+                    Auth::Bearer(&token)
+                )
+            )
+            .await
+        )
+        .0,
+        409
+    );
+
+    let mut kinds: Vec<String> = sent(&stack.deps)
+        .into_iter()
+        .map(|(kind, to, _)| format!("{kind} {to}"))
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            "client-confirmed carla@example.com",
+            "client-declined dora@example.com",
+            "client-pending carla@example.com",
+            "client-pending dora@example.com",
+            "owner-new-booking owner@fifi.example",
+            "owner-new-booking owner@fifi.example",
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_bookings_and_hand_entered_jobs_send_no_mail() {
+    let stack = Stack::default().await;
+    let token = stack.token();
+    let manual = json!({"serviceId": stack.haircut, "start": ny_text(2026, 12, 7, 10, 0), "name": "Walk In", "email": "walkin@example.com"}).to_string();
+    assert_eq!(
+        read(
+            owner_routes::create(
+                &stack.deps,
+                owner_request(None, None, &manual, Auth::Bearer(&token))
+            )
+            .await
+        )
+        .0,
+        201
+    );
+    let taken = booking_body(&ny_text(2026, 12, 7, 10, 0), "late@example.com");
+    assert_eq!(
+        read(book_slot::handle(&stack.deps, book_request(stack.haircut, &taken, &[])).await).0,
+        409
+    );
+    assert!(sent(&stack.deps).is_empty());
+    assert_eq!(stack.count("emails").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_ses_unreachable_the_booking_lands_and_the_relay_delivers_later() {
+    let stack = Stack::default().await;
+    // SES behind a closed port: every send fails fast with a connection error.
+    let sdk = sdk_config_loader()
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sesv2::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .endpoint_url("http://127.0.0.1:9")
+        .load()
+        .await;
+    let outage = Deps::new(
+        config(&stack.db.url),
+        fixed_clock(friday_morning()),
+        Mailer::ses(&sdk, None),
+    )
+    .expect("deps");
+    let body = booking_body(&ny_text(2026, 12, 7, 10, 0), "jane@example.com");
+    let (status, _, created) =
+        read(book_slot::handle(&outage, book_request(stack.haircut, &body, &[])).await);
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(
+        stack
+            .count("emails WHERE status = 'pending' AND attempts = 1 AND last_error IS NOT NULL")
+            .await,
+        2
+    );
+
+    // SES is back; an hour later the relay finds both mails due and sends each exactly once.
+    let later = friday_morning() + Duration::hours(1);
+    let mut conn = stack.deps.pool.get().await.expect("connection");
+    let report = relay(
+        &mut conn,
+        &stack.deps.mailer,
+        &stack.deps.mail,
+        move || later,
+        10,
+        std::time::Duration::from_secs(10),
+    )
+    .await
+    .expect("relay");
+    assert_eq!((report.sent, report.failed), (2, 0));
+    let again = relay(
+        &mut conn,
+        &stack.deps.mailer,
+        &stack.deps.mail,
+        move || later,
+        10,
+        std::time::Duration::from_secs(10),
+    )
+    .await
+    .expect("relay");
+    assert_eq!(again.sent, 0);
+    assert_eq!(sent(&stack.deps).len(), 2);
+    assert_eq!(
+        stack
+            .count("emails WHERE status = 'sent' AND attempts = 2")
+            .await,
+        2
+    );
+}
