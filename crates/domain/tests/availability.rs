@@ -1,4 +1,5 @@
 //! The availability engine against worked examples and generated calendars.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A failing test should panic.
 
 use booking_domain::{
     BookingRejected, BookingSettings, Calendar, OccupiedPeriod, Schedule, Slot, WorkingInterval,
@@ -337,12 +338,9 @@ fn day_intervals() -> impl Strategy<Value = Vec<WorkingInterval>> {
             intervals.push(first);
         }
         let start2 = end1 + gap * 15;
-        if two && start2 < 1440 {
-            if let Ok(second) =
-                WorkingInterval::from_minutes(start2, (start2 + len2 * 15).min(1440))
-            {
-                intervals.push(second);
-            }
+        let second = WorkingInterval::from_minutes(start2, (start2 + len2 * 15).min(1440));
+        if let (true, Ok(second)) = (two && start2 < 1440, second) {
+            intervals.push(second);
         }
         intervals
     })

@@ -13,17 +13,15 @@ use std::time::{Duration as StdDuration, Instant};
 
 use aws_sdk_sesv2::config::{Credentials, Region};
 use booking_domain::{
-    BookingSettings, ClientEmail, ClientName, JobStatus, MailKind, MailStatus, backoff,
+    BookingSettings, ClientEmail, ClientName, DeclineReason, MailKind, MailStatus, backoff,
 };
 use booking_email::{DeliveryReport, MailSettings, Mailer, deliver_due, relay, sdk_config_loader};
 use booking_repository::AsyncPgConnection;
 use booking_repository::booking::{self, NewBooking};
 use booking_repository::outbox::{self, LEASE};
-use booking_repository::schema::jobs;
+use booking_repository::owner;
 use booking_test_support::{TestDb, load, salon, service};
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
 use icalendar::Calendar;
 use mail_parser::{MessageParser, MimeHeaders};
 use uuid::Uuid;
@@ -202,37 +200,36 @@ impl Salon {
         let booked = booking::book(&mut self.conn, self.haircut, &request, now(), None)
             .await
             .unwrap();
-        let pending = booked.job.status == JobStatus::PendingConfirmation;
-        let queued = outbox::enqueue(
-            &mut self.conn,
-            self.tenant_id,
-            booked.job.id,
-            &MailKind::for_new_booking(pending),
-            now(),
-        )
-        .await
-        .unwrap();
-        assert_eq!(queued, 2);
+        // The booking recorded its two mails in its own transaction.
+        let queued = outbox::for_job(&mut self.conn, self.tenant_id, booked.job.id)
+            .await
+            .unwrap();
+        assert_eq!(queued.len(), 2);
         booked.job.id
     }
 
-    /// The owner's confirm or decline: the status change and its mail.
+    /// The owner's confirm or decline: the status change and its mail, in one transaction.
     async fn decide(&mut self, job: Uuid, decline_reason: Option<&str>) {
-        let (status, kind) = match decline_reason {
-            Some(_) => (JobStatus::Cancelled, MailKind::for_decline()),
-            None => (JobStatus::Scheduled, MailKind::for_confirm()),
-        };
-        diesel::update(jobs::table.find(job))
-            .set((
-                jobs::status.eq(status.as_str()),
-                jobs::decline_reason.eq(decline_reason),
-            ))
-            .execute(&mut self.conn)
-            .await
-            .unwrap();
-        outbox::enqueue(&mut self.conn, self.tenant_id, job, &[kind], now())
-            .await
-            .unwrap();
+        match decline_reason {
+            Some(reason) => {
+                let reason = DeclineReason::parse(reason).unwrap();
+                owner::decline(
+                    &mut self.conn,
+                    self.tenant_id,
+                    job,
+                    &reason,
+                    "owner:test",
+                    now(),
+                )
+                .await
+                .unwrap();
+            }
+            None => {
+                owner::confirm(&mut self.conn, self.tenant_id, job, "owner:test", now())
+                    .await
+                    .unwrap();
+            }
+        }
     }
 
     async fn mails(&mut self, job: Uuid) -> Vec<outbox::EmailStatus> {

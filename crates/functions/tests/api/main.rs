@@ -1,5 +1,6 @@
 //! Handler tests: real `lambda_http::Request`s (from API Gateway event fixtures) against the real
 //! handlers and a real Postgres database per test.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A failing test should panic.
 
 mod availability;
 mod booking;
