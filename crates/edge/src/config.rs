@@ -23,6 +23,8 @@ pub struct Config {
     pub auth_jwt_secret: Option<String>,
     pub ses: SesSettings,
     pub public_app_url: String,
+    /// Booking attempts one client address may make per minute (0: no app-level limit).
+    pub booking_rate_limit_per_minute: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -106,7 +108,17 @@ impl Config {
                     ConfigError::Invalid("DATABASE_POOL_SIZE", format!("`{size}` is not 1–64"))
                 })?,
         };
+        let booking_rate_limit_per_minute = match lookup("BOOKING_RATE_LIMIT_PER_MINUTE") {
+            None => 20,
+            Some(limit) => limit.parse::<u32>().map_err(|_| {
+                ConfigError::Invalid(
+                    "BOOKING_RATE_LIMIT_PER_MINUTE",
+                    format!("`{limit}` is not a whole number"),
+                )
+            })?,
+        };
         Ok(Self {
+            booking_rate_limit_per_minute,
             database_url,
             database_ca_bundle: lookup("DATABASE_CA_BUNDLE").map(PathBuf::from),
             database_pool_size,

@@ -194,3 +194,15 @@ pub fn idempotency_key(request: &Request) -> Result<Option<IdempotencyKey>, ApiE
         .map(Some)
         .map_err(|e| ApiError::invalid_fields(&[e]))
 }
+
+/// The client's address as API Gateway saw it (the rate limits' key); `unknown` when absent.
+pub fn source_ip(request: &Request) -> String {
+    use lambda_http::request::RequestContext;
+    let ip = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
+        Some(RequestContext::ApiGatewayV1(context)) => context.identity.source_ip.clone(),
+        _ => None,
+    };
+    ip.filter(|ip| !ip.is_empty() && ip.len() <= 64)
+        .unwrap_or_else(|| "unknown".to_owned())
+}

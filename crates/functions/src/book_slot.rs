@@ -1,11 +1,13 @@
 //! `POST /services/{serviceId}/book`: a client books a slot.
 
 use booking_domain::{ClientEmail, ClientName, IdempotencyKey, Notes, Phone};
-use booking_edge::input::{body_bytes, idempotency_key, instant, json_object, path_uuid};
+use booking_edge::input::{
+    body_bytes, idempotency_key, instant, json_object, path_uuid, source_ip,
+};
 use booking_edge::{ApiError, json_response, respond, views};
 use booking_repository::booking::{self, KeyRef, NewBooking};
 use booking_repository::idempotency::{self, Claim, StoredOutcome};
-use booking_repository::{AsyncPgConnection, jobs};
+use booking_repository::{AsyncPgConnection, jobs, rate_limit};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use uuid::Uuid;
@@ -44,6 +46,15 @@ async fn book(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiError
     let key = idempotency_key(request)?;
     let now = deps.now();
     let mut conn = deps.connection().await?;
+    let limit = deps.config.booking_rate_limit_per_minute;
+    if limit > 0 {
+        let bucket = format!("book:{}", source_ip(request));
+        if let Some(wait) =
+            rate_limit::hit(&mut conn, &bucket, limit, chrono::Duration::minutes(1), now).await?
+        {
+            return Err(ApiError::rate_limited(wait));
+        }
+    }
     let scope = key_scope(service_id);
     if let Some(key) = &key {
         match idempotency::claim(&mut conn, &scope, key.as_str(), body_bytes(request)?).await? {

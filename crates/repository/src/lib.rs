@@ -10,6 +10,7 @@ mod migrations;
 pub mod outbox;
 pub mod owner;
 mod pool;
+pub mod rate_limit;
 pub mod schema;
 pub mod tenant_setup;
 

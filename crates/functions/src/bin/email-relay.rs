@@ -29,6 +29,10 @@ async fn main() -> Result<(), Error> {
 async fn run_once(deps: &Deps) -> Result<Value, Error> {
     let mut conn = deps.pool.get().await?;
     let report = relay(&mut conn, &deps.mailer, &deps.mail, Utc::now, BATCH, BUDGET).await?;
+    // Housekeeping rides along: rate-limit windows older than an hour are dropped.
+    if let Err(error) = booking_repository::rate_limit::prune(&mut conn, Utc::now()).await {
+        tracing::warn!(%error, "could not prune rate-limit windows");
+    }
     let backlog = oldest_pending_age(&mut conn, Utc::now())
         .await?
         .map_or(0, |age| age.num_seconds().max(0));

@@ -372,3 +372,31 @@ async fn a_key_still_being_processed_answers_request_in_progress() {
     assert_eq!(stack.count("jobs").await, 0);
     let _: Value = json!(null);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_address_booking_too_often_is_told_to_wait_and_others_are_not() {
+    let stack = Stack::default().await;
+    let mut limited = stack.container();
+    limited.config.booking_rate_limit_per_minute = 3;
+    for hour in [9, 13, 14] {
+        let body = booking_body(&ny_text(2026, 12, 7, hour, 0), "jane@example.com");
+        assert_eq!(
+            read(book_slot::handle(&limited, book_request(stack.haircut, &body, &[])).await).0,
+            201
+        );
+    }
+    let body = booking_body(&ny_text(2026, 12, 7, 15, 0), "jane@example.com");
+    let response = book_slot::handle(&limited, book_request(stack.haircut, &body, &[])).await;
+    let wait: u32 = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    expect_problem(response, 429, "rate_limited");
+    assert_eq!(stack.count("jobs").await, 3);
+    // Another client address has its own allowance.
+    let elsewhere = local_book_request(stack.haircut, &body);
+    assert_eq!(read(book_slot::handle(&limited, elsewhere).await).0, 201);
+}

@@ -1,0 +1,46 @@
+//! Fixed-window rate limits shared by every container: one upsert per counted request.
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Integer, Text, Timestamptz};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+#[derive(QueryableByName)]
+struct Hits {
+    #[diesel(sql_type = Integer)]
+    hits: i32,
+}
+
+/// Counts one hit for `bucket` in the window containing `now` and answers how many seconds the
+/// caller must wait, if the window already had `limit` hits.
+pub async fn hit(
+    conn: &mut AsyncPgConnection,
+    bucket: &str,
+    limit: u32,
+    window: Duration,
+    now: DateTime<Utc>,
+) -> QueryResult<Option<u32>> {
+    let window_start = now.duration_trunc(window).unwrap_or(now);
+    let counted: Hits = diesel::sql_query(
+        "INSERT INTO rate_limit_windows (bucket, window_start) VALUES ($1, $2) \
+         ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limit_windows.hits + 1 \
+         RETURNING hits",
+    )
+    .bind::<Text, _>(bucket)
+    .bind::<Timestamptz, _>(window_start)
+    .get_result(conn)
+    .await?;
+    if u32::try_from(counted.hits).unwrap_or(u32::MAX) <= limit {
+        return Ok(None);
+    }
+    let wait = (window_start + window - now).num_seconds().max(1);
+    Ok(Some(u32::try_from(wait).unwrap_or(u32::MAX)))
+}
+
+/// Drops windows that ended more than an hour before `now`.
+pub async fn prune(conn: &mut AsyncPgConnection, now: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::sql_query("DELETE FROM rate_limit_windows WHERE window_start < $1")
+        .bind::<Timestamptz, _>(now - Duration::hours(1))
+        .execute(conn)
+        .await
+}
