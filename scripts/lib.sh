@@ -1,8 +1,8 @@
 # shellcheck shell=bash disable=SC2034 # globals here are read by the scripts that source this
 # Helpers sourced by scripts/test, scripts/dev and scripts/tenant. Not meant to be run directly.
 #
-#   ensure_venv              python venv with cargo-lambda, sam, cfn-lint, moto; .venv/bin first on PATH
-#   ensure_postgres PURPOSE  throwaway Postgres (PURPOSE = dev | test) unless DATABASE_URL is set
+#   ensure_venv              python venv with cargo-lambda, sam, cfn-lint, moto, schemathesis; .venv/bin first on PATH
+#   ensure_postgres PURPOSE  throwaway Postgres (PURPOSE = dev | test | bench) unless DATABASE_URL is set
 #   ensure_moto              moto_server (SES v2 emulator) with a verified sender, unless MOTO_URL is set
 #   on_exit 'command'        register a cleanup; one EXIT trap runs them all, last registered first
 #   psql_url URL ...         psql against a database URL
@@ -11,8 +11,8 @@
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LOCAL_DIR="$ROOT/.local" # git-ignored scratch space: clusters, logs, locks
-VENV_MARKER_VERSION=v1   # bump (and the package list) to force a venv refresh
-VENV_PACKAGES=(cargo-lambda aws-sam-cli cfn-lint 'moto[server]')
+VENV_MARKER_VERSION=v2   # bump (and the package list) to force a venv refresh
+VENV_PACKAGES=(cargo-lambda aws-sam-cli cfn-lint 'moto[server]' schemathesis)
 
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 warn() { printf '\033[1;33mwarning:\033[0m %s\n' "$*" >&2; }
@@ -199,13 +199,13 @@ pid_alive() { kill -0 "$1" 2>/dev/null && [[ $(ps -o stat= -p "$1" 2>/dev/null) 
 # carry the pid of the script that started them in their names.
 sweep_stale() {
 	local path pid
-	for path in "$LOCAL_DIR"/pg-test-* "$LOCAL_DIR"/moto-*.pid; do
+	for path in "$LOCAL_DIR"/pg-test-* "$LOCAL_DIR"/pg-bench-* "$LOCAL_DIR"/moto-*.pid; do
 		[[ -e $path ]] || continue
 		pid="${path##*-}"
 		pid="${pid%.pid}"
 		if [[ ! $pid =~ ^[0-9]+$ ]] || pid_alive "$pid"; then continue; fi
 		case $path in
-		*/pg-test-*)
+		*/pg-test-* | */pg-bench-*)
 			ensure_pg_bin
 			_pg_stop "$path" remove
 			;;
@@ -221,12 +221,13 @@ sweep_stale() {
 	done
 }
 
-# ensure_postgres PURPOSE — PURPOSE is dev (data kept between runs) or test (fresh, deleted on exit).
+# ensure_postgres PURPOSE — PURPOSE is dev (data kept between runs), test (fresh, deleted on exit)
+# or bench (fresh, deleted on exit, and durable like production: fsync and synchronous commits on).
 # Exports DATABASE_URL=postgres://postgres@127.0.0.1:PORT/booking. A DATABASE_URL already set wins
 # (then PG_REUSED=1).
 PG_REUSED=0
 ensure_postgres() {
-	local purpose=${1:?ensure_postgres needs a purpose: dev or test}
+	local purpose=${1:?ensure_postgres needs a purpose: dev, test or bench}
 	if [[ -n ${DATABASE_URL:-} ]]; then
 		PG_REUSED=1
 		log "using the DATABASE_URL from the environment"
@@ -243,6 +244,10 @@ ensure_postgres() {
 	test)
 		sweep_stale
 		data="$LOCAL_DIR/pg-test-$$" default_port=55433 keep=remove # one per run: no collisions
+		;;
+	bench)
+		sweep_stale
+		data="$LOCAL_DIR/pg-bench-$$" default_port=55434 keep=remove
 		;;
 	*) die "ensure_postgres: unknown purpose '$purpose'" ;;
 	esac

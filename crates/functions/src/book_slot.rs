@@ -7,7 +7,7 @@ use booking_edge::input::{
 use booking_edge::{ApiError, json_response, respond, views};
 use booking_repository::booking::{self, KeyRef, NewBooking};
 use booking_repository::idempotency::{self, Claim, StoredOutcome};
-use booking_repository::{AsyncPgConnection, jobs, rate_limit};
+use booking_repository::{AsyncPgConnection, PooledConnection, jobs, rate_limit};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use uuid::Uuid;
@@ -86,25 +86,38 @@ async fn book(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiError
         }
         Err(failure) => {
             let error = ApiError::from(failure);
-            finish_key(&mut conn, &scope, key.as_ref(), &error).await;
+            finish_key(deps, conn, &scope, key.as_ref(), &error).await;
             Err(error)
         }
     }
 }
 
 /// Stores a final refusal under the key, or frees the key after a failure worth retrying.
+///
+/// A 5xx is often the request's connection itself failing (the database restarted, a backend
+/// was terminated): the key is then freed through a fresh connection, or the client's safe retry
+/// would be told `request_in_progress` for as long as a claim lives (two minutes).
 async fn finish_key(
-    conn: &mut AsyncPgConnection,
+    deps: &Deps,
+    mut conn: PooledConnection,
     scope: &str,
     key: Option<&IdempotencyKey>,
     error: &ApiError,
 ) {
     let Some(key) = key else { return };
     let stored = if error.status >= 500 {
-        idempotency::release(conn, scope, key.as_str()).await
+        // Hand the connection back first (one per container): the pool discards a broken one.
+        drop(conn);
+        match deps.connection().await {
+            Ok(mut fresh) => idempotency::release(&mut fresh, scope, key.as_str()).await,
+            Err(_) => {
+                tracing::warn!("could not free the idempotency key: no database connection");
+                return;
+            }
+        }
     } else {
         idempotency::save_response(
-            conn,
+            &mut conn,
             scope,
             key.as_str(),
             error.status,

@@ -75,9 +75,13 @@ pub async fn book(
                 .await?
                 .ok_or(BookingError::ServiceNotFound)?;
             let date = request.start.with_timezone(&tenant.zone).date_naive();
-            let schedule = catalog::schedule(conn, tenant.id, date, date).await?;
-            let (from, to) = Calendar::jobs_window(date, date);
-            let occupied = catalog::occupied(conn, tenant.id, from, to).await?;
+            let (schedule, occupied) = catalog::calendar_inputs(
+                conn,
+                tenant.id,
+                (date, date),
+                Calendar::jobs_window(date, date),
+            )
+            .await?;
             let calendar = Calendar::new(
                 tenant.zone,
                 tenant.settings,
@@ -92,7 +96,7 @@ pub async fn book(
                     alternatives: Vec::new(),
                 })?;
             let slot = calendar.slot(request.start, 0);
-            let contact_id = upsert_contact(conn, tenant.id, request).await?;
+            let (contact_id, contact) = upsert_contact_returning(conn, tenant.id, request).await?;
             let new_job = InsertJob {
                 tenant_id: tenant.id,
                 service_id: service.id,
@@ -109,7 +113,7 @@ pub async fn book(
                 source: JobSource::Public.as_str(),
                 changed_by: "public-booking".to_owned(),
             };
-            let job = insert_job(conn, &new_job, tenant.zone).await?;
+            let job = insert_job_with_contact(conn, &new_job, contact, tenant.zone).await?;
             // The mails are recorded with the booking: committed together, or not at all.
             let pending = job.status == JobStatus::PendingConfirmation;
             outbox::enqueue(
@@ -156,9 +160,9 @@ pub async fn alternatives(
     let to = from
         .checked_add_days(chrono::Days::new(ALTERNATIVES_HORIZON_DAYS))
         .unwrap_or(from);
-    let schedule = catalog::schedule(conn, tenant.id, from, to).await?;
-    let (window_from, window_to) = Calendar::jobs_window(from, to);
-    let occupied = catalog::occupied(conn, tenant.id, window_from, window_to).await?;
+    let (schedule, occupied) =
+        catalog::calendar_inputs(conn, tenant.id, (from, to), Calendar::jobs_window(from, to))
+            .await?;
     let calendar = Calendar::new(
         tenant.zone,
         tenant.settings,
@@ -176,6 +180,16 @@ pub(crate) async fn upsert_contact(
     tenant_id: Uuid,
     request: &NewBooking,
 ) -> QueryResult<Uuid> {
+    Ok(upsert_contact_returning(conn, tenant_id, request).await?.0)
+}
+
+/// [`upsert_contact`], also returning the contact as the job record shows it (after the
+/// update), so the booking need not read it back.
+async fn upsert_contact_returning(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+    request: &NewBooking,
+) -> QueryResult<(Uuid, ContactRow)> {
     diesel::insert_into(contacts::table)
         .values((
             contacts::tenant_id.eq(tenant_id),
@@ -191,7 +205,7 @@ pub(crate) async fn upsert_contact(
                 "coalesce(excluded.phone, contacts.phone)",
             )),
         ))
-        .returning(contacts::id)
+        .returning((contacts::id, ContactRow::as_returning()))
         .get_result(conn)
         .await
 }
@@ -216,15 +230,25 @@ pub(crate) async fn insert_job(
     job: &InsertJob,
     zone: chrono_tz::Tz,
 ) -> QueryResult<JobRecord> {
-    let row: JobRow = diesel::insert_into(jobs::table)
-        .values(job)
-        .returning(JobRow::as_returning())
-        .get_result(conn)
-        .await?;
     let contact: ContactRow = contacts::table
         .find(job.contact_id)
         .select(ContactRow::as_select())
         .first(conn)
+        .await?;
+    insert_job_with_contact(conn, job, contact, zone).await
+}
+
+/// [`insert_job`] for a caller that already holds the job's contact.
+async fn insert_job_with_contact(
+    conn: &mut AsyncPgConnection,
+    job: &InsertJob,
+    contact: ContactRow,
+    zone: chrono_tz::Tz,
+) -> QueryResult<JobRecord> {
+    let row: JobRow = diesel::insert_into(jobs::table)
+        .values(job)
+        .returning(JobRow::as_returning())
+        .get_result(conn)
         .await?;
     record(row, contact, zone)
 }

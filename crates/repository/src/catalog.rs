@@ -221,23 +221,28 @@ fn interval(start: i16, end: i16) -> Result<WorkingInterval, DieselError> {
         .map_err(|e| corrupt(e.to_string()))
 }
 
-/// The tenant's weekly hours and its overrides for the dates `from..=to`.
-pub async fn schedule(
-    conn: &mut AsyncPgConnection,
-    tenant_id: Uuid,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> QueryResult<Schedule> {
-    let weekly: Vec<(i16, i16, i16)> = working_hours::table
+type WeeklyRow = (i16, i16, i16);
+type OverrideRow = (NaiveDate, Option<i16>, Option<i16>);
+
+async fn weekly_rows(mut conn: &AsyncPgConnection, tenant_id: Uuid) -> QueryResult<Vec<WeeklyRow>> {
+    working_hours::table
         .filter(working_hours::tenant_id.eq(tenant_id))
         .select((
             working_hours::weekday,
             working_hours::start_minute,
             working_hours::end_minute,
         ))
-        .load(conn)
-        .await?;
-    let overrides: Vec<(NaiveDate, Option<i16>, Option<i16>)> = date_overrides::table
+        .load(&mut conn)
+        .await
+}
+
+async fn override_rows(
+    mut conn: &AsyncPgConnection,
+    tenant_id: Uuid,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> QueryResult<Vec<OverrideRow>> {
+    date_overrides::table
         .filter(date_overrides::tenant_id.eq(tenant_id))
         .filter(date_overrides::on_date.between(from, to))
         .select((
@@ -245,9 +250,45 @@ pub async fn schedule(
             date_overrides::start_minute,
             date_overrides::end_minute,
         ))
-        .load(conn)
-        .await?;
+        .load(&mut conn)
+        .await
+}
+
+/// The tenant's weekly hours and its overrides for the dates `from..=to`, in one round trip
+/// (the two statements are pipelined on the connection).
+pub async fn schedule(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> QueryResult<Schedule> {
+    let conn: &AsyncPgConnection = conn;
+    let (weekly, overrides) = futures_util::future::try_join(
+        weekly_rows(conn, tenant_id),
+        override_rows(conn, tenant_id, from, to),
+    )
+    .await?;
     build_schedule(weekly, overrides)
+}
+
+/// What a calendar is built from — the hours for the dates `from..=to` ([`schedule`]) and the
+/// active jobs overlapping `[window_from, window_to)` ([`occupied`]) — in one round trip: the
+/// three statements are pipelined on the connection. Postgres still runs them one after the
+/// other, each after any lock this transaction took before, so nothing is read early.
+pub async fn calendar_inputs(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+    (from, to): (NaiveDate, NaiveDate),
+    (window_from, window_to): (DateTime<Utc>, DateTime<Utc>),
+) -> QueryResult<(Schedule, Vec<OccupiedPeriod>)> {
+    let conn: &AsyncPgConnection = conn;
+    let (weekly, overrides, occupied) = futures_util::future::try_join3(
+        weekly_rows(conn, tenant_id),
+        override_rows(conn, tenant_id, from, to),
+        occupied_spans(conn, tenant_id, window_from, window_to),
+    )
+    .await?;
+    Ok((build_schedule(weekly, overrides)?, occupied))
 }
 
 pub(crate) fn build_schedule(
@@ -289,6 +330,15 @@ pub async fn occupied(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> QueryResult<Vec<OccupiedPeriod>> {
+    occupied_spans(conn, tenant_id, from, to).await
+}
+
+async fn occupied_spans(
+    mut conn: &AsyncPgConnection,
+    tenant_id: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> QueryResult<Vec<OccupiedPeriod>> {
     let spans: Vec<(DateTime<Utc>, DateTime<Utc>)> = jobs::table
         .filter(jobs::tenant_id.eq(tenant_id))
         .filter(active_jobs())
@@ -297,7 +347,7 @@ pub async fn occupied(
         .filter(jobs::ends_at.gt(from))
         .select((jobs::starts_at, jobs::ends_at))
         .order(jobs::starts_at)
-        .load(conn)
+        .load(&mut conn)
         .await?;
     Ok(spans
         .into_iter()

@@ -23,6 +23,22 @@ pub fn is_unavailable(error: &diesel::result::Error) -> bool {
     use diesel::result::{DatabaseErrorKind, Error};
     match error {
         Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => true,
+        // diesel-async reports client-side failures without a SQLSTATE as UnableToSendCommand
+        // with tokio-postgres' message: a backend killed under an idle or busy connection gives
+        // "connection closed". Only the connection-level ones mean "unreachable"; a parameter
+        // that cannot be encoded stays a bug (500).
+        Error::DatabaseError(DatabaseErrorKind::UnableToSendCommand, info) => {
+            let message = info.message();
+            [
+                "connection closed",
+                "error communicating with the server",
+                "error connecting to server",
+                "timeout waiting for server",
+                "error performing TLS handshake",
+            ]
+            .iter()
+            .any(|known| message.contains(known))
+        }
         Error::DatabaseError(DatabaseErrorKind::Unknown, info) => {
             // admin_shutdown, crash_shutdown, cannot_connect_now, connection failures.
             let message = info.message();
@@ -141,6 +157,25 @@ mod tests {
             tls_url("postgres://u@db.rds.amazonaws.com/x?sslmode=verify-full").as_deref(),
             Some("postgres://u@db.rds.amazonaws.com/x?sslmode=require")
         );
+    }
+
+    #[test]
+    fn a_lost_connection_is_unavailable_and_a_bad_parameter_is_not() {
+        use diesel::result::{DatabaseErrorKind, Error};
+        let client_side = |message: &str| {
+            Error::DatabaseError(
+                DatabaseErrorKind::UnableToSendCommand,
+                Box::new(message.to_owned()),
+            )
+        };
+        // What a query on a connection whose backend was terminated returns.
+        assert!(is_unavailable(&client_side("connection closed")));
+        assert!(is_unavailable(&client_side(
+            "error communicating with the server: Connection reset by peer (os error 104)"
+        )));
+        assert!(!is_unavailable(&client_side(
+            "error serializing parameter 0"
+        )));
     }
 
     #[test]

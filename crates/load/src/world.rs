@@ -1,0 +1,373 @@
+//! The database the measurements run against: a fresh migrated database (booking-test-support's
+//! `TestDb`), a wide booking calendar, the availability reference tenant with 2,000 jobs, and
+//! twenty other tenants with data, so the hot queries meet realistic table sizes.
+
+use std::sync::Arc;
+
+use booking_domain::{BookingSettings, Calendar, Schedule, WorkingInterval};
+use booking_edge::Config;
+use booking_email::Mailer;
+use booking_functions::Deps;
+use booking_repository::diesel_async::RunQueryDsl;
+use booking_repository::tenant_setup::{ServiceDefinition, TenantDefinition};
+use booking_test_support::{TestDb, load, salon, service, with_database};
+use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc, Weekday};
+use chrono_tz::Tz;
+use diesel::sql_types::{Bool, Integer, Timestamptz, Uuid as SqlUuid};
+use lambda_http::Request;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::Result;
+
+pub const ZONE: Tz = chrono_tz::America::New_York;
+/// Other tenants sharing the tables.
+pub const OTHER_TENANTS: usize = 20;
+/// Jobs per other tenant, and for the availability tenant within its 31 days.
+pub const JOBS_PER_TENANT: i32 = 2_000;
+/// The availability reference range: December 2026, 31 days.
+pub const AVAILABILITY_DAYS: u64 = 31;
+
+/// The fixed moment every container's clock shows: Tuesday 2026-12-01, 06:00 in New York.
+pub fn now() -> DateTime<Utc> {
+    ZONE.with_ymd_and_hms(2026, 12, 1, 6, 0, 0)
+        .single()
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default()
+}
+
+pub fn today() -> NaiveDate {
+    now().with_timezone(&ZONE).date_naive()
+}
+
+/// A tenant whose calendar the measurements book or read.
+#[derive(Debug, Clone)]
+pub struct Bench {
+    pub tenant_id: Uuid,
+    pub service_id: Uuid,
+    /// Free starts (RFC 3339 with offset), in time order.
+    pub slots: Vec<String>,
+}
+
+pub struct World {
+    pub db: TestDb,
+    /// Capacity 1, 30-minute slots 06:00–22:00 every day, a year ahead.
+    pub booking: Bench,
+    /// The engine's reference case: capacity 3, 45-minute service on a 30-minute grid,
+    /// Mon–Sat 08–12 and 13–20, 2,000 active jobs in the 31 days.
+    pub availability: Bench,
+    /// One more wide calendar per concurrent client, to book without sharing a tenant lock.
+    pub separate: Vec<Bench>,
+}
+
+fn hours(start: &str, end: &str) -> Result<WorkingInterval> {
+    Ok(WorkingInterval::parse(start, end)?)
+}
+
+fn wide_calendar(slug: &str) -> Result<TenantDefinition> {
+    let mut schedule = Schedule::new();
+    for day in [
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+        Weekday::Sat,
+        Weekday::Sun,
+    ] {
+        schedule.set_weekday(day, vec![hours("06:00", "22:00")?])?;
+    }
+    Ok(TenantDefinition {
+        slug: slug.to_owned(),
+        name: format!("Bench {slug}"),
+        zone: ZONE,
+        notification_email: format!("owner@{slug}.example"),
+        settings: BookingSettings {
+            min_notice_minutes: 0,
+            max_advance_days: 400,
+            max_bookings_per_slot: 1,
+            slot_interval_minutes: 30,
+            ..BookingSettings::default()
+        }
+        .validate()?,
+        schedule,
+        services: vec![ServiceDefinition {
+            slug: "session".to_owned(),
+            name: "Session".to_owned(),
+            duration_minutes: 30,
+            active: true,
+        }],
+    })
+}
+
+fn reference_calendar() -> Result<TenantDefinition> {
+    let mut schedule = Schedule::new();
+    for day in [
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+        Weekday::Sat,
+    ] {
+        schedule.set_weekday(
+            day,
+            vec![hours("08:00", "12:00")?, hours("13:00", "20:00")?],
+        )?;
+    }
+    Ok(TenantDefinition {
+        slug: "reference".to_owned(),
+        name: "Reference salon".to_owned(),
+        zone: ZONE,
+        notification_email: "owner@reference.example".to_owned(),
+        settings: BookingSettings {
+            min_notice_minutes: 0,
+            max_advance_days: 90,
+            max_bookings_per_slot: 3,
+            slot_interval_minutes: 30,
+            ..BookingSettings::default()
+        }
+        .validate()?,
+        schedule,
+        services: vec![ServiceDefinition {
+            slug: "haircut".to_owned(),
+            name: "Haircut".to_owned(),
+            duration_minutes: 45,
+            active: true,
+        }],
+    })
+}
+
+/// The free starts of an empty calendar from today on (as the availability handler would list
+/// them before any booking).
+fn free_slots(definition: &TenantDefinition, duration: u32, days: u64) -> Vec<String> {
+    let calendar = Calendar::new(
+        definition.zone,
+        definition.settings,
+        &definition.schedule,
+        duration,
+        &[],
+    );
+    let to = today().checked_add_days(Days::new(days)).unwrap_or(today());
+    calendar
+        .slots(today(), to, now())
+        .iter()
+        .map(|slot| slot.start.to_rfc3339())
+        .collect()
+}
+
+impl World {
+    /// Creates the database and everything in it. `separate` wide calendars are added for the
+    /// run without a shared tenant lock.
+    pub async fn create(separate: usize) -> Result<Self> {
+        let db = TestDb::new().await;
+        let mut conn = db.connection().await;
+
+        let wide = wide_calendar("wide")?;
+        let loaded = load(&db, &wide).await;
+        let booking = Bench {
+            tenant_id: loaded.tenant_id,
+            service_id: service(&loaded, "session"),
+            slots: free_slots(&wide, 30, 380),
+        };
+
+        let reference = reference_calendar()?;
+        let loaded = load(&db, &reference).await;
+        let availability = Bench {
+            tenant_id: loaded.tenant_id,
+            service_id: service(&loaded, "haircut"),
+            slots: Vec::new(),
+        };
+        seed(
+            &mut conn,
+            &availability,
+            JOBS_PER_TENANT,
+            AVAILABILITY_DAYS as i32,
+            true,
+        )
+        .await?;
+
+        for index in 0..OTHER_TENANTS {
+            let loaded = load(
+                &db,
+                &salon(&format!("other-{index:02}"), BookingSettings::default()),
+            )
+            .await;
+            let other = Bench {
+                tenant_id: loaded.tenant_id,
+                service_id: service(&loaded, "haircut"),
+                slots: Vec::new(),
+            };
+            seed(&mut conn, &other, JOBS_PER_TENANT, 180, false).await?;
+        }
+
+        let mut tenants = Vec::with_capacity(separate);
+        for index in 0..separate {
+            let definition = wide_calendar(&format!("wide-{index:02}"))?;
+            let loaded = load(&db, &definition).await;
+            tenants.push(Bench {
+                tenant_id: loaded.tenant_id,
+                service_id: service(&loaded, "session"),
+                slots: free_slots(&definition, 30, 60),
+            });
+        }
+        // As a live table is: statistics current, visibility map set (index-only scans possible).
+        diesel::sql_query("VACUUM ANALYZE")
+            .execute(&mut conn)
+            .await?;
+        Ok(Self {
+            db,
+            booking,
+            availability,
+            separate: tenants,
+        })
+    }
+
+    /// One Lambda container: its own deps, its own one-connection pool, the fixed clock, and an
+    /// in-memory mailer (SES is not part of any measurement).
+    pub fn container(&self) -> Result<Deps> {
+        container(&self.db.url)
+    }
+
+    /// Drops the database (best effort: the throwaway cluster goes anyway).
+    pub async fn drop_database(self) {
+        let server = with_database(&self.db.url, "postgres");
+        if let Ok(mut admin) =
+            <booking_repository::AsyncPgConnection as booking_repository::diesel_async::AsyncConnection>::establish(&server).await
+        {
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.db.name
+            ))
+            .execute(&mut admin)
+            .await;
+        }
+    }
+}
+
+pub fn config(url: &str) -> Result<Config> {
+    let url = url.to_owned();
+    Ok(Config::from_lookup(move |name| match name {
+        "DATABASE_URL" => Some(url.clone()),
+        _ => None,
+    })?)
+}
+
+pub fn container(url: &str) -> Result<Deps> {
+    let at = now();
+    Ok(Deps::new(
+        config(url)?,
+        Arc::new(move || at),
+        Mailer::in_memory(),
+    )?)
+}
+
+/// `count` jobs (45 minutes each, on a 15-minute grid, spread by a hash) over `days` days from
+/// today, with 200 contacts and one sent mail per job. `active_only`: all scheduled; otherwise
+/// a mix of the five statuses.
+async fn seed(
+    conn: &mut booking_repository::AsyncPgConnection,
+    tenant: &Bench,
+    count: i32,
+    days: i32,
+    active_only: bool,
+) -> Result<()> {
+    let origin = ZONE
+        .from_local_datetime(&today().and_time(chrono::NaiveTime::MIN))
+        .single()
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(now);
+    diesel::sql_query(
+        "INSERT INTO contacts (tenant_id, email, name, phone) \
+         SELECT $1, 'client' || g || '@seed-' || left($1::text, 8) || '.example', 'Client ' || g, \
+                '+1 555 ' || lpad(g::text, 4, '0') \
+         FROM generate_series(1, 200) g",
+    )
+    .bind::<SqlUuid, _>(tenant.tenant_id)
+    .execute(conn)
+    .await?;
+    diesel::sql_query(
+        "INSERT INTO jobs (tenant_id, service_id, contact_id, title, starts_at, ends_at, status, \
+                           source, changed_by) \
+         SELECT $1, $2, c.ids[1 + g % array_length(c.ids, 1)], 'Seeded job ' || g, t.s, \
+                t.s + interval '45 minutes', \
+                CASE WHEN $5 THEN 'scheduled' \
+                     ELSE (ARRAY['scheduled', 'completed', 'cancelled', 'pending-confirmation', \
+                                 'scheduled', 'completed'])[1 + g % 6] END, \
+                'admin', 'seed' \
+         FROM generate_series(1, $6) g \
+         CROSS JOIN (SELECT array_agg(id ORDER BY email) AS ids FROM contacts WHERE tenant_id = $1) c \
+         CROSS JOIN LATERAL (SELECT $3 + make_interval(mins => \
+                                 (abs(hashint4(g + hashtext($1::text))) % ($4 * 96)) * 15) AS s) t",
+    )
+    .bind::<SqlUuid, _>(tenant.tenant_id)
+    .bind::<SqlUuid, _>(tenant.service_id)
+    .bind::<Timestamptz, _>(origin)
+    .bind::<Integer, _>(days)
+    .bind::<Bool, _>(active_only)
+    .bind::<Integer, _>(count)
+    .execute(conn)
+    .await?;
+    diesel::sql_query(
+        "INSERT INTO emails (tenant_id, job_id, kind, status, attempts, ses_message_id, sent_at) \
+         SELECT tenant_id, id, 'client-booked', 'sent', 1, 'seed-' || id, now() \
+         FROM jobs WHERE tenant_id = $1",
+    )
+    .bind::<SqlUuid, _>(tenant.tenant_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+const BOOK_EVENT: &str = include_str!("../events/http-v2-book.json");
+const AVAILABILITY_EVENT: &str = include_str!("../events/http-v2-availability.json");
+
+/// `POST /services/{id}/book` as API Gateway's HTTP API (v2) delivers it, as JSON. Every
+/// client comes from an address of its own (`client` numbers it), as distinct people do: the
+/// per-address rate limit then counts, but never refuses.
+pub fn book_event(service: Uuid, start: &str, email: &str, client: usize) -> String {
+    let body = json!({
+        "start": start,
+        "name": "Load Client",
+        "email": email,
+        "phone": "+1 555 0100",
+    })
+    .to_string();
+    BOOK_EVENT
+        .replace("SERVICE_ID", &service.to_string())
+        .replace("HEADERS", "")
+        .replace("BODY", &Value::String(body).to_string())
+        .replace("203.0.113.7", &client_address(client))
+}
+
+/// A distinct address per client, from the benchmarking range (198.18.0.0/15); nothing is sent
+/// to it, it only keys the rate limit.
+fn client_address(client: usize) -> String {
+    format!(
+        "198.{}.{}.{}",
+        18 + (client >> 16) % 2,
+        (client >> 8) % 256,
+        client % 256
+    )
+}
+
+/// `GET /services/{id}/availability?from&to` as the HTTP API (v2) delivers it, as JSON.
+pub fn availability_event(service: Uuid, from: NaiveDate, to: NaiveDate) -> String {
+    let (from, to) = (from.to_string(), to.to_string());
+    AVAILABILITY_EVENT
+        .replace("SERVICE_ID", &service.to_string())
+        .replace("RAW_QUERY", &format!("from={from}&to={to}"))
+        .replace("QUERY", &json!({"from": from, "to": to}).to_string())
+}
+
+pub fn request(event: &str) -> Result<Request> {
+    Ok(lambda_http::request::from_str(event)?)
+}
+
+/// The reference availability request: 31 days from today.
+pub fn reference_availability_event(world: &World) -> String {
+    let to = today()
+        .checked_add_days(Days::new(AVAILABILITY_DAYS - 1))
+        .unwrap_or(today());
+    availability_event(world.availability.service_id, today(), to)
+}
