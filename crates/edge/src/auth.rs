@@ -71,6 +71,7 @@ pub fn authenticate(request: &Request, secret: Option<&str>) -> Result<Owner, Ap
     })?;
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_required_spec_claims(&["exp"]);
+    validation.validate_nbf = true;
     validation.leeway = 30;
     let claims = decode::<Claims>(
         token,

@@ -1,5 +1,4 @@
 # shellcheck shell=bash
-# Not wired yet: move to scripts/test.d/60-reliability.sh once a full run of the suite is green.
 # The reliability suite, sourced by scripts/test after the tests (ROOT is the repository, `step`
 # records a failure and carries on): the booking promises proven through the HTTP layer of the
 # local stack (`cargo lambda watch`, 4 processes per function) — booking storms at capacity-1 and
