@@ -55,9 +55,13 @@ async fn availability(deps: &Deps, request: &Request) -> Result<Response<Body>, 
             format!("the range may span at most {MAX_RANGE_DAYS} days"),
         )]));
     }
-    let schedule = catalog::schedule(&mut conn, tenant.id, from, to).await?;
-    let (window_from, window_to) = Calendar::jobs_window(from, to);
-    let occupied = catalog::occupied(&mut conn, tenant.id, window_from, window_to).await?;
+    let (schedule, occupied) = catalog::calendar_inputs(
+        &mut conn,
+        tenant.id,
+        (from, to),
+        Calendar::jobs_window(from, to),
+    )
+    .await?;
     drop(conn);
     let calendar = Calendar::new(
         tenant.zone,
