@@ -231,6 +231,7 @@ impl From<booking_repository::booking::BookingError> for ApiError {
                 &reason,
                 alternatives.iter().map(crate::views::slot).collect(),
             ),
+            BookingError::RateLimited { retry_after } => Self::rate_limited(retry_after),
             BookingError::Database(error) => database_failure(&error),
         }
     }

@@ -5,12 +5,15 @@
 
 use std::time::Duration as StdDuration;
 
-use booking_domain::MailStatus;
+use std::collections::HashMap;
+
 use booking_domain::client::mask_email;
-use booking_repository::AsyncPgConnection;
-use booking_repository::outbox::{self, ClaimedMail};
+use booking_domain::{MailContext, MailStatus};
+use booking_repository::outbox::{self, ClaimedMail, SentMail};
+use booking_repository::{AsyncPgConnection, DbPool};
 use chrono::{DateTime, Utc};
 use diesel::QueryResult;
+use futures_util::future::try_join;
 use uuid::Uuid;
 
 use crate::{MailSettings, Mailer, render};
@@ -40,12 +43,30 @@ impl std::ops::AddAssign for DeliveryReport {
     }
 }
 
+/// Why a delivery run stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+    /// SES accepted these mails but recording them failed (typically the connection died).
+    /// Record them through another connection ([`record_sent`]), or the relay sends them again
+    /// once their lease runs out.
+    #[error("{} mail(s) accepted by SES but not recorded: {source}", sent.len())]
+    Unrecorded {
+        source: diesel::result::Error,
+        sent: Vec<SentMail>,
+        report: DeliveryReport,
+    },
+}
+
 /// Sends up to `limit` mails due at `now` — only `job`'s when given — and records each
-/// outcome. Call it outside any transaction (each lease commits on its own). Errors are the
-/// database's; a mail that cannot be sent is recorded as retried or failed, never returned.
+/// outcome. Call it outside any transaction (each lease commits on its own). A mail that
+/// cannot be sent is recorded as retried or failed, never returned as an error.
 ///
-/// If the future is dropped mid-way (a caller's timeout), the mails it leased are sent by the
-/// relay once their lease runs out ([`outbox::LEASE`]).
+/// The mails are sent job by job: one read of the job for all its mails (for `job`, pipelined
+/// with the lease), and one statement recording those SES accepted. A post-commit delivery is
+/// therefore two round trips. If the future is dropped mid-way (a caller's timeout), the mails
+/// it leased are sent by the relay once their lease runs out ([`outbox::LEASE`]).
 pub async fn deliver_due(
     conn: &mut AsyncPgConnection,
     mailer: &Mailer,
@@ -53,16 +74,103 @@ pub async fn deliver_due(
     now: DateTime<Utc>,
     job: Option<Uuid>,
     limit: i64,
-) -> QueryResult<DeliveryReport> {
+) -> Result<DeliveryReport, DeliveryError> {
+    let (claimed, contexts) = match job {
+        Some(job_id) => {
+            let shared: &AsyncPgConnection = conn;
+            try_join(
+                outbox::claim_due_on(shared, now, limit, job),
+                outbox::mail_contexts_on(shared, &[job_id]),
+            )
+            .await?
+        }
+        None => {
+            let claimed = outbox::claim_due(conn, now, limit, None).await?;
+            let mut job_ids: Vec<Uuid> = claimed.iter().map(|mail| mail.job_id).collect();
+            job_ids.sort_unstable();
+            job_ids.dedup();
+            let contexts = if job_ids.is_empty() {
+                Vec::new()
+            } else {
+                outbox::mail_contexts_on(conn, &job_ids).await?
+            };
+            (claimed, contexts)
+        }
+    };
+    let contexts: HashMap<Uuid, (Uuid, MailContext)> = contexts
+        .into_iter()
+        .map(|(tenant_id, context)| (context.job_id, (tenant_id, context)))
+        .collect();
     let mut report = DeliveryReport::default();
-    for mail in outbox::claim_due(conn, now, limit, job).await? {
-        match deliver(conn, mailer, settings, &mail, now).await? {
-            MailStatus::Sent => report.sent += 1,
-            MailStatus::Pending => report.retried += 1,
-            MailStatus::Failed => report.failed += 1,
+    // Job by job, in the order the lease returned them.
+    let mut jobs: Vec<(Uuid, Vec<ClaimedMail>)> = Vec::new();
+    for mail in claimed {
+        match jobs.iter_mut().find(|(job_id, _)| *job_id == mail.job_id) {
+            Some((_, mails)) => mails.push(mail),
+            None => jobs.push((mail.job_id, vec![mail])),
         }
     }
+    for (job_id, mails) in jobs {
+        // A mail is only ever rendered from its own tenant's job.
+        let context = contexts
+            .get(&job_id)
+            .filter(|(tenant_id, _)| mails.iter().all(|mail| mail.tenant_id == *tenant_id))
+            .map(|(_, context)| context);
+        let mut sent = Vec::new();
+        for mail in &mails {
+            match deliver(conn, mailer, settings, mail, context, now).await? {
+                Attempt::Sent(accepted) => sent.push(accepted),
+                Attempt::Retried => report.retried += 1,
+                Attempt::Failed => report.failed += 1,
+            }
+        }
+        let accepted = sent.len();
+        if let Err(source) = outbox::mark_sent_many(conn, &sent, now).await {
+            return Err(DeliveryError::Unrecorded {
+                source,
+                sent,
+                report,
+            });
+        }
+        report.sent += accepted;
+    }
     Ok(report)
+}
+
+/// Records mails SES accepted, through a fresh connection from `pool` each try: for the
+/// [`DeliveryError::Unrecorded`] mails of a run whose connection died. Tries three times over
+/// about half a second; if all fail, the relay sends those mails again after their lease.
+pub async fn record_sent(pool: &DbPool, sent: &[SentMail], now: DateTime<Utc>) -> bool {
+    for pause_ms in [0, 100, 400] {
+        tokio::time::sleep(StdDuration::from_millis(pause_ms)).await;
+        let recorded = match pool.get().await {
+            Ok(mut conn) => outbox::mark_sent_many(&mut conn, sent, now)
+                .await
+                .map_err(|error| error.to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        match recorded {
+            Ok(()) => {
+                tracing::info!(
+                    mails = sent.len(),
+                    "sent mails recorded on a fresh connection"
+                );
+                return true;
+            }
+            Err(error) => tracing::warn!(%error, "could not record sent mails yet"),
+        }
+    }
+    tracing::error!(
+        mails = sent.len(),
+        "sent mails could not be recorded; the relay will send them again"
+    );
+    false
+}
+
+enum Attempt {
+    Sent(SentMail),
+    Retried,
+    Failed,
 }
 
 async fn deliver(
@@ -70,18 +178,18 @@ async fn deliver(
     mailer: &Mailer,
     settings: &MailSettings,
     mail: &ClaimedMail,
+    context: Option<&MailContext>,
     now: DateTime<Utc>,
-) -> QueryResult<MailStatus> {
-    let Some(context) = outbox::mail_context(conn, mail.tenant_id, mail.job_id).await? else {
+) -> QueryResult<Attempt> {
+    let Some(context) = context else {
         return give_up(conn, mail, "the job no longer exists", now).await;
     };
-    let rendered = match render(mail.kind, &context, settings) {
+    let rendered = match render(mail.kind, context, settings) {
         Ok(rendered) => rendered,
         Err(error) => return give_up(conn, mail, &error.to_string(), now).await,
     };
     match mailer.send(&rendered).await {
         Ok(message_id) => {
-            outbox::mark_sent(conn, mail.id, &message_id, now).await?;
             tracing::info!(
                 email_id = %mail.id,
                 job_id = %mail.job_id,
@@ -91,7 +199,10 @@ async fn deliver(
                 ses_message_id = %message_id,
                 "mail sent"
             );
-            Ok(MailStatus::Sent)
+            Ok(Attempt::Sent(SentMail {
+                email_id: mail.id,
+                ses_message_id: message_id,
+            }))
         }
         Err(error) => {
             let status =
@@ -106,6 +217,7 @@ async fn deliver(
                     error = %error.message,
                     "mail given up"
                 );
+                Ok(Attempt::Failed)
             } else {
                 tracing::warn!(
                     email_id = %mail.id,
@@ -115,8 +227,8 @@ async fn deliver(
                     error = %error.message,
                     "mail not sent; will retry"
                 );
+                Ok(Attempt::Retried)
             }
-            Ok(status)
         }
     }
 }
@@ -126,7 +238,7 @@ async fn give_up(
     mail: &ClaimedMail,
     reason: &str,
     now: DateTime<Utc>,
-) -> QueryResult<MailStatus> {
+) -> QueryResult<Attempt> {
     tracing::error!(
         email_id = %mail.id,
         job_id = %mail.job_id,
@@ -134,7 +246,13 @@ async fn give_up(
         reason,
         "mail cannot be built; given up"
     );
-    outbox::mark_failed(conn, mail, reason, true, now).await
+    Ok(
+        match outbox::mark_failed(conn, mail, reason, true, now).await? {
+            MailStatus::Failed => Attempt::Failed,
+            // Another sender holds the mail now: it is theirs to record.
+            _ => Attempt::Retried,
+        },
+    )
 }
 
 /// The relay's run: delivers due mails in batches of `batch` until none is due or `budget` is
@@ -146,7 +264,7 @@ pub async fn relay(
     clock: impl Fn() -> DateTime<Utc>,
     batch: i64,
     budget: StdDuration,
-) -> QueryResult<DeliveryReport> {
+) -> Result<DeliveryReport, DeliveryError> {
     let started = tokio::time::Instant::now();
     let batch = batch.max(1);
     let mut total = DeliveryReport::default();

@@ -8,6 +8,6 @@ mod mailer;
 mod render;
 mod templates;
 
-pub use delivery::{DeliveryReport, deliver_due, relay};
+pub use delivery::{DeliveryError, DeliveryReport, deliver_due, record_sent, relay};
 pub use mailer::{Mailer, SendError, sdk_config, sdk_config_loader};
 pub use render::{MailSettings, RenderError, RenderedMail, render};

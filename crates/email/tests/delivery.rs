@@ -197,7 +197,7 @@ impl Salon {
             phone: None,
             notes: None,
         };
-        let booked = booking::book(&mut self.conn, self.haircut, &request, now(), None)
+        let booked = booking::book(&mut self.conn, self.haircut, &request, now(), None, None)
             .await
             .unwrap();
         // The booking recorded its two mails in its own transaction.

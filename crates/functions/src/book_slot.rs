@@ -7,7 +7,8 @@ use booking_edge::input::{
 use booking_edge::{ApiError, json_response, respond, views};
 use booking_repository::booking::{self, KeyRef, NewBooking};
 use booking_repository::idempotency::{self, Claim, StoredOutcome};
-use booking_repository::{AsyncPgConnection, PooledConnection, jobs, rate_limit};
+use booking_repository::rate_limit::RateLimit;
+use booking_repository::{AsyncPgConnection, PooledConnection, jobs};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use uuid::Uuid;
@@ -47,14 +48,13 @@ async fn book(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiError
     let now = deps.now();
     let mut conn = deps.connection().await?;
     let limit = deps.config.booking_rate_limit_per_minute;
-    if limit > 0 {
-        let bucket = format!("book:{}", source_ip(request));
-        if let Some(wait) =
-            rate_limit::hit(&mut conn, &bucket, limit, chrono::Duration::minutes(1), now).await?
-        {
-            return Err(ApiError::rate_limited(wait));
-        }
-    }
+    let bucket = format!("book:{}", source_ip(request));
+    // Counted inside the booking's own transaction (no round trip of its own); 0 turns it off.
+    let rate_limit = (limit > 0).then(|| RateLimit {
+        bucket: &bucket,
+        limit,
+        window: chrono::Duration::minutes(1),
+    });
     let scope = key_scope(service_id);
     if let Some(key) = &key {
         match idempotency::claim(&mut conn, &scope, key.as_str(), body_bytes(request)?).await? {
@@ -68,7 +68,7 @@ async fn book(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiError
         scope: &scope,
         key: key.as_str(),
     });
-    let outcome = booking::book(&mut conn, service_id, &booking, now, key_ref).await;
+    let outcome = booking::book(&mut conn, service_id, &booking, now, key_ref, rate_limit).await;
     match outcome {
         Ok(booked) => {
             tracing::info!(
@@ -78,7 +78,7 @@ async fn book(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiError
                 client = %booking.email.masked(),
                 "booking landed"
             );
-            deps.deliver_after_commit(&mut conn, booked.job.id).await;
+            deps.deliver_after_commit(conn, booked.job.id).await;
             Ok(json_response(
                 201,
                 &json!({ "job": views::job(&booked.job) }),
@@ -92,7 +92,8 @@ async fn book(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiError
     }
 }
 
-/// Stores a final refusal under the key, or frees the key after a failure worth retrying.
+/// Stores a final refusal under the key, or frees the key after a failure worth retrying (a
+/// rate limit, a 5xx).
 ///
 /// A 5xx is often the request's connection itself failing (the database restarted, a backend
 /// was terminated): the key is then freed through a fresh connection, or the client's safe retry
@@ -105,7 +106,10 @@ async fn finish_key(
     error: &ApiError,
 ) {
     let Some(key) = key else { return };
-    let stored = if error.status >= 500 {
+    let stored = if error.status == 429 {
+        // Not an answer to the request, only "not now": the same key may come back later.
+        idempotency::release(&mut conn, scope, key.as_str()).await
+    } else if error.status >= 500 {
         // Hand the connection back first (one per container): the pool discards a broken one.
         drop(conn);
         match deps.connection().await {

@@ -11,8 +11,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use booking_edge::{ApiError, Config};
-use booking_email::{MailSettings, Mailer, deliver_due};
-use booking_repository::{DbPool, PooledConnection, build_pool};
+use booking_email::{DeliveryError, MailSettings, Mailer, deliver_due, record_sent};
+use booking_repository::{DbPool, PooledConnection, build_pool, is_unavailable};
 use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, Response, service_fn};
 
@@ -74,16 +74,37 @@ impl Deps {
 
     /// Sends the mails a committed change of `job_id` recorded, within [`DELIVERY_BUDGET`].
     /// Never fails the request: a mail that does not go out now is retried by the relay.
-    pub async fn deliver_after_commit(&self, conn: &mut PooledConnection, job_id: uuid::Uuid) {
-        let delivery = deliver_due(conn, &self.mailer, &self.mail, self.now(), Some(job_id), 5);
+    ///
+    /// Hands the connection back when it is still good for the response; `None` when it
+    /// failed (the caller then takes a fresh one). Mails SES accepted on a connection that
+    /// died are recorded through a fresh one, so the relay does not send them twice.
+    pub async fn deliver_after_commit(
+        &self,
+        mut conn: PooledConnection,
+        job_id: uuid::Uuid,
+    ) -> Option<PooledConnection> {
+        let now = self.now();
+        let delivery = deliver_due(&mut conn, &self.mailer, &self.mail, now, Some(job_id), 5);
         match tokio::time::timeout(DELIVERY_BUDGET, delivery).await {
             Ok(Ok(report)) => {
-                tracing::info!(%job_id, sent = report.sent, retried = report.retried, failed = report.failed, "mails handed over")
+                tracing::info!(%job_id, sent = report.sent, retried = report.retried, failed = report.failed, "mails handed over");
+                Some(conn)
             }
-            Ok(Err(error)) => {
-                tracing::warn!(%job_id, %error, "mail delivery deferred to the relay")
+            Ok(Err(DeliveryError::Unrecorded { source, sent, .. })) => {
+                tracing::warn!(%job_id, error = %source, "sent mails not recorded on this connection");
+                // One connection per container: hand the dead one back before taking another.
+                drop(conn);
+                record_sent(&self.pool, &sent, now).await;
+                None
             }
-            Err(_) => tracing::warn!(%job_id, "mail delivery took too long; the relay takes over"),
+            Ok(Err(DeliveryError::Database(error))) => {
+                tracing::warn!(%job_id, %error, "mail delivery deferred to the relay");
+                (!is_unavailable(&error)).then_some(conn)
+            }
+            Err(_) => {
+                tracing::warn!(%job_id, "mail delivery took too long; the relay takes over");
+                Some(conn)
+            }
         }
     }
 

@@ -5,9 +5,10 @@ use booking_domain::{ClientEmail, ClientName, DeclineReason, JobTitle, Notes, Ph
 use booking_edge::auth::{Owner, authenticate};
 use booking_edge::input::{instant, json_object, path_uuid, uuid};
 use booking_edge::{ApiError, json_response, respond, views};
+use booking_repository::PooledConnection;
 use booking_repository::jobs::JobRecord;
+use booking_repository::outbox::{self, EmailStatus};
 use booking_repository::owner::{self, NewAdminJob};
-use booking_repository::{PooledConnection, outbox};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use uuid::Uuid;
@@ -24,15 +25,39 @@ fn job_id(request: &Request) -> Result<Uuid, ApiError> {
 }
 
 /// The job with its mails and whether they went out, as the owner's dashboard shows it.
-async fn job_response(
-    conn: &mut PooledConnection,
+fn job_with_emails(status: u16, job: &JobRecord, emails: Option<&[EmailStatus]>) -> Response<Body> {
+    let mut view = views::job(job);
+    if let Some(emails) = emails {
+        view["emails"] = views::emails(emails, job.zone);
+    }
+    json_response(status, &json!({ "job": view }))
+}
+
+/// The answer to a change that has committed: the change landed, so the answer is a success
+/// even when the database fails now. The mails' state is read on `conn` or, if that failed,
+/// on a fresh connection; if that fails too, the job is shown without its mails.
+async fn committed_response(
+    deps: &Deps,
+    conn: Option<PooledConnection>,
     status: u16,
     job: &JobRecord,
-) -> Result<Response<Body>, ApiError> {
-    let emails = outbox::for_job(conn, job.tenant_id, job.id).await?;
-    let mut view = views::job(job);
-    view["emails"] = views::emails(&emails, job.zone);
-    Ok(json_response(status, &json!({ "job": view })))
+) -> Response<Body> {
+    if let Some(mut conn) = conn {
+        match outbox::for_job(&mut conn, job.tenant_id, job.id).await {
+            Ok(emails) => return job_with_emails(status, job, Some(&emails)),
+            Err(error) => tracing::warn!(job_id = %job.id, %error, "cannot read the job's mails"),
+        }
+    }
+    let emails = match deps.connection().await {
+        Ok(mut fresh) => outbox::for_job(&mut fresh, job.tenant_id, job.id)
+            .await
+            .ok(),
+        Err(_) => None,
+    };
+    if emails.is_none() {
+        tracing::warn!(job_id = %job.id, "answering without the job's mails: no database");
+    }
+    job_with_emails(status, job, emails.as_deref())
 }
 
 pub async fn confirm(deps: &Deps, request: Request) -> Response<Body> {
@@ -50,8 +75,8 @@ pub async fn confirm(deps: &Deps, request: Request) -> Response<Body> {
             )
             .await?;
             tracing::info!(job_id = %job.id, tenant_id = %owner.tenant_id, "job confirmed");
-            deps.deliver_after_commit(&mut conn, job.id).await;
-            job_response(&mut conn, 200, &job).await
+            let conn = deps.deliver_after_commit(conn, job.id).await;
+            Ok(committed_response(deps, conn, 200, &job).await)
         }
         .await,
     )
@@ -78,8 +103,8 @@ pub async fn decline(deps: &Deps, request: Request) -> Response<Body> {
             )
             .await?;
             tracing::info!(job_id = %job.id, tenant_id = %owner.tenant_id, "job declined");
-            deps.deliver_after_commit(&mut conn, job.id).await;
-            job_response(&mut conn, 200, &job).await
+            let conn = deps.deliver_after_commit(conn, job.id).await;
+            Ok(committed_response(deps, conn, 200, &job).await)
         }
         .await,
     )
@@ -116,7 +141,7 @@ pub async fn create(deps: &Deps, request: Request) -> Response<Body> {
             let job =
                 owner::create_job(&mut conn, owner.tenant_id, &new_job, &owner.actor()).await?;
             tracing::info!(job_id = %job.id, tenant_id = %owner.tenant_id, "job entered by hand");
-            job_response(&mut conn, 201, &job).await
+            Ok(committed_response(deps, Some(conn), 201, &job).await)
         }
         .await,
     )

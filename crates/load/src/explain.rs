@@ -10,7 +10,8 @@ use booking_domain::Calendar;
 use booking_email::{MailSettings, Mailer, deliver_due};
 use booking_repository::booking::{self, KeyRef, NewBooking};
 use booking_repository::diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
-use booking_repository::{AsyncPgConnection, catalog, idempotency, rate_limit};
+use booking_repository::rate_limit::RateLimit;
+use booking_repository::{AsyncPgConnection, catalog, idempotency};
 use chrono::Days;
 use diesel::sql_types::Text;
 use serde_json::json;
@@ -79,7 +80,6 @@ async fn hot_path(conn: &mut AsyncPgConnection, world: &World, round: usize) -> 
         .ok_or("the reference calendar has no free slot")?;
 
     let bucket = format!("book:198.51.100.{round}");
-    rate_limit::hit(conn, &bucket, 20, chrono::Duration::minutes(1), now).await?;
     let key = format!("explain-{round}");
     let scope = booking_functions::book_slot::key_scope(service.id);
     idempotency::claim(conn, &scope, &key, key.as_bytes()).await?;
@@ -98,6 +98,11 @@ async fn hot_path(conn: &mut AsyncPgConnection, world: &World, round: usize) -> 
         Some(KeyRef {
             scope: &scope,
             key: &key,
+        }),
+        Some(RateLimit {
+            bucket: &bucket,
+            limit: 20,
+            window: chrono::Duration::minutes(1),
         }),
     )
     .await

@@ -8,13 +8,15 @@ use booking_domain::{
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Nullable, Text};
+use diesel::sql_types::{Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel::upsert::on_constraint;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use futures_util::future::{try_join, try_join3, try_join4};
 use uuid::Uuid;
 
 use crate::catalog::{self, Service, Tenant};
 use crate::jobs::{ContactRow, JobRecord, JobRow, record};
+use crate::rate_limit::{self, RateLimit};
 use crate::schema::{contacts, jobs};
 use crate::{idempotency, outbox};
 
@@ -49,6 +51,8 @@ pub enum BookingError {
         /// For a full slot: the next free slots.
         alternatives: Vec<Slot>,
     },
+    #[error("too many booking requests; retry after {retry_after} s")]
+    RateLimited { retry_after: u32 },
     #[error(transparent)]
     Database(#[from] diesel::result::Error),
 }
@@ -61,27 +65,41 @@ pub struct Booked {
     pub service: Service,
 }
 
-/// Books `request` on service `service_id` as of `now`.
+/// Books `request` on service `service_id` as of `now`, recording it under `key` and counting
+/// it against `rate_limit` when given.
+///
+/// Five round trips: `BEGIN`; the tenant lock pipelined with the rate-limit hit and the calendar
+/// reads (Postgres runs them in order, so nothing is read before the lock is held); the contact,
+/// job, mails and key written in one pipeline; `COMMIT`. A refusal rolls the hit back with
+/// everything else, so it is counted again after the rollback (pipelined with the alternatives
+/// for a full slot).
 pub async fn book(
     conn: &mut AsyncPgConnection,
     service_id: Uuid,
     request: &NewBooking,
     now: DateTime<Utc>,
     key: Option<KeyRef<'_>>,
+    rate_limit: Option<RateLimit<'_>>,
 ) -> Result<Booked, BookingError> {
     let outcome = conn
         .transaction::<_, BookingError, _>(async move |conn| {
-            let (tenant, service) = catalog::lock_bookable_service(conn, service_id)
-                .await?
-                .ok_or(BookingError::ServiceNotFound)?;
-            let date = request.start.with_timezone(&tenant.zone).date_naive();
-            let (schedule, occupied) = catalog::calendar_inputs(
-                conn,
-                tenant.id,
-                (date, date),
-                Calendar::jobs_window(date, date),
+            let shared: &AsyncPgConnection = conn;
+            let dates = catalog::dates_around(request.start);
+            let (found, wait, (schedule, occupied)) = try_join3(
+                catalog::lock_bookable_service_on(shared, service_id),
+                count(shared, rate_limit, now),
+                catalog::service_calendar_inputs(
+                    shared,
+                    service_id,
+                    dates,
+                    Calendar::jobs_window(dates.0, dates.1),
+                ),
             )
             .await?;
+            if let Some(retry_after) = wait {
+                return Err(BookingError::RateLimited { retry_after });
+            }
+            let (tenant, service) = found.ok_or(BookingError::ServiceNotFound)?;
             let calendar = Calendar::new(
                 tenant.zone,
                 tenant.settings,
@@ -96,15 +114,16 @@ pub async fn book(
                     alternatives: Vec::new(),
                 })?;
             let slot = calendar.slot(request.start, 0);
-            let (contact_id, contact) = upsert_contact_returning(conn, tenant.id, request).await?;
+            let status = JobStatus::for_new_booking(tenant.settings.require_confirmation);
             let new_job = InsertJob {
                 tenant_id: tenant.id,
                 service_id: service.id,
-                contact_id,
+                // Replaced by the upserted contact's id inside the insert.
+                contact_id: Uuid::nil(),
                 title: JobTitle::for_booking(&service.name, &request.name).into_inner(),
                 starts_at: request.start,
                 ends_at: slot.end.with_timezone(&Utc),
-                status: JobStatus::for_new_booking(tenant.settings.require_confirmation).as_str(),
+                status: status.as_str(),
                 notes: request
                     .notes
                     .as_ref()
@@ -113,36 +132,66 @@ pub async fn book(
                 source: JobSource::Public.as_str(),
                 changed_by: "public-booking".to_owned(),
             };
-            let job = insert_job_with_contact(conn, &new_job, contact, tenant.zone).await?;
+            // The id is chosen here so the mails and the key can name the job in the same
+            // pipeline as its insert.
+            let job_id = Uuid::new_v4();
+            let kinds = MailKind::for_new_booking(status == JobStatus::PendingConfirmation);
             // The mails are recorded with the booking: committed together, or not at all.
-            let pending = job.status == JobStatus::PendingConfirmation;
-            outbox::enqueue(
-                conn,
-                tenant.id,
-                job.id,
-                &MailKind::for_new_booking(pending),
-                now,
+            let (contact, job, _, ()) = try_join4(
+                upsert_contact_on(shared, tenant.id, request),
+                insert_booked_job(shared, job_id, &new_job, &request.email),
+                outbox::enqueue_on(shared, tenant.id, job_id, &kinds, now),
+                async {
+                    match key {
+                        Some(key) => {
+                            idempotency::attach_job_on(shared, key.scope, key.key, job_id).await
+                        }
+                        None => Ok(()),
+                    }
+                },
             )
             .await?;
-            if let Some(key) = key {
-                idempotency::attach_job(conn, key.scope, key.key, job.id).await?;
-            }
             Ok(Booked {
-                job,
+                job: record(job, contact.1, tenant.zone)?,
                 tenant,
                 service,
             })
         })
         .await;
     match outcome {
+        Ok(booked) => Ok(booked),
+        Err(error @ (BookingError::RateLimited { .. } | BookingError::Database(_))) => Err(error),
         Err(BookingError::Rejected {
             reason: BookingRejected::SlotUnavailable,
             ..
-        }) => Err(BookingError::Rejected {
-            reason: BookingRejected::SlotUnavailable,
-            alternatives: alternatives(conn, service_id, request.start, now).await?,
-        }),
-        other => other,
+        }) => {
+            let shared: &AsyncPgConnection = conn;
+            let (alternatives, _) = try_join(
+                alternatives_on(shared, service_id, request.start, now),
+                count(shared, rate_limit, now),
+            )
+            .await?;
+            Err(BookingError::Rejected {
+                reason: BookingRejected::SlotUnavailable,
+                alternatives,
+            })
+        }
+        Err(refusal) => {
+            count(conn, rate_limit, now).await?;
+            Err(refusal)
+        }
+    }
+}
+
+/// One hit against `rate_limit`, if any: how long to wait when the window is full.
+async fn count(
+    conn: &AsyncPgConnection,
+    rate_limit: Option<RateLimit<'_>>,
+    now: DateTime<Utc>,
+) -> QueryResult<Option<u32>> {
+    match rate_limit {
+        Some(limit) => rate_limit::hit_on(conn, limit, now).await,
+        None => Ok(None),
     }
 }
 
@@ -153,16 +202,34 @@ pub async fn alternatives(
     after: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> QueryResult<Vec<Slot>> {
-    let Some((tenant, service)) = catalog::bookable_service(conn, service_id).await? else {
+    alternatives_on(conn, service_id, after, now).await
+}
+
+/// [`alternatives`] in one round trip: the service and its calendar are read in one pipeline,
+/// over the UTC dates that cover the horizon in any zone.
+async fn alternatives_on(
+    conn: &AsyncPgConnection,
+    service_id: Uuid,
+    after: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<Slot>> {
+    let (from, to) = catalog::dates_around(after);
+    let to = to
+        .checked_add_days(chrono::Days::new(ALTERNATIVES_HORIZON_DAYS))
+        .unwrap_or(to);
+    let (found, (schedule, occupied)) = try_join(
+        catalog::bookable_service_on(conn, service_id),
+        catalog::service_calendar_inputs(
+            conn,
+            service_id,
+            (from, to),
+            Calendar::jobs_window(from, to),
+        ),
+    )
+    .await?;
+    let Some((tenant, service)) = found else {
         return Ok(Vec::new());
     };
-    let from = after.with_timezone(&tenant.zone).date_naive();
-    let to = from
-        .checked_add_days(chrono::Days::new(ALTERNATIVES_HORIZON_DAYS))
-        .unwrap_or(from);
-    let (schedule, occupied) =
-        catalog::calendar_inputs(conn, tenant.id, (from, to), Calendar::jobs_window(from, to))
-            .await?;
     let calendar = Calendar::new(
         tenant.zone,
         tenant.settings,
@@ -190,6 +257,14 @@ async fn upsert_contact_returning(
     tenant_id: Uuid,
     request: &NewBooking,
 ) -> QueryResult<(Uuid, ContactRow)> {
+    upsert_contact_on(conn, tenant_id, request).await
+}
+
+async fn upsert_contact_on(
+    mut conn: &AsyncPgConnection,
+    tenant_id: Uuid,
+    request: &NewBooking,
+) -> QueryResult<(Uuid, ContactRow)> {
     diesel::insert_into(contacts::table)
         .values((
             contacts::tenant_id.eq(tenant_id),
@@ -206,7 +281,7 @@ async fn upsert_contact_returning(
             )),
         ))
         .returning((contacts::id, ContactRow::as_returning()))
-        .get_result(conn)
+        .get_result(&mut conn)
         .await
 }
 
@@ -236,6 +311,37 @@ pub(crate) async fn insert_job(
         .first(conn)
         .await?;
     insert_job_with_contact(conn, job, contact, zone).await
+}
+
+/// Inserts a public booking's job as `job_id`, its contact found by email in the same
+/// statement: the contact's upsert runs just before it, in the same pipeline.
+async fn insert_booked_job(
+    mut conn: &AsyncPgConnection,
+    job_id: Uuid,
+    job: &InsertJob,
+    email: &ClientEmail,
+) -> QueryResult<JobRow> {
+    diesel::sql_query(
+        "INSERT INTO jobs (id, tenant_id, service_id, contact_id, title, starts_at, ends_at, \
+                           status, notes, source, changed_by) \
+         SELECT $1, $2, $3, contacts.id, $4, $5, $6, $7, $8, $9, $10 FROM contacts \
+         WHERE contacts.tenant_id = $2 AND contacts.email_key = lower($11) \
+         RETURNING id, tenant_id, service_id, status, source, starts_at, ends_at, title, notes, \
+                   decline_reason, changed_by, created_at, updated_at",
+    )
+    .bind::<SqlUuid, _>(job_id)
+    .bind::<SqlUuid, _>(job.tenant_id)
+    .bind::<SqlUuid, _>(job.service_id)
+    .bind::<Text, _>(&job.title)
+    .bind::<Timestamptz, _>(job.starts_at)
+    .bind::<Timestamptz, _>(job.ends_at)
+    .bind::<Text, _>(job.status)
+    .bind::<Nullable<Text>, _>(job.notes.as_deref())
+    .bind::<Text, _>(job.source)
+    .bind::<Text, _>(&job.changed_by)
+    .bind::<Text, _>(email.as_str())
+    .get_result(&mut conn)
+    .await
 }
 
 /// [`insert_job`] for a caller that already holds the job's contact.

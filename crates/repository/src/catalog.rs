@@ -160,13 +160,39 @@ pub async fn lock_bookable_service(
     conn: &mut AsyncPgConnection,
     service_id: Uuid,
 ) -> QueryResult<Option<(Tenant, Service)>> {
+    lock_bookable_service_on(conn, service_id).await
+}
+
+/// [`lock_bookable_service`] on a shared connection, to pipeline it with the reads that must
+/// follow the lock ([`service_calendar_inputs`]).
+pub(crate) async fn lock_bookable_service_on(
+    mut conn: &AsyncPgConnection,
+    service_id: Uuid,
+) -> QueryResult<Option<(Tenant, Service)>> {
     services::table
         .inner_join(tenants::table)
         .filter(services::id.eq(service_id))
         .filter(services::active.eq(true))
         .select((TenantRow::as_select(), ServiceRow::as_select()))
         .for_no_key_update()
-        .first::<(TenantRow, ServiceRow)>(conn)
+        .first::<(TenantRow, ServiceRow)>(&mut conn)
+        .await
+        .optional()?
+        .map(pair)
+        .transpose()
+}
+
+/// [`bookable_service`] on a shared connection, to pipeline it with other reads.
+pub(crate) async fn bookable_service_on(
+    mut conn: &AsyncPgConnection,
+    service_id: Uuid,
+) -> QueryResult<Option<(Tenant, Service)>> {
+    services::table
+        .inner_join(tenants::table)
+        .filter(services::id.eq(service_id))
+        .filter(services::active.eq(true))
+        .select((TenantRow::as_select(), ServiceRow::as_select()))
+        .first::<(TenantRow, ServiceRow)>(&mut conn)
         .await
         .optional()?
         .map(pair)
@@ -289,6 +315,78 @@ pub async fn calendar_inputs(
     )
     .await?;
     Ok((build_schedule(weekly, overrides)?, occupied))
+}
+
+/// [`calendar_inputs`] for the tenant of service `service_id`, found by a subquery in each
+/// statement rather than by an earlier read, so the three statements can follow the service
+/// lookup (or the lock, [`lock_bookable_service_on`]) in the same pipeline. An unknown service
+/// reads nothing.
+pub(crate) async fn service_calendar_inputs(
+    conn: &AsyncPgConnection,
+    service_id: Uuid,
+    (from, to): (NaiveDate, NaiveDate),
+    (window_from, window_to): (DateTime<Utc>, DateTime<Utc>),
+) -> QueryResult<(Schedule, Vec<OccupiedPeriod>)> {
+    let tenant_of = || {
+        services::table
+            .filter(services::id.eq(service_id))
+            .select(services::tenant_id)
+            .single_value()
+    };
+    let weekly = async {
+        let mut conn = conn;
+        working_hours::table
+            .filter(working_hours::tenant_id.nullable().eq(tenant_of()))
+            .select((
+                working_hours::weekday,
+                working_hours::start_minute,
+                working_hours::end_minute,
+            ))
+            .load::<WeeklyRow>(&mut conn)
+            .await
+    };
+    let overrides = async {
+        let mut conn = conn;
+        date_overrides::table
+            .filter(date_overrides::tenant_id.nullable().eq(tenant_of()))
+            .filter(date_overrides::on_date.between(from, to))
+            .select((
+                date_overrides::on_date,
+                date_overrides::start_minute,
+                date_overrides::end_minute,
+            ))
+            .load::<OverrideRow>(&mut conn)
+            .await
+    };
+    let occupied = async {
+        let mut conn = conn;
+        jobs::table
+            .filter(jobs::tenant_id.nullable().eq(tenant_of()))
+            .filter(active_jobs())
+            .filter(jobs::starts_at.ge(window_from - Duration::days(1)))
+            .filter(jobs::starts_at.lt(window_to))
+            .filter(jobs::ends_at.gt(window_from))
+            .select((jobs::starts_at, jobs::ends_at))
+            .order(jobs::starts_at)
+            .load::<(DateTime<Utc>, DateTime<Utc>)>(&mut conn)
+            .await
+    };
+    let (weekly, overrides, occupied) =
+        futures_util::future::try_join3(weekly, overrides, occupied).await?;
+    let occupied = occupied
+        .into_iter()
+        .map(|(start, end)| OccupiedPeriod { start, end })
+        .collect();
+    Ok((build_schedule(weekly, overrides)?, occupied))
+}
+
+/// The local dates an instant can fall on in any zone (UTC−12 to UTC+14): its UTC date ± 1.
+pub(crate) fn dates_around(instant: DateTime<Utc>) -> (NaiveDate, NaiveDate) {
+    let date = instant.date_naive();
+    (
+        date.pred_opt().unwrap_or(date),
+        date.succ_opt().unwrap_or(date),
+    )
 }
 
 pub(crate) fn build_schedule(

@@ -103,12 +103,22 @@ pub async fn attach_job(
     key: &str,
     job_id: Uuid,
 ) -> QueryResult<()> {
+    attach_job_on(conn, scope, key, job_id).await
+}
+
+/// [`attach_job`] on a shared connection, to pipeline it with the booking's writes.
+pub(crate) async fn attach_job_on(
+    mut conn: &AsyncPgConnection,
+    scope: &str,
+    key: &str,
+    job_id: Uuid,
+) -> QueryResult<()> {
     diesel::update(idempotency_keys::table.find((scope, key)))
         .set((
             idempotency_keys::job_id.eq(job_id),
             idempotency_keys::response_status.eq(201_i16),
         ))
-        .execute(conn)
+        .execute(&mut conn)
         .await
         .map(drop)
 }

@@ -34,7 +34,7 @@ pub struct JobRecord {
     pub zone: Tz,
 }
 
-#[derive(Queryable, Selectable)]
+#[derive(Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = jobs, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct JobRow {
     id: Uuid,
@@ -58,6 +58,12 @@ pub(crate) struct ContactRow {
     name: String,
     email: String,
     phone: Option<String>,
+}
+
+impl JobRow {
+    pub(crate) fn tenant_id(&self) -> Uuid {
+        self.tenant_id
+    }
 }
 
 pub(crate) fn record(job: JobRow, contact: ContactRow, zone: Tz) -> Result<JobRecord, DieselError> {

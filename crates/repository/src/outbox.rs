@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::dsl::min;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
-use diesel::sql_types::{BigInt, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Array, BigInt, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -72,6 +72,17 @@ pub async fn enqueue(
     kinds: &[MailKind],
     now: DateTime<Utc>,
 ) -> QueryResult<usize> {
+    enqueue_on(conn, tenant_id, job_id, kinds, now).await
+}
+
+/// [`enqueue`] on a shared connection, to pipeline it with the job's own writes.
+pub(crate) async fn enqueue_on(
+    mut conn: &AsyncPgConnection,
+    tenant_id: Uuid,
+    job_id: Uuid,
+    kinds: &[MailKind],
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
     if kinds.is_empty() {
         return Ok(0);
     }
@@ -91,7 +102,7 @@ pub async fn enqueue(
         .values(&rows)
         .on_conflict((emails::job_id, emails::kind))
         .do_nothing()
-        .execute(conn)
+        .execute(&mut conn)
         .await
 }
 
@@ -128,6 +139,16 @@ pub async fn claim_due(
     limit: i64,
     job: Option<Uuid>,
 ) -> QueryResult<Vec<ClaimedMail>> {
+    claim_due_on(conn, now, limit, job).await
+}
+
+/// [`claim_due`] on a shared connection, to pipeline it with [`mail_contexts_on`].
+pub async fn claim_due_on(
+    mut conn: &AsyncPgConnection,
+    now: DateTime<Utc>,
+    limit: i64,
+    job: Option<Uuid>,
+) -> QueryResult<Vec<ClaimedMail>> {
     let query = diesel::sql_query(if job.is_some() {
         CLAIM_FOR_JOB
     } else {
@@ -137,8 +158,8 @@ pub async fn claim_due(
     .bind::<Timestamptz, _>(now + LEASE)
     .bind::<BigInt, _>(limit.max(0));
     let rows: Vec<ClaimedRow> = match job {
-        Some(job_id) => query.bind::<SqlUuid, _>(job_id).load(conn).await?,
-        None => query.load(conn).await?,
+        Some(job_id) => query.bind::<SqlUuid, _>(job_id).load(&mut conn).await?,
+        None => query.load(&mut conn).await?,
     };
     rows.into_iter()
         .map(|row| {
@@ -170,6 +191,40 @@ pub async fn mark_sent(
         emails::ses_message_id.eq(ses_message_id),
         emails::sent_at.eq(now),
     ))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A mail SES accepted, to be recorded as sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentMail {
+    pub email_id: Uuid,
+    pub ses_message_id: String,
+}
+
+/// [`mark_sent`] for several mails in one statement.
+pub async fn mark_sent_many(
+    conn: &mut AsyncPgConnection,
+    sent: &[SentMail],
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    if sent.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = sent.iter().map(|mail| mail.email_id).collect();
+    let message_ids: Vec<&str> = sent
+        .iter()
+        .map(|mail| mail.ses_message_id.as_str())
+        .collect();
+    diesel::sql_query(
+        "UPDATE emails SET status = 'sent', ses_message_id = accepted.message_id, sent_at = $3 \
+         FROM unnest($1::uuid[], $2::text[]) AS accepted(id, message_id) \
+         WHERE emails.id = accepted.id AND emails.status <> 'sent'",
+    )
+    .bind::<Array<SqlUuid>, _>(ids)
+    .bind::<Array<Text>, _>(message_ids)
+    .bind::<Timestamptz, _>(now)
     .execute(conn)
     .await?;
     Ok(())
@@ -214,17 +269,16 @@ pub async fn mark_failed(
     })
 }
 
-/// What the mails of one job show, as the job is now; `None` when the job is gone.
-pub async fn mail_context(
-    conn: &mut AsyncPgConnection,
-    tenant_id: Uuid,
-    job_id: Uuid,
-) -> QueryResult<Option<MailContext>> {
-    let found: Option<(JobRow, ContactRow, String, String, String, String)> = jobs::table
+/// What the mails of the jobs `job_ids` show, as the jobs are now, each with its tenant's id
+/// (for the caller to check against the mail's); a job that is gone is missing.
+pub async fn mail_contexts_on(
+    mut conn: &AsyncPgConnection,
+    job_ids: &[Uuid],
+) -> QueryResult<Vec<(Uuid, MailContext)>> {
+    let found: Vec<(JobRow, ContactRow, String, String, String, String)> = jobs::table
         .inner_join(contacts::table)
         .inner_join(services::table.inner_join(tenants::table))
-        .filter(jobs::id.eq(job_id))
-        .filter(jobs::tenant_id.eq(tenant_id))
+        .filter(jobs::id.eq_any(job_ids))
         .select((
             JobRow::as_select(),
             ContactRow::as_select(),
@@ -233,14 +287,24 @@ pub async fn mail_context(
             tenants::time_zone,
             tenants::notification_email,
         ))
-        .first(conn)
-        .await
-        .optional()?;
-    let Some((job, contact, service_name, tenant_name, zone, notification_email)) = found else {
-        return Ok(None);
-    };
+        .load(&mut conn)
+        .await?;
+    found
+        .into_iter()
+        .map(|row| {
+            let tenant_id = row.0.tenant_id();
+            Ok((tenant_id, context(row)?))
+        })
+        .collect()
+}
+
+type ContextRow = (JobRow, ContactRow, String, String, String, String);
+
+fn context(
+    (job, contact, service_name, tenant_name, zone, notification_email): ContextRow,
+) -> QueryResult<MailContext> {
     let job = record(job, contact, parse_zone(&zone)?)?;
-    Ok(Some(MailContext {
+    Ok(MailContext {
         job_id: job.id,
         tenant_name,
         zone: job.zone,
@@ -256,7 +320,32 @@ pub async fn mail_context(
         client_email: job.client_email,
         client_phone: job.client_phone,
         changed_at: job.updated_at,
-    }))
+    })
+}
+
+/// What the mails of one job show, as the job is now; `None` when the job is gone.
+pub async fn mail_context(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+    job_id: Uuid,
+) -> QueryResult<Option<MailContext>> {
+    let found: Option<ContextRow> = jobs::table
+        .inner_join(contacts::table)
+        .inner_join(services::table.inner_join(tenants::table))
+        .filter(jobs::id.eq(job_id))
+        .filter(jobs::tenant_id.eq(tenant_id))
+        .select((
+            JobRow::as_select(),
+            ContactRow::as_select(),
+            services::name,
+            tenants::name,
+            tenants::time_zone,
+            tenants::notification_email,
+        ))
+        .first(conn)
+        .await
+        .optional()?;
+    found.map(context).transpose()
 }
 
 #[derive(Queryable, Selectable)]

@@ -20,6 +20,38 @@ pub async fn hit(
     window: Duration,
     now: DateTime<Utc>,
 ) -> QueryResult<Option<u32>> {
+    hit_on(
+        conn,
+        RateLimit {
+            bucket,
+            limit,
+            window,
+        },
+        now,
+    )
+    .await
+}
+
+/// A limit to count a request against: at most `limit` hits per `window` for `bucket`.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit<'a> {
+    pub bucket: &'a str,
+    pub limit: u32,
+    pub window: Duration,
+}
+
+/// [`hit`] on a shared connection, to pipeline it with other statements. Inside a transaction
+/// the hit counts only if the transaction commits, and the bucket's row stays locked until
+/// then.
+pub async fn hit_on(
+    mut conn: &AsyncPgConnection,
+    RateLimit {
+        bucket,
+        limit,
+        window,
+    }: RateLimit<'_>,
+    now: DateTime<Utc>,
+) -> QueryResult<Option<u32>> {
     let window_start = now.duration_trunc(window).unwrap_or(now);
     let counted: Hits = diesel::sql_query(
         "INSERT INTO rate_limit_windows (bucket, window_start) VALUES ($1, $2) \
@@ -28,7 +60,7 @@ pub async fn hit(
     )
     .bind::<Text, _>(bucket)
     .bind::<Timestamptz, _>(window_start)
-    .get_result(conn)
+    .get_result(&mut conn)
     .await?;
     if u32::try_from(counted.hits).unwrap_or(u32::MAX) <= limit {
         return Ok(None);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use booking_edge::Config;
-use booking_email::relay;
+use booking_email::{DeliveryError, record_sent, relay};
 use booking_functions::Deps;
 use booking_repository::outbox::oldest_pending_age;
 use chrono::Utc;
@@ -28,7 +28,17 @@ async fn main() -> Result<(), Error> {
 
 async fn run_once(deps: &Deps) -> Result<Value, Error> {
     let mut conn = deps.pool.get().await?;
-    let report = relay(&mut conn, &deps.mailer, &deps.mail, Utc::now, BATCH, BUDGET).await?;
+    let report = match relay(&mut conn, &deps.mailer, &deps.mail, Utc::now, BATCH, BUDGET).await {
+        Ok(report) => report,
+        Err(DeliveryError::Unrecorded { source, sent, .. }) => {
+            // SES has these: record them through a fresh connection, then fail the run so it
+            // shows (the next run, a minute later, carries on).
+            drop(conn);
+            record_sent(&deps.pool, &sent, Utc::now()).await;
+            return Err(source.into());
+        }
+        Err(DeliveryError::Database(error)) => return Err(error.into()),
+    };
     // Housekeeping rides along: rate-limit windows older than an hour are dropped.
     if let Err(error) = booking_repository::rate_limit::prune(&mut conn, Utc::now()).await {
         tracing::warn!(%error, "could not prune rate-limit windows");

@@ -400,3 +400,34 @@ async fn one_address_booking_too_often_is_told_to_wait_and_others_are_not() {
     let elsewhere = local_book_request(stack.haircut, &body);
     assert_eq!(read(book_slot::handle(&limited, elsewhere).await).0, 201);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refusals_count_against_the_limit_and_a_limited_key_can_be_used_again() {
+    let stack = Stack::default().await;
+    let mut limited = stack.container();
+    limited.config.booking_rate_limit_per_minute = 2;
+    // Two refusals use up the allowance: probing costs as much as booking.
+    let sunday = booking_body(&ny_text(2026, 12, 6, 10, 0), "jane@example.com");
+    for _ in 0..2 {
+        let response = book_slot::handle(&limited, book_request(stack.haircut, &sunday, &[])).await;
+        expect_problem(response, 422, "outside_working_hours");
+    }
+    let body = booking_body(&ny_text(2026, 12, 7, 9, 0), "jane@example.com");
+    let keyed = [("Idempotency-Key", "limited-key")];
+    let response = book_slot::handle(&limited, book_request(stack.haircut, &body, &keyed)).await;
+    expect_problem(response, 429, "rate_limited");
+    assert_eq!(stack.count("jobs").await, 0);
+    // "Not now" is not the key's answer: once allowed, the same key books.
+    limited.config.booking_rate_limit_per_minute = 10;
+    let response = book_slot::handle(&limited, book_request(stack.haircut, &body, &keyed)).await;
+    assert_eq!(read(response).0, 201);
+    let replay = book_slot::handle(&limited, book_request(stack.haircut, &body, &keyed)).await;
+    assert_eq!(
+        replay
+            .headers()
+            .get("idempotent-replayed")
+            .map(|v| v.as_bytes()),
+        Some(&b"true"[..])
+    );
+    assert_eq!(stack.count("jobs").await, 1);
+}
