@@ -116,25 +116,66 @@ pub async fn deliver_due(
             .get(&job_id)
             .filter(|(tenant_id, _)| mails.iter().all(|mail| mail.tenant_id == *tenant_id))
             .map(|(_, context)| context);
-        let mut sent = Vec::new();
-        for mail in &mails {
-            match deliver(conn, mailer, settings, mail, context, now).await? {
-                Attempt::Sent(accepted) => sent.push(accepted),
-                Attempt::Retried => report.retried += 1,
-                Attempt::Failed => report.failed += 1,
-            }
-        }
-        let accepted = sent.len();
-        if let Err(source) = outbox::mark_sent_many(conn, &sent, now).await {
-            return Err(DeliveryError::Unrecorded {
-                source,
-                sent,
-                report,
-            });
-        }
-        report.sent += accepted;
+        deliver_job(conn, mailer, settings, &mails, context, now, &mut report).await?;
     }
     Ok(report)
+}
+
+/// Sends mails the caller already holds the lease of — a new booking's, recorded leased in its
+/// transaction — rendered from `context`, and records the outcome: one statement when all go
+/// out. Call it after commit, outside any transaction.
+pub async fn deliver_leased(
+    conn: &mut AsyncPgConnection,
+    mailer: &Mailer,
+    settings: &MailSettings,
+    mails: &[ClaimedMail],
+    context: &MailContext,
+    now: DateTime<Utc>,
+) -> Result<DeliveryReport, DeliveryError> {
+    let mut report = DeliveryReport::default();
+    let own = mails.iter().all(|mail| mail.job_id == context.job_id);
+    deliver_job(
+        conn,
+        mailer,
+        settings,
+        mails,
+        own.then_some(context),
+        now,
+        &mut report,
+    )
+    .await?;
+    Ok(report)
+}
+
+/// Sends one job's leased mails and records them: failures one by one (rare), the mails SES
+/// accepted in one statement at the end.
+async fn deliver_job(
+    conn: &mut AsyncPgConnection,
+    mailer: &Mailer,
+    settings: &MailSettings,
+    mails: &[ClaimedMail],
+    context: Option<&MailContext>,
+    now: DateTime<Utc>,
+    report: &mut DeliveryReport,
+) -> Result<(), DeliveryError> {
+    let mut sent = Vec::new();
+    for mail in mails {
+        match deliver(conn, mailer, settings, mail, context, now).await? {
+            Attempt::Sent(accepted) => sent.push(accepted),
+            Attempt::Retried => report.retried += 1,
+            Attempt::Failed => report.failed += 1,
+        }
+    }
+    let accepted = sent.len();
+    if let Err(source) = outbox::mark_sent_many(conn, &sent, now).await {
+        return Err(DeliveryError::Unrecorded {
+            source,
+            sent,
+            report: *report,
+        });
+    }
+    report.sent += accepted;
+    Ok(())
 }
 
 /// Records mails SES accepted, through a fresh connection from `pool` each try: for the

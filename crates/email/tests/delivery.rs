@@ -15,9 +15,12 @@ use aws_sdk_sesv2::config::{Credentials, Region};
 use booking_domain::{
     BookingSettings, ClientEmail, ClientName, DeclineReason, MailKind, MailStatus, backoff,
 };
-use booking_email::{DeliveryReport, MailSettings, Mailer, deliver_due, relay, sdk_config_loader};
+use booking_email::{
+    DeliveryReport, MailSettings, Mailer, deliver_due, deliver_leased, relay, sdk_config_loader,
+};
 use booking_repository::AsyncPgConnection;
-use booking_repository::booking::{self, NewBooking};
+use booking_repository::booking::{self, Booked, NewBooking};
+use booking_repository::diesel_async::RunQueryDsl;
 use booking_repository::outbox::{self, LEASE};
 use booking_repository::owner;
 use booking_test_support::{TestDb, load, salon, service};
@@ -188,8 +191,23 @@ impl Salon {
         format!("{who}-{}@client.example", self.tag)
     }
 
-    /// A public booking with its mails enqueued, as the booking transaction does.
+    /// A public booking with its mails enqueued, as the booking transaction does. The booking
+    /// leases its mails to the booker; here the lease is handed back at once, so the tests
+    /// below see mails no sender has tried yet (the senders under test are the outbox's).
     async fn book(&mut self, who: &str, start: DateTime<Utc>) -> Uuid {
+        let booked = self.book_leased(who, start).await;
+        diesel::sql_query(
+            "UPDATE emails SET attempts = 0, next_attempt_at = created_at WHERE job_id = $1",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(booked.job.id)
+        .execute(&mut self.conn)
+        .await
+        .unwrap();
+        booked.job.id
+    }
+
+    /// A public booking as the booking function makes it: its mails leased to the booker.
+    async fn book_leased(&mut self, who: &str, start: DateTime<Utc>) -> Booked {
         let request = NewBooking {
             start,
             name: ClientName::parse(&format!("{who} <b>Client</b>")).unwrap(),
@@ -205,7 +223,7 @@ impl Salon {
             .await
             .unwrap();
         assert_eq!(queued.len(), 2);
-        booked.job.id
+        booked
     }
 
     /// The owner's confirm or decline: the status change and its mail, in one transaction.
@@ -670,4 +688,65 @@ async fn the_production_mailer_finds_ses_through_the_sdks_own_endpoint_variable(
     assert!(matches!(mailer, Mailer::Ses { .. }));
     assert_eq!(salon.deliver(&mailer, now(), Some(job)).await, sent(2));
     assert_eq!(received_by(&salon.client("ned")).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_booking_leases_its_mails_to_the_booker_who_sends_them_once() {
+    let mut salon = open_salon(false).await;
+    let booked = salon.book_leased("lea", on_monday(9, 0)).await;
+    assert_eq!(booked.mails.len(), 2);
+    assert!(booked.mails.iter().all(|mail| mail.attempts == 1));
+    // Leased: no other sender takes them while the booker holds them.
+    let relay_mailer = Mailer::in_memory();
+    assert_eq!(
+        salon.deliver(&relay_mailer, now(), None).await,
+        DeliveryReport::default()
+    );
+    let mailer = Mailer::in_memory();
+    let context = booked.mail_context();
+    let report = deliver_leased(
+        &mut salon.conn,
+        &mailer,
+        &settings(),
+        &booked.mails,
+        &context,
+        now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report, sent(2));
+    let recipients: Vec<String> = mailer.sent().iter().map(|mail| mail.to.clone()).collect();
+    assert!(recipients.contains(&salon.client("lea")));
+    let mails = salon.mails(booked.job.id).await;
+    assert!(
+        mails
+            .iter()
+            .all(|m| m.status == MailStatus::Sent && m.attempts == 1)
+    );
+    // Recorded as sent: nothing is due again once the lease would have run out.
+    assert_eq!(
+        salon.deliver(&relay_mailer, now() + LEASE, None).await,
+        DeliveryReport::default()
+    );
+    assert!(relay_mailer.sent().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_booker_that_never_sends_leaves_its_mails_to_the_relay_after_the_lease() {
+    let mut salon = open_salon(false).await;
+    let booked = salon.book_leased("ned", on_monday(10, 0)).await;
+    let mailer = Mailer::in_memory();
+    assert_eq!(
+        salon
+            .deliver(&mailer, now() + LEASE - Duration::seconds(1), None)
+            .await,
+        DeliveryReport::default()
+    );
+    assert_eq!(salon.deliver(&mailer, now() + LEASE, None).await, sent(2));
+    let mails = salon.mails(booked.job.id).await;
+    assert!(
+        mails
+            .iter()
+            .all(|m| m.status == MailStatus::Sent && m.attempts == 2)
+    );
 }

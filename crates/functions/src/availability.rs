@@ -4,7 +4,7 @@ use booking_domain::{Calendar, FieldError};
 use booking_edge::input::{path_uuid, query_date};
 use booking_edge::{ApiError, json_response, respond, views};
 use booking_repository::catalog;
-use chrono::Days;
+use chrono::{Days, NaiveDate};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
@@ -31,38 +31,42 @@ async fn availability(deps: &Deps, request: &Request) -> Result<Response<Body>, 
     };
     let now = deps.now();
     let mut conn = deps.connection().await?;
-    let (tenant, service) = catalog::bookable_service(&mut conn, service_id)
-        .await?
-        .ok_or_else(ApiError::service_not_found)?;
-    let from = from.unwrap_or_else(|| now.with_timezone(&tenant.zone).date_naive());
-    let to = match to {
-        Some(to) => to,
-        None => from
-            .checked_add_days(Days::new(DEFAULT_RANGE_DAYS - 1))
-            .ok_or_else(|| {
-                ApiError::invalid_fields(&[FieldError::new("from", "is out of range")])
-            })?,
+    // One round trip whenever the dates are known before the tenant's zone is: the service and
+    // its calendar are read in one pipeline. Without `from`, "today" depends on the zone, so
+    // the days around today's UTC date are read and the week is cut from them.
+    let (from, to, inputs) = match (from, to) {
+        (Some(from), to) => {
+            let to = match to {
+                Some(to) => to,
+                None => default_to(from)?,
+            };
+            check_range(from, to)?;
+            let inputs = catalog::service_with_calendar(&mut conn, service_id, (from, to)).await?;
+            (from, to, inputs)
+        }
+        (None, None) => {
+            let (before, after) = catalog::dates_around(now);
+            let until = default_to(after)?;
+            let inputs =
+                catalog::service_with_calendar(&mut conn, service_id, (before, until)).await?;
+            let Some((tenant, ..)) = &inputs else {
+                return Err(ApiError::service_not_found());
+            };
+            let from = now.with_timezone(&tenant.zone).date_naive();
+            (from, default_to(from)?, inputs)
+        }
+        (None, Some(to)) => {
+            let (tenant, _) = catalog::bookable_service(&mut conn, service_id)
+                .await?
+                .ok_or_else(ApiError::service_not_found)?;
+            let from = now.with_timezone(&tenant.zone).date_naive();
+            check_range(from, to)?;
+            let inputs = catalog::service_with_calendar(&mut conn, service_id, (from, to)).await?;
+            (from, to, inputs)
+        }
     };
-    if to < from {
-        return Err(ApiError::invalid_fields(&[FieldError::new(
-            "to",
-            "must not be before `from`",
-        )]));
-    }
-    if (to - from).num_days() >= MAX_RANGE_DAYS as i64 {
-        return Err(ApiError::invalid_fields(&[FieldError::new(
-            "to",
-            format!("the range may span at most {MAX_RANGE_DAYS} days"),
-        )]));
-    }
-    let (schedule, occupied) = catalog::calendar_inputs(
-        &mut conn,
-        tenant.id,
-        (from, to),
-        Calendar::jobs_window(from, to),
-    )
-    .await?;
     drop(conn);
+    let (tenant, service, schedule, occupied) = inputs.ok_or_else(ApiError::service_not_found)?;
     let calendar = Calendar::new(
         tenant.zone,
         tenant.settings,
@@ -87,4 +91,25 @@ async fn availability(deps: &Deps, request: &Request) -> Result<Response<Body>, 
             "slots": slots,
         }),
     ))
+}
+
+fn default_to(from: NaiveDate) -> Result<NaiveDate, ApiError> {
+    from.checked_add_days(Days::new(DEFAULT_RANGE_DAYS - 1))
+        .ok_or_else(|| ApiError::invalid_fields(&[FieldError::new("from", "is out of range")]))
+}
+
+fn check_range(from: NaiveDate, to: NaiveDate) -> Result<(), ApiError> {
+    if to < from {
+        return Err(ApiError::invalid_fields(&[FieldError::new(
+            "to",
+            "must not be before `from`",
+        )]));
+    }
+    if (to - from).num_days() >= MAX_RANGE_DAYS as i64 {
+        return Err(ApiError::invalid_fields(&[FieldError::new(
+            "to",
+            format!("the range may span at most {MAX_RANGE_DAYS} days"),
+        )]));
+    }
+    Ok(())
 }

@@ -78,7 +78,7 @@ async fn book(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiError
                 client = %booking.email.masked(),
                 "booking landed"
             );
-            deps.deliver_after_commit(conn, booked.job.id).await;
+            deps.deliver_booking(conn, &booked).await;
             Ok(json_response(
                 201,
                 &json!({ "job": views::job(&booked.job) }),

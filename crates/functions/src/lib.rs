@@ -11,7 +11,10 @@ use std::future::Future;
 use std::sync::Arc;
 
 use booking_edge::{ApiError, Config};
-use booking_email::{DeliveryError, MailSettings, Mailer, deliver_due, record_sent};
+use booking_email::{
+    DeliveryError, DeliveryReport, MailSettings, Mailer, deliver_due, deliver_leased, record_sent,
+};
+use booking_repository::booking::Booked;
 use booking_repository::{DbPool, PooledConnection, build_pool, is_unavailable};
 use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, Response, service_fn};
@@ -85,7 +88,39 @@ impl Deps {
     ) -> Option<PooledConnection> {
         let now = self.now();
         let delivery = deliver_due(&mut conn, &self.mailer, &self.mail, now, Some(job_id), 5);
-        match tokio::time::timeout(DELIVERY_BUDGET, delivery).await {
+        let outcome = tokio::time::timeout(DELIVERY_BUDGET, delivery).await;
+        self.after_delivery(conn, job_id, now, outcome).await
+    }
+
+    /// [`Deps::deliver_after_commit`] for a new booking, whose mails its transaction recorded
+    /// already leased to this function: nothing is read back before sending.
+    pub async fn deliver_booking(
+        &self,
+        mut conn: PooledConnection,
+        booked: &Booked,
+    ) -> Option<PooledConnection> {
+        let now = self.now();
+        let context = booked.mail_context();
+        let delivery = deliver_leased(
+            &mut conn,
+            &self.mailer,
+            &self.mail,
+            &booked.mails,
+            &context,
+            now,
+        );
+        let outcome = tokio::time::timeout(DELIVERY_BUDGET, delivery).await;
+        self.after_delivery(conn, booked.job.id, now, outcome).await
+    }
+
+    async fn after_delivery(
+        &self,
+        conn: PooledConnection,
+        job_id: uuid::Uuid,
+        now: DateTime<Utc>,
+        outcome: Result<Result<DeliveryReport, DeliveryError>, tokio::time::error::Elapsed>,
+    ) -> Option<PooledConnection> {
+        match outcome {
             Ok(Ok(report)) => {
                 tracing::info!(%job_id, sent = report.sent, retried = report.retried, failed = report.failed, "mails handed over");
                 Some(conn)

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use booking_domain::Calendar;
-use booking_email::{MailSettings, Mailer, deliver_due};
+use booking_email::{MailSettings, Mailer, deliver_leased};
 use booking_repository::booking::{self, KeyRef, NewBooking};
 use booking_repository::diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
 use booking_repository::rate_limit::RateLimit;
@@ -111,13 +111,13 @@ async fn hot_path(conn: &mut AsyncPgConnection, world: &World, round: usize) -> 
         from_address: "bookings@example.com".to_owned(),
         public_app_url: "http://localhost:5173".to_owned(),
     };
-    deliver_due(
+    deliver_leased(
         conn,
         &Mailer::in_memory(),
         &settings,
+        &booked.mails,
+        &booked.mail_context(),
         now,
-        Some(booked.job.id),
-        5,
     )
     .await?;
 

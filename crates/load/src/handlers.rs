@@ -548,7 +548,7 @@ pub fn label(sql: &str) -> String {
         "date overrides"
     } else if has("INSERT INTO \"contacts\"") {
         "contact upsert"
-    } else if has("INSERT INTO \"jobs\"") {
+    } else if has("INSERT INTO \"jobs\"") || has("INSERT INTO jobs") {
         "job insert"
     } else if has("INSERT INTO \"emails\"") {
         "outbox enqueue"
@@ -556,12 +556,12 @@ pub fn label(sql: &str) -> String {
         "mail lease (claim, commits)"
     } else if has("INNER JOIN \"contacts\"") {
         "mail context (job, contact, service, tenant)"
-    } else if has("UPDATE \"emails\"") {
+    } else if has("UPDATE \"emails\"") || has("UPDATE emails SET status = 'sent'") {
         "mail marked sent (commits)"
     } else if has("FROM \"contacts\"") {
         "contact re-select after job insert"
     } else if has("rate_limit_windows") {
-        "rate-limit hit (commits)"
+        "rate-limit hit"
     } else if has("idempotency_keys") {
         "idempotency key"
     } else if has("FROM \"jobs\"") {

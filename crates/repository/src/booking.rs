@@ -2,8 +2,8 @@
 //! availability, upsert the contact, insert the job — all or nothing.
 
 use booking_domain::{
-    BookingRejected, Calendar, ClientEmail, ClientName, JobSource, JobStatus, JobTitle, MailKind,
-    Notes, Phone, Slot,
+    BookingRejected, Calendar, ClientEmail, ClientName, JobSource, JobStatus, JobTitle,
+    MailContext, MailKind, Notes, Phone, Slot,
 };
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::catalog::{self, Service, Tenant};
 use crate::jobs::{ContactRow, JobRecord, JobRow, record};
+use crate::outbox::ClaimedMail;
 use crate::rate_limit::{self, RateLimit};
 use crate::schema::{contacts, jobs};
 use crate::{idempotency, outbox};
@@ -63,6 +64,33 @@ pub struct Booked {
     pub job: JobRecord,
     pub tenant: Tenant,
     pub service: Service,
+    /// The booking's mails, leased to the caller: send them after commit (the relay sends
+    /// them once the lease runs out if the caller does not).
+    pub mails: Vec<ClaimedMail>,
+}
+
+impl Booked {
+    /// What the booking's mails show: everything is at hand, nothing needs reading back.
+    pub fn mail_context(&self) -> MailContext {
+        let job = &self.job;
+        MailContext {
+            job_id: job.id,
+            tenant_name: self.tenant.name.clone(),
+            zone: job.zone,
+            notification_email: self.tenant.notification_email.clone(),
+            service_name: self.service.name.clone(),
+            title: job.title.clone(),
+            status: job.status,
+            starts_at: job.starts_at,
+            ends_at: job.ends_at,
+            notes: job.notes.clone(),
+            decline_reason: job.decline_reason.clone(),
+            client_name: job.client_name.clone(),
+            client_email: job.client_email.clone(),
+            client_phone: job.client_phone.clone(),
+            changed_at: job.updated_at,
+        }
+    }
 }
 
 /// Books `request` on service `service_id` as of `now`, recording it under `key` and counting
@@ -137,10 +165,10 @@ pub async fn book(
             let job_id = Uuid::new_v4();
             let kinds = MailKind::for_new_booking(status == JobStatus::PendingConfirmation);
             // The mails are recorded with the booking: committed together, or not at all.
-            let (contact, job, _, ()) = try_join4(
+            let (contact, job, mails, ()) = try_join4(
                 upsert_contact_on(shared, tenant.id, request),
                 insert_booked_job(shared, job_id, &new_job, &request.email),
-                outbox::enqueue_on(shared, tenant.id, job_id, &kinds, now),
+                outbox::enqueue_leased_on(shared, tenant.id, job_id, &kinds, now),
                 async {
                     match key {
                         Some(key) => {
@@ -155,6 +183,7 @@ pub async fn book(
                 job: record(job, contact.1, tenant.zone)?,
                 tenant,
                 service,
+                mails,
             })
         })
         .await;

@@ -380,8 +380,30 @@ pub(crate) async fn service_calendar_inputs(
     Ok((build_schedule(weekly, overrides)?, occupied))
 }
 
+/// An active service, its tenant, and the calendar inputs for the dates `from..=to` — one
+/// round trip (the service lookup and the three reads are pipelined). `None` for an unknown or
+/// inactive service.
+pub async fn service_with_calendar(
+    conn: &mut AsyncPgConnection,
+    service_id: Uuid,
+    (from, to): (NaiveDate, NaiveDate),
+) -> QueryResult<Option<(Tenant, Service, Schedule, Vec<OccupiedPeriod>)>> {
+    let conn: &AsyncPgConnection = conn;
+    let (found, (schedule, occupied)) = futures_util::future::try_join(
+        bookable_service_on(conn, service_id),
+        service_calendar_inputs(
+            conn,
+            service_id,
+            (from, to),
+            booking_domain::Calendar::jobs_window(from, to),
+        ),
+    )
+    .await?;
+    Ok(found.map(|(tenant, service)| (tenant, service, schedule, occupied)))
+}
+
 /// The local dates an instant can fall on in any zone (UTC−12 to UTC+14): its UTC date ± 1.
-pub(crate) fn dates_around(instant: DateTime<Utc>) -> (NaiveDate, NaiveDate) {
+pub fn dates_around(instant: DateTime<Utc>) -> (NaiveDate, NaiveDate) {
     let date = instant.date_naive();
     (
         date.pred_opt().unwrap_or(date),

@@ -106,6 +106,48 @@ pub(crate) async fn enqueue_on(
         .await
 }
 
+/// [`enqueue`] for a new job whose mails the caller sends itself right after commit: the mails
+/// are recorded already leased to it (one attempt, due again after [`LEASE`]), so no lease
+/// statement is needed after commit. If the caller never sends them, the relay does once the
+/// lease runs out — as for any sender that dies mid-way.
+pub(crate) async fn enqueue_leased_on(
+    mut conn: &AsyncPgConnection,
+    tenant_id: Uuid,
+    job_id: Uuid,
+    kinds: &[MailKind],
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<ClaimedMail>> {
+    let mails: Vec<ClaimedMail> = kinds
+        .iter()
+        .map(|&kind| ClaimedMail {
+            id: Uuid::new_v4(),
+            tenant_id,
+            job_id,
+            kind,
+            attempts: 1,
+        })
+        .collect();
+    let rows: Vec<_> = mails
+        .iter()
+        .map(|mail| {
+            (
+                emails::id.eq(mail.id),
+                emails::tenant_id.eq(tenant_id),
+                emails::job_id.eq(job_id),
+                emails::kind.eq(mail.kind.as_str()),
+                emails::attempts.eq(1),
+                emails::next_attempt_at.eq(now + LEASE),
+                emails::created_at.eq(now),
+            )
+        })
+        .collect();
+    diesel::insert_into(emails::table)
+        .values(&rows)
+        .execute(&mut conn)
+        .await?;
+    Ok(mails)
+}
+
 #[derive(QueryableByName)]
 #[diesel(table_name = emails, check_for_backend(diesel::pg::Pg))]
 struct ClaimedRow {
