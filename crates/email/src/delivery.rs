@@ -179,10 +179,11 @@ async fn deliver_job(
 }
 
 /// Records mails SES accepted, through a fresh connection from `pool` each try: for the
-/// [`DeliveryError::Unrecorded`] mails of a run whose connection died. Tries three times over
-/// about half a second; if all fail, the relay sends those mails again after their lease.
+/// [`DeliveryError::Unrecorded`] mails of a run whose connection died. Tries five times over
+/// about 2.6 s (a database that lost its connections is usually back well within that); if all
+/// fail, the relay sends those mails again after their lease.
 pub async fn record_sent(pool: &DbPool, sent: &[SentMail], now: DateTime<Utc>) -> bool {
-    for pause_ms in [0, 100, 400] {
+    for pause_ms in [0, 100, 300, 700, 1500] {
         tokio::time::sleep(StdDuration::from_millis(pause_ms)).await;
         let recorded = match pool.get().await {
             Ok(mut conn) => outbox::mark_sent_many(&mut conn, sent, now)

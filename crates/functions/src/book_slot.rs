@@ -112,13 +112,8 @@ async fn finish_key(
     } else if error.status >= 500 {
         // Hand the connection back first (one per container): the pool discards a broken one.
         drop(conn);
-        match deps.connection().await {
-            Ok(mut fresh) => idempotency::release(&mut fresh, scope, key.as_str()).await,
-            Err(_) => {
-                tracing::warn!("could not free the idempotency key: no database connection");
-                return;
-            }
-        }
+        release_on_fresh_connection(deps, scope, key).await;
+        return;
     } else {
         idempotency::save_response(
             &mut conn,
@@ -132,6 +127,25 @@ async fn finish_key(
     if let Err(e) = stored {
         tracing::warn!(error = %e, "could not record the idempotent outcome");
     }
+}
+
+/// Frees the key through fresh connections, a few times over about a second: a database that
+/// just lost its connections is usually back by then.
+async fn release_on_fresh_connection(deps: &Deps, scope: &str, key: &IdempotencyKey) {
+    for pause_ms in [0, 100, 300, 700] {
+        tokio::time::sleep(std::time::Duration::from_millis(pause_ms)).await;
+        let released = match deps.connection().await {
+            Ok(mut fresh) => idempotency::release(&mut fresh, scope, key.as_str())
+                .await
+                .map_err(|e| e.to_string()),
+            Err(_) => Err("no database connection".to_owned()),
+        };
+        match released {
+            Ok(()) => return,
+            Err(error) => tracing::warn!(%error, "could not free the idempotency key yet"),
+        }
+    }
+    tracing::warn!("the idempotency key stays claimed until its claim expires");
 }
 
 async fn replay(

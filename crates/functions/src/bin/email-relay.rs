@@ -1,6 +1,9 @@
 //! Lambda, on an EventBridge schedule (every minute): sends every due mail in the outbox — those
 //! a function could not hand over right after its commit, and retries after failures — with
 //! exponential backoff, and reports the backlog as a CloudWatch metric (EMF).
+// The relay's future (pipelined reads inside batches inside the runtime's loop) is deeper than
+// the compiler's default layout depth in release builds.
+#![recursion_limit = "256"]
 
 use std::sync::Arc;
 use std::time::Duration;
