@@ -61,12 +61,10 @@ async fn hot_path(conn: &mut AsyncPgConnection, world: &World, round: usize) -> 
     let to = from
         .checked_add_days(Days::new(world::AVAILABILITY_DAYS - 1))
         .unwrap_or(from);
-    let (tenant, service) = catalog::bookable_service(conn, world.availability.service_id)
-        .await?
-        .ok_or("the reference service is missing")?;
-    let schedule = catalog::schedule(conn, tenant.id, from, to).await?;
-    let (window_from, window_to) = Calendar::jobs_window(from, to);
-    let occupied = catalog::occupied(conn, tenant.id, window_from, window_to).await?;
+    let (tenant, service, schedule, occupied) =
+        catalog::service_with_calendar(conn, world.availability.service_id, (from, to))
+            .await?
+            .ok_or("the reference service is missing")?;
     let calendar = Calendar::new(
         tenant.zone,
         tenant.settings,

@@ -172,7 +172,7 @@ pub async fn book(
                 async {
                     match key {
                         Some(key) => {
-                            idempotency::attach_job_on(shared, key.scope, key.key, job_id).await
+                            idempotency::attach_job(shared, key.scope, key.key, job_id).await
                         }
                         None => Ok(()),
                     }
@@ -219,7 +219,7 @@ async fn count(
     now: DateTime<Utc>,
 ) -> QueryResult<Option<u32>> {
     match rate_limit {
-        Some(limit) => rate_limit::hit_on(conn, limit, now).await,
+        Some(limit) => rate_limit::hit(conn, limit, now).await,
         None => Ok(None),
     }
 }
@@ -276,19 +276,11 @@ pub(crate) async fn upsert_contact(
     tenant_id: Uuid,
     request: &NewBooking,
 ) -> QueryResult<Uuid> {
-    Ok(upsert_contact_returning(conn, tenant_id, request).await?.0)
+    Ok(upsert_contact_on(conn, tenant_id, request).await?.0)
 }
 
 /// [`upsert_contact`], also returning the contact as the job record shows it (after the
-/// update), so the booking need not read it back.
-async fn upsert_contact_returning(
-    conn: &mut AsyncPgConnection,
-    tenant_id: Uuid,
-    request: &NewBooking,
-) -> QueryResult<(Uuid, ContactRow)> {
-    upsert_contact_on(conn, tenant_id, request).await
-}
-
+/// update); on a shared connection, to pipeline it with the job's insert.
 async fn upsert_contact_on(
     mut conn: &AsyncPgConnection,
     tenant_id: Uuid,

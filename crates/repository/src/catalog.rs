@@ -141,30 +141,13 @@ pub async fn bookable_service(
     conn: &mut AsyncPgConnection,
     service_id: Uuid,
 ) -> QueryResult<Option<(Tenant, Service)>> {
-    services::table
-        .inner_join(tenants::table)
-        .filter(services::id.eq(service_id))
-        .filter(services::active.eq(true))
-        .select((TenantRow::as_select(), ServiceRow::as_select()))
-        .first::<(TenantRow, ServiceRow)>(conn)
-        .await
-        .optional()?
-        .map(pair)
-        .transpose()
+    bookable_service_on(conn, service_id).await
 }
 
 /// As [`bookable_service`], and locks the tenant's row until the transaction ends: every
 /// booking and job change of one tenant passes through this lock, so capacity checks and
-/// inserts never interleave, across any number of Lambda containers.
-pub async fn lock_bookable_service(
-    conn: &mut AsyncPgConnection,
-    service_id: Uuid,
-) -> QueryResult<Option<(Tenant, Service)>> {
-    lock_bookable_service_on(conn, service_id).await
-}
-
-/// [`lock_bookable_service`] on a shared connection, to pipeline it with the reads that must
-/// follow the lock ([`service_calendar_inputs`]).
+/// inserts never interleave, across any number of Lambda containers. On a shared connection,
+/// to pipeline it with the reads that must follow the lock ([`service_calendar_inputs`]).
 pub(crate) async fn lock_bookable_service_on(
     mut conn: &AsyncPgConnection,
     service_id: Uuid,
@@ -250,77 +233,13 @@ fn interval(start: i16, end: i16) -> Result<WorkingInterval, DieselError> {
 type WeeklyRow = (i16, i16, i16);
 type OverrideRow = (NaiveDate, Option<i16>, Option<i16>);
 
-async fn weekly_rows(mut conn: &AsyncPgConnection, tenant_id: Uuid) -> QueryResult<Vec<WeeklyRow>> {
-    working_hours::table
-        .filter(working_hours::tenant_id.eq(tenant_id))
-        .select((
-            working_hours::weekday,
-            working_hours::start_minute,
-            working_hours::end_minute,
-        ))
-        .load(&mut conn)
-        .await
-}
-
-async fn override_rows(
-    mut conn: &AsyncPgConnection,
-    tenant_id: Uuid,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> QueryResult<Vec<OverrideRow>> {
-    date_overrides::table
-        .filter(date_overrides::tenant_id.eq(tenant_id))
-        .filter(date_overrides::on_date.between(from, to))
-        .select((
-            date_overrides::on_date,
-            date_overrides::start_minute,
-            date_overrides::end_minute,
-        ))
-        .load(&mut conn)
-        .await
-}
-
-/// The tenant's weekly hours and its overrides for the dates `from..=to`, in one round trip
-/// (the two statements are pipelined on the connection).
-pub async fn schedule(
-    conn: &mut AsyncPgConnection,
-    tenant_id: Uuid,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> QueryResult<Schedule> {
-    let conn: &AsyncPgConnection = conn;
-    let (weekly, overrides) = futures_util::future::try_join(
-        weekly_rows(conn, tenant_id),
-        override_rows(conn, tenant_id, from, to),
-    )
-    .await?;
-    build_schedule(weekly, overrides)
-}
-
-/// What a calendar is built from — the hours for the dates `from..=to` ([`schedule`]) and the
-/// active jobs overlapping `[window_from, window_to)` ([`occupied`]) — in one round trip: the
-/// three statements are pipelined on the connection. Postgres still runs them one after the
-/// other, each after any lock this transaction took before, so nothing is read early.
-pub async fn calendar_inputs(
-    conn: &mut AsyncPgConnection,
-    tenant_id: Uuid,
-    (from, to): (NaiveDate, NaiveDate),
-    (window_from, window_to): (DateTime<Utc>, DateTime<Utc>),
-) -> QueryResult<(Schedule, Vec<OccupiedPeriod>)> {
-    let conn: &AsyncPgConnection = conn;
-    let (weekly, overrides, occupied) = futures_util::future::try_join3(
-        weekly_rows(conn, tenant_id),
-        override_rows(conn, tenant_id, from, to),
-        occupied_spans(conn, tenant_id, window_from, window_to),
-    )
-    .await?;
-    Ok((build_schedule(weekly, overrides)?, occupied))
-}
-
-/// [`calendar_inputs`] for the tenant of service `service_id`, found by a subquery in each
+/// What a calendar is built from, for the tenant of service `service_id`: its weekly hours, its
+/// overrides for the dates `from..=to`, and its active jobs overlapping
+/// `[window_from, window_to)` (jobs last at most a day, a table constraint, so the scan is
+/// bounded on the partial index by start time). The tenant is found by a subquery in each
 /// statement rather than by an earlier read, so the three statements can follow the service
-/// lookup (or the lock, [`lock_bookable_service_on`]) in the same pipeline. An unknown service
-/// reads nothing.
+/// lookup (or the lock, [`lock_bookable_service_on`]) in the same pipeline; Postgres runs them
+/// in order, each after any lock taken before it. An unknown service reads nothing.
 pub(crate) async fn service_calendar_inputs(
     conn: &AsyncPgConnection,
     service_id: Uuid,
@@ -440,39 +359,6 @@ pub(crate) fn build_schedule(
             .map_err(|e| corrupt(e.to_string()))?;
     }
     Ok(schedule)
-}
-
-/// The tenant's active jobs overlapping `[from, to)`. Jobs last at most a day (a table
-/// constraint), so the scan is bounded on the partial index by start time.
-pub async fn occupied(
-    conn: &mut AsyncPgConnection,
-    tenant_id: Uuid,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> QueryResult<Vec<OccupiedPeriod>> {
-    occupied_spans(conn, tenant_id, from, to).await
-}
-
-async fn occupied_spans(
-    mut conn: &AsyncPgConnection,
-    tenant_id: Uuid,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> QueryResult<Vec<OccupiedPeriod>> {
-    let spans: Vec<(DateTime<Utc>, DateTime<Utc>)> = jobs::table
-        .filter(jobs::tenant_id.eq(tenant_id))
-        .filter(active_jobs())
-        .filter(jobs::starts_at.ge(from - Duration::days(1)))
-        .filter(jobs::starts_at.lt(to))
-        .filter(jobs::ends_at.gt(from))
-        .select((jobs::starts_at, jobs::ends_at))
-        .order(jobs::starts_at)
-        .load(&mut conn)
-        .await?;
-    Ok(spans
-        .into_iter()
-        .map(|(start, end)| OccupiedPeriod { start, end })
-        .collect())
 }
 
 /// The tenant, its row locked until the transaction ends (the same lock bookings take).

@@ -96,18 +96,9 @@ pub async fn claim(
     })
 }
 
-/// Ties a landed booking to its key, inside the booking's transaction.
-pub async fn attach_job(
-    conn: &mut AsyncPgConnection,
-    scope: &str,
-    key: &str,
-    job_id: Uuid,
-) -> QueryResult<()> {
-    attach_job_on(conn, scope, key, job_id).await
-}
-
-/// [`attach_job`] on a shared connection, to pipeline it with the booking's writes.
-pub(crate) async fn attach_job_on(
+/// Ties a landed booking to its key, inside the booking's transaction (on a shared
+/// connection, to pipeline it with the booking's writes).
+pub(crate) async fn attach_job(
     mut conn: &AsyncPgConnection,
     scope: &str,
     key: &str,

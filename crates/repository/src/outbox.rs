@@ -1,6 +1,7 @@
-//! The email outbox. A state change records its mails with [`enqueue`] in its own transaction;
-//! after commit (and on the relay's schedule) a sender leases due mails with [`claim_due`],
-//! sends them, and records the outcome with [`mark_sent`] or [`mark_failed`].
+//! The email outbox. A state change records its mails with [`enqueue`] in its own transaction
+//! (a new booking records them already leased to its function); after commit (and on the
+//! relay's schedule) a sender leases due mails with [`claim_due`], sends them, and records the
+//! outcome with [`mark_sent_many`] or [`mark_failed`].
 //!
 //! A lease is an `attempts + 1` and a `next_attempt_at` pushed [`LEASE`] ahead, committed at
 //! once: two senders never take the same mail, and the mail of a sender that dies mid-way is
@@ -72,17 +73,6 @@ pub async fn enqueue(
     kinds: &[MailKind],
     now: DateTime<Utc>,
 ) -> QueryResult<usize> {
-    enqueue_on(conn, tenant_id, job_id, kinds, now).await
-}
-
-/// [`enqueue`] on a shared connection, to pipeline it with the job's own writes.
-pub(crate) async fn enqueue_on(
-    mut conn: &AsyncPgConnection,
-    tenant_id: Uuid,
-    job_id: Uuid,
-    kinds: &[MailKind],
-    now: DateTime<Utc>,
-) -> QueryResult<usize> {
     if kinds.is_empty() {
         return Ok(0);
     }
@@ -102,7 +92,7 @@ pub(crate) async fn enqueue_on(
         .values(&rows)
         .on_conflict((emails::job_id, emails::kind))
         .do_nothing()
-        .execute(&mut conn)
+        .execute(conn)
         .await
 }
 
@@ -216,28 +206,6 @@ pub async fn claim_due_on(
         .collect()
 }
 
-/// Records that SES accepted the mail. A mail already recorded as sent keeps its first id.
-pub async fn mark_sent(
-    conn: &mut AsyncPgConnection,
-    email_id: Uuid,
-    ses_message_id: &str,
-    now: DateTime<Utc>,
-) -> QueryResult<()> {
-    diesel::update(
-        emails::table
-            .filter(emails::id.eq(email_id))
-            .filter(emails::status.ne(MailStatus::Sent.as_str())),
-    )
-    .set((
-        emails::status.eq(MailStatus::Sent.as_str()),
-        emails::ses_message_id.eq(ses_message_id),
-        emails::sent_at.eq(now),
-    ))
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// A mail SES accepted, to be recorded as sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SentMail {
@@ -245,7 +213,8 @@ pub struct SentMail {
     pub ses_message_id: String,
 }
 
-/// [`mark_sent`] for several mails in one statement.
+/// Records that SES accepted the mails, in one statement. A mail already recorded as sent
+/// keeps its first message id.
 pub async fn mark_sent_many(
     conn: &mut AsyncPgConnection,
     sent: &[SentMail],
@@ -363,31 +332,6 @@ fn context(
         client_phone: job.client_phone,
         changed_at: job.updated_at,
     })
-}
-
-/// What the mails of one job show, as the job is now; `None` when the job is gone.
-pub async fn mail_context(
-    conn: &mut AsyncPgConnection,
-    tenant_id: Uuid,
-    job_id: Uuid,
-) -> QueryResult<Option<MailContext>> {
-    let found: Option<ContextRow> = jobs::table
-        .inner_join(contacts::table)
-        .inner_join(services::table.inner_join(tenants::table))
-        .filter(jobs::id.eq(job_id))
-        .filter(jobs::tenant_id.eq(tenant_id))
-        .select((
-            JobRow::as_select(),
-            ContactRow::as_select(),
-            services::name,
-            tenants::name,
-            tenants::time_zone,
-            tenants::notification_email,
-        ))
-        .first(conn)
-        .await
-        .optional()?;
-    found.map(context).transpose()
 }
 
 #[derive(Queryable, Selectable)]

@@ -11,27 +11,6 @@ struct Hits {
     hits: i32,
 }
 
-/// Counts one hit for `bucket` in the window containing `now` and answers how many seconds the
-/// caller must wait, if the window already had `limit` hits.
-pub async fn hit(
-    conn: &mut AsyncPgConnection,
-    bucket: &str,
-    limit: u32,
-    window: Duration,
-    now: DateTime<Utc>,
-) -> QueryResult<Option<u32>> {
-    hit_on(
-        conn,
-        RateLimit {
-            bucket,
-            limit,
-            window,
-        },
-        now,
-    )
-    .await
-}
-
 /// A limit to count a request against: at most `limit` hits per `window` for `bucket`.
 #[derive(Debug, Clone, Copy)]
 pub struct RateLimit<'a> {
@@ -40,10 +19,11 @@ pub struct RateLimit<'a> {
     pub window: Duration,
 }
 
-/// [`hit`] on a shared connection, to pipeline it with other statements. Inside a transaction
-/// the hit counts only if the transaction commits, and the bucket's row stays locked until
-/// then.
-pub async fn hit_on(
+/// Counts one hit against `limit` in the window containing `now` and answers how many seconds
+/// the caller must wait, if the window already had `limit.limit` hits. Takes a shared
+/// connection, to pipeline it with other statements; inside a transaction the hit counts only
+/// if the transaction commits, and the bucket's row stays locked until then.
+pub async fn hit(
     mut conn: &AsyncPgConnection,
     RateLimit {
         bucket,
