@@ -2,11 +2,12 @@
 //!
 //! A key is claimed in its own statement (so a concurrent repeat sees it at once and answers
 //! `request_in_progress`); a successful booking attaches its job to the key inside the booking's
-//! transaction; other outcomes are saved after. Keys live 24 hours; a claim left unfinished for
-//! two minutes (a crashed container) may be taken over.
+//! transaction; other outcomes are saved after. Keys live 24 hours ([`prune`] deletes them
+//! after); a claim left unfinished for two minutes (a crashed container) may be taken over.
 
+use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Binary, Bool, Nullable, SmallInt, Text};
+use diesel::sql_types::{Binary, Bool, Nullable, SmallInt, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -141,4 +142,15 @@ pub async fn release(conn: &mut AsyncPgConnection, scope: &str, key: &str) -> Qu
         .execute(conn)
         .await
         .map(drop)
+}
+
+/// How long a key replays its outcome.
+pub const KEY_LIFETIME: Duration = Duration::hours(24);
+
+/// Deletes the keys older than [`KEY_LIFETIME`] at `now` (a claim would take them over anyway).
+pub async fn prune(conn: &mut AsyncPgConnection, now: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::sql_query("DELETE FROM idempotency_keys WHERE created_at < $1")
+        .bind::<Timestamptz, _>(now - KEY_LIFETIME)
+        .execute(conn)
+        .await
 }

@@ -4,6 +4,7 @@
 use booking_domain::BookingSettings;
 use booking_email::{Mailer, relay, sdk_config_loader};
 use booking_functions::{Deps, book_slot, owner_routes};
+use booking_repository::diesel_async::RunQueryDsl;
 use chrono::Duration;
 use serde_json::json;
 
@@ -214,5 +215,38 @@ async fn with_ses_unreachable_the_booking_lands_and_the_relay_delivers_later() {
             .count("emails WHERE status = 'sent' AND attempts = 2")
             .await,
         2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_relays_housekeeping_drops_idempotency_keys_older_than_a_day() {
+    let stack = Stack::default().await;
+    let mut conn = stack.db.connection().await;
+    diesel::sql_query(
+        "INSERT INTO idempotency_keys (scope, key, request_hash, created_at) VALUES \
+         ('book:x', 'stale', 'h', now() - interval '25 hours'), \
+         ('book:x', 'fresh', 'h', now() - interval '23 hours')",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("insert keys");
+    booking_functions::email_relay::run_once(&stack.deps, chrono::Utc::now)
+        .await
+        .expect("relay pass");
+    assert_eq!(stack.count("idempotency_keys WHERE key = 'stale'").await, 0);
+    assert_eq!(stack.count("idempotency_keys WHERE key = 'fresh'").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idempotency_keys_are_indexed_by_job_for_the_cascade_from_jobs() {
+    let stack = Stack::default().await;
+    assert_eq!(
+        stack
+            .count(
+                "pg_indexes WHERE tablename = 'idempotency_keys' \
+                 AND indexdef LIKE '%USING btree (job_id)%'"
+            )
+            .await,
+        1
     );
 }

@@ -1,0 +1,80 @@
+//! The email relay's pass, on an EventBridge schedule (every minute): sends every due mail in the
+//! outbox — those a function could not hand over right after its commit, and retries after
+//! failures — with exponential backoff, does the housekeeping, and reports the backlog as a
+//! CloudWatch metric (EMF).
+
+use std::time::Duration;
+
+use booking_email::{DeliveryError, record_sent, relay};
+use booking_repository::outbox::oldest_pending_age;
+use booking_repository::{AsyncPgConnection, idempotency, rate_limit};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::Deps;
+
+/// Work per invocation; the function's timeout leaves room beyond it.
+const BUDGET: Duration = Duration::from_secs(40);
+const BATCH: i64 = 25;
+
+/// Rides along with every pass: rate-limit windows older than an hour and idempotency keys
+/// older than a day are dropped. A failure is logged; the next pass tries again.
+async fn housekeeping(conn: &mut AsyncPgConnection, now: DateTime<Utc>) {
+    if let Err(error) = rate_limit::prune(conn, now).await {
+        tracing::warn!(%error, "could not prune rate-limit windows");
+    }
+    if let Err(error) = idempotency::prune(conn, now).await {
+        tracing::warn!(%error, "could not prune idempotency keys");
+    }
+}
+
+/// One relay pass; `clock` is read before each batch and for the housekeeping.
+pub async fn run_once(
+    deps: &Deps,
+    clock: impl Fn() -> DateTime<Utc>,
+) -> Result<Value, lambda_runtime::Error> {
+    let mut conn = deps.pool.get().await?;
+    let report = match relay(&mut conn, &deps.mailer, &deps.mail, &clock, BATCH, BUDGET).await {
+        Ok(report) => report,
+        Err(DeliveryError::Unrecorded { source, sent, .. }) => {
+            // SES has these: record them through a fresh connection, then fail the run so it
+            // shows (the next run, a minute later, carries on).
+            drop(conn);
+            record_sent(&deps.pool, &sent, clock()).await;
+            return Err(source.into());
+        }
+        Err(DeliveryError::Database(error)) => return Err(error.into()),
+    };
+    housekeeping(&mut conn, clock()).await;
+    let backlog = oldest_pending_age(&mut conn, clock())
+        .await?
+        .map_or(0, |age| age.num_seconds().max(0));
+    // CloudWatch embedded metric format: this log line becomes the `Booking/OutboxOldestPendingSeconds` metric.
+    println!(
+        "{}",
+        json!({
+            "_aws": {
+                "Timestamp": clock().timestamp_millis(),
+                "CloudWatchMetrics": [{
+                    "Namespace": "Booking",
+                    "Dimensions": [["FunctionName"]],
+                    "Metrics": [{"Name": "OutboxOldestPendingSeconds", "Unit": "Seconds"}, {"Name": "MailsSent", "Unit": "Count"}, {"Name": "MailsFailed", "Unit": "Count"}]
+                }]
+            },
+            "FunctionName": std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "email-relay".to_owned()),
+            "OutboxOldestPendingSeconds": backlog,
+            "MailsSent": report.sent,
+            "MailsFailed": report.failed,
+        })
+    );
+    tracing::info!(
+        sent = report.sent,
+        retried = report.retried,
+        failed = report.failed,
+        backlog_seconds = backlog,
+        "relay pass done"
+    );
+    Ok(
+        json!({"sent": report.sent, "retried": report.retried, "failed": report.failed, "oldestPendingSeconds": backlog}),
+    )
+}
