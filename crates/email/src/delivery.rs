@@ -43,30 +43,19 @@ impl std::ops::AddAssign for DeliveryReport {
     }
 }
 
-/// Why a delivery run stopped early.
-#[derive(Debug, thiserror::Error)]
-pub enum DeliveryError {
-    #[error(transparent)]
-    Database(#[from] diesel::result::Error),
-    /// SES accepted these mails but recording them failed (typically the connection died).
-    /// Record them through another connection ([`record_sent`]), or the relay sends them again
-    /// once their lease runs out.
-    #[error("{} mail(s) accepted by SES but not recorded: {source}", sent.len())]
-    Unrecorded {
-        source: diesel::result::Error,
-        sent: Vec<SentMail>,
-        report: DeliveryReport,
-    },
-}
-
 /// Sends up to `limit` mails due at `now` — only `job`'s when given — and records each
 /// outcome. Call it outside any transaction (each lease commits on its own). A mail that
 /// cannot be sent is recorded as retried or failed, never returned as an error.
 ///
 /// The mails are sent job by job: one read of the job for all its mails (for `job`, pipelined
 /// with the lease), and one statement recording those SES accepted. A post-commit delivery is
-/// therefore two round trips. If the future is dropped mid-way (a caller's timeout), the mails
-/// it leased are sent by the relay once their lease runs out ([`outbox::LEASE`]).
+/// therefore two round trips.
+///
+/// `accepted` (empty at the start) holds the mails SES accepted and not yet recorded: it is
+/// empty again when this returns `Ok`. After an error, or when the caller drops the future (a
+/// timeout), whatever it holds must still be recorded ([`record_sent`], or
+/// [`outbox::mark_sent_many`]), or the relay sends those mails again. Leased mails not sent
+/// yet are sent by the relay once their lease runs out ([`outbox::LEASE`]).
 pub async fn deliver_due(
     conn: &mut AsyncPgConnection,
     mailer: &Mailer,
@@ -74,7 +63,8 @@ pub async fn deliver_due(
     now: DateTime<Utc>,
     job: Option<Uuid>,
     limit: i64,
-) -> Result<DeliveryReport, DeliveryError> {
+    accepted: &mut Vec<SentMail>,
+) -> QueryResult<DeliveryReport> {
     let (claimed, contexts) = match job {
         Some(job_id) => {
             let shared: &AsyncPgConnection = conn;
@@ -116,14 +106,24 @@ pub async fn deliver_due(
             .get(&job_id)
             .filter(|(tenant_id, _)| mails.iter().all(|mail| mail.tenant_id == *tenant_id))
             .map(|(_, context)| context);
-        deliver_job(conn, mailer, settings, &mails, context, now, &mut report).await?;
+        deliver_job(
+            conn,
+            mailer,
+            settings,
+            &mails,
+            context,
+            now,
+            &mut report,
+            accepted,
+        )
+        .await?;
     }
     Ok(report)
 }
 
 /// Sends mails the caller already holds the lease of — a new booking's, recorded leased in its
 /// transaction — rendered from `context`, and records the outcome: one statement when all go
-/// out. Call it after commit, outside any transaction.
+/// out. Call it after commit, outside any transaction. `accepted` as for [`deliver_due`].
 pub async fn deliver_leased(
     conn: &mut AsyncPgConnection,
     mailer: &Mailer,
@@ -131,7 +131,8 @@ pub async fn deliver_leased(
     mails: &[ClaimedMail],
     context: &MailContext,
     now: DateTime<Utc>,
-) -> Result<DeliveryReport, DeliveryError> {
+    accepted: &mut Vec<SentMail>,
+) -> QueryResult<DeliveryReport> {
     let mut report = DeliveryReport::default();
     let own = mails.iter().all(|mail| mail.job_id == context.job_id);
     deliver_job(
@@ -142,13 +143,16 @@ pub async fn deliver_leased(
         own.then_some(context),
         now,
         &mut report,
+        accepted,
     )
     .await?;
     Ok(report)
 }
 
 /// Sends one job's leased mails and records them: failures one by one (rare), the mails SES
-/// accepted in one statement at the end.
+/// accepted in one statement at the end. Each accepted mail is in `accepted` from the moment
+/// SES takes it until it is recorded, so neither an error nor a dropped future loses it.
+#[allow(clippy::too_many_arguments)] // The delivery's context, passed down one level.
 async fn deliver_job(
     conn: &mut AsyncPgConnection,
     mailer: &Mailer,
@@ -157,32 +161,29 @@ async fn deliver_job(
     context: Option<&MailContext>,
     now: DateTime<Utc>,
     report: &mut DeliveryReport,
-) -> Result<(), DeliveryError> {
-    let mut sent = Vec::new();
+    accepted: &mut Vec<SentMail>,
+) -> QueryResult<()> {
     for mail in mails {
         match deliver(conn, mailer, settings, mail, context, now).await? {
-            Attempt::Sent(accepted) => sent.push(accepted),
+            Attempt::Sent(sent) => accepted.push(sent),
             Attempt::Retried => report.retried += 1,
             Attempt::Failed => report.failed += 1,
         }
     }
-    let accepted = sent.len();
-    if let Err(source) = outbox::mark_sent_many(conn, &sent, now).await {
-        return Err(DeliveryError::Unrecorded {
-            source,
-            sent,
-            report: *report,
-        });
-    }
-    report.sent += accepted;
+    outbox::mark_sent_many(conn, accepted, now).await?;
+    report.sent += accepted.len();
+    accepted.clear();
     Ok(())
 }
 
 /// Records mails SES accepted, through a fresh connection from `pool` each try: for the
-/// [`DeliveryError::Unrecorded`] mails of a run whose connection died. Tries five times over
-/// about 2.6 s (a database that lost its connections is usually back well within that); if all
-/// fail, the relay sends those mails again after their lease.
+/// `accepted` mails a delivery left unrecorded (its connection died, or it was cut short).
+/// Tries five times over about 2.6 s (a database that lost its connections is usually back well
+/// within that); if all fail, the relay sends those mails again after their lease.
 pub async fn record_sent(pool: &DbPool, sent: &[SentMail], now: DateTime<Utc>) -> bool {
+    if sent.is_empty() {
+        return true;
+    }
     for pause_ms in [0, 100, 300, 700, 1500] {
         tokio::time::sleep(StdDuration::from_millis(pause_ms)).await;
         let recorded = match pool.get().await {
@@ -298,7 +299,8 @@ async fn give_up(
 }
 
 /// The relay's run: delivers due mails in batches of `batch` until none is due or `budget` is
-/// spent (a batch in progress is finished). `clock` is read before each batch.
+/// spent (a batch in progress is finished). `clock` is read before each batch; `accepted` as
+/// for [`deliver_due`].
 pub async fn relay(
     conn: &mut AsyncPgConnection,
     mailer: &Mailer,
@@ -306,12 +308,13 @@ pub async fn relay(
     clock: impl Fn() -> DateTime<Utc>,
     batch: i64,
     budget: StdDuration,
-) -> Result<DeliveryReport, DeliveryError> {
+    accepted: &mut Vec<SentMail>,
+) -> QueryResult<DeliveryReport> {
     let started = tokio::time::Instant::now();
     let batch = batch.max(1);
     let mut total = DeliveryReport::default();
     while started.elapsed() < budget {
-        let report = deliver_due(conn, mailer, settings, clock(), None, batch).await?;
+        let report = deliver_due(conn, mailer, settings, clock(), None, batch, accepted).await?;
         total += report;
         if (report.attempted() as i64) < batch {
             break;

@@ -8,8 +8,6 @@ mod mailer;
 mod render;
 mod templates;
 
-pub use delivery::{
-    DeliveryError, DeliveryReport, deliver_due, deliver_leased, record_sent, relay,
-};
+pub use delivery::{DeliveryReport, deliver_due, deliver_leased, record_sent, relay};
 pub use mailer::{Mailer, SendError, sdk_config, sdk_config_loader};
 pub use render::{MailSettings, RenderError, RenderedMail, render};

@@ -262,9 +262,17 @@ impl Salon {
         at: DateTime<Utc>,
         job: Option<Uuid>,
     ) -> DeliveryReport {
-        deliver_due(&mut self.conn, mailer, &settings(), at, job, 10)
-            .await
-            .unwrap()
+        deliver_due(
+            &mut self.conn,
+            mailer,
+            &settings(),
+            at,
+            job,
+            10,
+            &mut Vec::new(),
+        )
+        .await
+        .unwrap()
     }
 }
 
@@ -503,9 +511,17 @@ async fn a_permanent_rejection_fails_the_mail_after_one_attempt() {
         from_address: format!("nobody@unverified-{}.example", salon.tag),
         ..settings()
     };
-    let report = deliver_due(&mut salon.conn, &mailer, &unverified, now(), Some(job), 10)
-        .await
-        .unwrap();
+    let report = deliver_due(
+        &mut salon.conn,
+        &mailer,
+        &unverified,
+        now(),
+        Some(job),
+        10,
+        &mut Vec::new(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         report,
         DeliveryReport {
@@ -541,6 +557,7 @@ async fn two_senders_at_once_send_each_mail_once() {
     let mut first = salon.db.connection().await;
     let mut second = salon.db.connection().await;
     let settings = settings();
+    let (mut accepted_a, mut accepted_b) = (Vec::new(), Vec::new());
     let (a, b) = tokio::join!(
         relay(
             &mut first,
@@ -548,7 +565,8 @@ async fn two_senders_at_once_send_each_mail_once() {
             &settings,
             now,
             1,
-            StdDuration::from_secs(30)
+            StdDuration::from_secs(30),
+            &mut accepted_a
         ),
         relay(
             &mut second,
@@ -556,7 +574,8 @@ async fn two_senders_at_once_send_each_mail_once() {
             &settings,
             now,
             1,
-            StdDuration::from_secs(30)
+            StdDuration::from_secs(30),
+            &mut accepted_b
         ),
     );
     let (a, b) = (a.unwrap(), b.unwrap());
@@ -711,6 +730,7 @@ async fn a_booking_leases_its_mails_to_the_booker_who_sends_them_once() {
         &booked.mails,
         &context,
         now(),
+        &mut Vec::new(),
     )
     .await
     .unwrap();

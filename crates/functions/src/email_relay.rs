@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use booking_email::{DeliveryError, record_sent, relay};
+use booking_email::{record_sent, relay};
 use booking_repository::outbox::oldest_pending_age;
 use booking_repository::{AsyncPgConnection, idempotency, rate_limit};
 use chrono::{DateTime, Utc};
@@ -34,16 +34,25 @@ pub async fn run_once(
     clock: impl Fn() -> DateTime<Utc>,
 ) -> Result<Value, lambda_runtime::Error> {
     let mut conn = deps.pool.get().await?;
-    let report = match relay(&mut conn, &deps.mailer, &deps.mail, &clock, BATCH, BUDGET).await {
+    let mut accepted = Vec::new();
+    let delivery = relay(
+        &mut conn,
+        &deps.mailer,
+        &deps.mail,
+        &clock,
+        BATCH,
+        BUDGET,
+        &mut accepted,
+    );
+    let report = match delivery.await {
         Ok(report) => report,
-        Err(DeliveryError::Unrecorded { source, sent, .. }) => {
-            // SES has these: record them through a fresh connection, then fail the run so it
-            // shows (the next run, a minute later, carries on).
+        Err(error) => {
+            // SES has the accepted ones: record them through a fresh connection, then fail the
+            // run so it shows (the next run, a minute later, carries on).
             drop(conn);
-            record_sent(&deps.pool, &sent, clock()).await;
-            return Err(source.into());
+            record_sent(&deps.pool, &accepted, clock()).await;
+            return Err(error.into());
         }
-        Err(DeliveryError::Database(error)) => return Err(error.into()),
     };
     housekeeping(&mut conn, clock()).await;
     let backlog = oldest_pending_age(&mut conn, clock())

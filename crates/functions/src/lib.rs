@@ -13,9 +13,11 @@ use std::sync::Arc;
 
 use booking_edge::{ApiError, Config};
 use booking_email::{
-    DeliveryError, DeliveryReport, MailSettings, Mailer, deliver_due, deliver_leased, record_sent,
+    DeliveryReport, MailSettings, Mailer, deliver_due, deliver_leased, record_sent,
 };
 use booking_repository::booking::Booked;
+use booking_repository::diesel::QueryResult;
+use booking_repository::outbox::{self, SentMail};
 use booking_repository::{DbPool, PooledConnection, build_pool, is_unavailable};
 use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, Response, service_fn};
@@ -80,17 +82,28 @@ impl Deps {
     /// Never fails the request: a mail that does not go out now is retried by the relay.
     ///
     /// Hands the connection back when it is still good for the response; `None` when it
-    /// failed (the caller then takes a fresh one). Mails SES accepted on a connection that
-    /// died are recorded through a fresh one, so the relay does not send them twice.
+    /// failed (the caller then takes a fresh one). Mails SES accepted are recorded even when
+    /// the budget runs out or the database fails mid-way (through a fresh connection if need
+    /// be), so the relay does not send them twice.
     pub async fn deliver_after_commit(
         &self,
         mut conn: PooledConnection,
         job_id: uuid::Uuid,
     ) -> Option<PooledConnection> {
         let now = self.now();
-        let delivery = deliver_due(&mut conn, &self.mailer, &self.mail, now, Some(job_id), 5);
+        let mut accepted = Vec::new();
+        let delivery = deliver_due(
+            &mut conn,
+            &self.mailer,
+            &self.mail,
+            now,
+            Some(job_id),
+            5,
+            &mut accepted,
+        );
         let outcome = tokio::time::timeout(DELIVERY_BUDGET, delivery).await;
-        self.after_delivery(conn, job_id, now, outcome).await
+        self.after_delivery(conn, job_id, now, outcome, &accepted)
+            .await
     }
 
     /// [`Deps::deliver_after_commit`] for a new booking, whose mails its transaction recorded
@@ -102,6 +115,7 @@ impl Deps {
     ) -> Option<PooledConnection> {
         let now = self.now();
         let context = booked.mail_context();
+        let mut accepted = Vec::new();
         let delivery = deliver_leased(
             &mut conn,
             &self.mailer,
@@ -109,9 +123,11 @@ impl Deps {
             &booked.mails,
             &context,
             now,
+            &mut accepted,
         );
         let outcome = tokio::time::timeout(DELIVERY_BUDGET, delivery).await;
-        self.after_delivery(conn, booked.job.id, now, outcome).await
+        self.after_delivery(conn, booked.job.id, now, outcome, &accepted)
+            .await
     }
 
     async fn after_delivery(
@@ -119,21 +135,15 @@ impl Deps {
         conn: PooledConnection,
         job_id: uuid::Uuid,
         now: DateTime<Utc>,
-        outcome: Result<Result<DeliveryReport, DeliveryError>, tokio::time::error::Elapsed>,
+        outcome: Result<QueryResult<DeliveryReport>, tokio::time::error::Elapsed>,
+        accepted: &[SentMail],
     ) -> Option<PooledConnection> {
-        match outcome {
+        let conn = match outcome {
             Ok(Ok(report)) => {
                 tracing::info!(%job_id, sent = report.sent, retried = report.retried, failed = report.failed, "mails handed over");
-                Some(conn)
+                return Some(conn);
             }
-            Ok(Err(DeliveryError::Unrecorded { source, sent, .. })) => {
-                tracing::warn!(%job_id, error = %source, "sent mails not recorded on this connection");
-                // One connection per container: hand the dead one back before taking another.
-                drop(conn);
-                record_sent(&self.pool, &sent, now).await;
-                None
-            }
-            Ok(Err(DeliveryError::Database(error))) => {
+            Ok(Err(error)) => {
                 tracing::warn!(%job_id, %error, "mail delivery deferred to the relay");
                 (!is_unavailable(&error)).then_some(conn)
             }
@@ -141,7 +151,30 @@ impl Deps {
                 tracing::warn!(%job_id, "mail delivery took too long; the relay takes over");
                 Some(conn)
             }
+        };
+        self.record_accepted(conn, accepted, now).await
+    }
+
+    /// Records the mails SES accepted that a cut-short delivery left unrecorded: on `conn` while
+    /// it works, else through fresh connections ([`record_sent`]).
+    async fn record_accepted(
+        &self,
+        conn: Option<PooledConnection>,
+        accepted: &[SentMail],
+        now: DateTime<Utc>,
+    ) -> Option<PooledConnection> {
+        if accepted.is_empty() {
+            return conn;
         }
+        if let Some(mut conn) = conn {
+            match outbox::mark_sent_many(&mut conn, accepted, now).await {
+                Ok(()) => return Some(conn),
+                // One connection per container: this one is handed back (dropped) first.
+                Err(error) => tracing::warn!(%error, "sent mails not recorded on this connection"),
+            }
+        }
+        record_sent(&self.pool, accepted, now).await;
+        None
     }
 
     pub fn now(&self) -> DateTime<Utc> {

@@ -116,6 +116,7 @@ async fn hot_path(conn: &mut AsyncPgConnection, world: &World, round: usize) -> 
         &booked.mails,
         &booked.mail_context(),
         now,
+        &mut Vec::new(),
     )
     .await?;
 

@@ -7,6 +7,7 @@ use booking_functions::{Deps, book_slot, owner_routes};
 use booking_repository::diesel_async::RunQueryDsl;
 use chrono::Duration;
 use serde_json::json;
+use std::time::Duration as StdDuration;
 
 use crate::support::*;
 
@@ -194,6 +195,7 @@ async fn with_ses_unreachable_the_booking_lands_and_the_relay_delivers_later() {
         move || later,
         10,
         std::time::Duration::from_secs(10),
+        &mut Vec::new(),
     )
     .await
     .expect("relay");
@@ -205,6 +207,7 @@ async fn with_ses_unreachable_the_booking_lands_and_the_relay_delivers_later() {
         move || later,
         10,
         std::time::Duration::from_secs(10),
+        &mut Vec::new(),
     )
     .await
     .expect("relay");
@@ -248,5 +251,168 @@ async fn idempotency_keys_are_indexed_by_job_for_the_cascade_from_jobs() {
             )
             .await,
         1
+    );
+}
+
+/// What the stalling SES in front of moto does with a request naming its recipient.
+#[derive(Clone)]
+enum Stall {
+    /// Never answers (a slow SES call): the connection is dropped after a while.
+    Hang,
+    /// Kills every connection to this database first, then drops the request: the sender's
+    /// next statement fails.
+    KillDatabase(String),
+}
+
+/// An SES endpoint that forwards to moto every request but those to `recipient`, which it
+/// stalls as `stall` says. Returns its URL.
+async fn stalling_ses(recipient: &str, stall: Stall) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let upstream = std::env::var("MOTO_URL")
+        .expect("MOTO_URL (scripts/test starts moto)")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let needle = recipient.as_bytes().to_vec();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let (upstream, needle, stall) = (upstream.clone(), needle.clone(), stall.clone());
+            tokio::spawn(async move {
+                let server = tokio::net::TcpStream::connect(&upstream)
+                    .await
+                    .expect("moto");
+                let (mut from_client, mut to_client) = client.into_split();
+                let (mut from_server, mut to_server) = server.into_split();
+                let answers =
+                    tokio::spawn(
+                        async move { tokio::io::copy(&mut from_server, &mut to_client).await },
+                    );
+                let mut seen = Vec::new();
+                let mut chunk = vec![0; 64 * 1024];
+                while let Ok(read) = from_client.read(&mut chunk).await {
+                    if read == 0 {
+                        break;
+                    }
+                    seen.extend_from_slice(&chunk[..read]);
+                    if seen.windows(needle.len()).any(|w| w == needle.as_slice()) {
+                        match &stall {
+                            Stall::Hang => tokio::time::sleep(StdDuration::from_secs(6)).await,
+                            Stall::KillDatabase(url) => kill_connections(url).await,
+                        }
+                        break;
+                    }
+                    if to_server.write_all(&chunk[..read]).await.is_err() {
+                        break;
+                    }
+                }
+                answers.abort();
+            });
+        }
+    });
+    format!("http://{address}")
+}
+
+async fn kill_connections(url: &str) {
+    use booking_repository::diesel_async::AsyncConnection;
+    let mut conn = booking_repository::AsyncPgConnection::establish(url)
+        .await
+        .expect("connect");
+    diesel::sql_query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("terminate backends");
+}
+
+/// Deps whose mailer reaches SES at `endpoint`.
+async fn deps_with_ses(stack: &Stack, endpoint: &str) -> Deps {
+    let sdk = sdk_config_loader()
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sesv2::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .endpoint_url(endpoint)
+        .load()
+        .await;
+    Deps::new(
+        config(&stack.db.url),
+        fixed_clock(friday_morning()),
+        Mailer::ses(&sdk, None),
+    )
+    .expect("deps")
+}
+
+/// Books Monday 10:00 for `client` through `deps` and answers the job's mails as
+/// (kind, status) once the handler is done.
+async fn book_and_read_mails(stack: &Stack, deps: &Deps, client: &str) -> Vec<(String, String)> {
+    let body = booking_body(&ny_text(2026, 12, 7, 10, 0), client);
+    let (status, _, created) =
+        read(book_slot::handle(deps, book_request(stack.haircut, &body, &[])).await);
+    assert_eq!(status, 201, "{created}");
+    #[derive(diesel::QueryableByName)]
+    struct Mail {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        kind: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        status: String,
+    }
+    let mut conn = stack.db.connection().await;
+    let mails: Vec<Mail> = diesel::sql_query("SELECT kind, status FROM emails ORDER BY kind")
+        .load(&mut conn)
+        .await
+        .expect("mails");
+    mails.into_iter().map(|m| (m.kind, m.status)).collect()
+}
+
+fn unique_client(who: &str) -> String {
+    format!("{who}-{}@client.example", uuid::Uuid::new_v4().simple())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mail_ses_accepted_before_the_budget_ran_out_is_recorded_as_sent() {
+    let stack = Stack::default().await;
+    // The client's mail goes out at once; the owner's hangs past the delivery budget.
+    let slow = deps_with_ses(
+        &stack,
+        &stalling_ses("owner@fifi.example", Stall::Hang).await,
+    )
+    .await;
+    let client = unique_client("slow");
+    let started = std::time::Instant::now();
+    let mails = book_and_read_mails(&stack, &slow, &client).await;
+    assert!(
+        started.elapsed() < StdDuration::from_secs(4),
+        "the budget holds"
+    );
+    assert_eq!(
+        mails,
+        [
+            ("client-booked".to_owned(), "sent".to_owned()),
+            ("owner-new-booking".to_owned(), "pending".to_owned()),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_failure_mid_delivery_still_records_the_mails_ses_accepted() {
+    let stack = Stack::default().await;
+    // The owner's mail fails to send and the connection dies under it, so recording that
+    // failure fails too: the client's mail, accepted before, must still be recorded.
+    let stall = Stall::KillDatabase(stack.db.url.clone());
+    let deps = deps_with_ses(&stack, &stalling_ses("owner@fifi.example", stall).await).await;
+    let client = unique_client("dying");
+    let mails = book_and_read_mails(&stack, &deps, &client).await;
+    assert_eq!(
+        mails,
+        [
+            ("client-booked".to_owned(), "sent".to_owned()),
+            ("owner-new-booking".to_owned(), "pending".to_owned()),
+        ]
     );
 }
