@@ -4,17 +4,22 @@
 //! booking-admin migrate                 apply pending migrations to DATABASE_URL
 //! booking-admin tenant load FILE.json   create or update a tenant from a file (API.md format)
 //! booking-admin tenant token SLUG       print an owner JWT (HS256, AUTH_JWT_SECRET) for local use
+//! booking-admin mail redrive [--since WHEN]
+//!                                       re-queue the mails given up (at or after WHEN: an RFC 3339
+//!                                       instant or a YYYY-MM-DD date, UTC)
 //! ```
 
 mod tenant_file;
 
 use std::process::ExitCode;
 
-use booking_repository::{DbPool, build_pool, catalog, run_migrations, tenant_setup};
+use booking_repository::{DbPool, build_pool, catalog, outbox, run_migrations, tenant_setup};
+use chrono::{DateTime, NaiveDate, Utc};
 
 type Failure = Box<dyn std::error::Error + Send + Sync>;
 
-const USAGE: &str = "usage: booking-admin migrate | tenant load FILE.json | tenant token SLUG";
+const USAGE: &str = "usage: booking-admin migrate | tenant load FILE.json | tenant token SLUG \
+                     | mail redrive [--since WHEN]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -24,6 +29,11 @@ async fn main() -> ExitCode {
         ["migrate"] => migrate().await,
         ["tenant", "load", file] => load(file).await,
         ["tenant", "token", slug] => token(slug).await,
+        ["mail", "redrive"] => redrive(None).await,
+        ["mail", "redrive", "--since", when] => match parse_since(when) {
+            Ok(since) => redrive(Some(since)).await,
+            Err(error) => Err(error.into()),
+        },
         _ => Err(USAGE.into()),
     };
     match outcome {
@@ -64,6 +74,26 @@ async fn load(file: &str) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `--since`: an RFC 3339 instant, or a date (its midnight, UTC).
+fn parse_since(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|instant| instant.with_timezone(&Utc))
+        .or_else(|_| {
+            NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map(|date| date.and_time(chrono::NaiveTime::MIN).and_utc())
+        })
+        .map_err(|_| {
+            format!("--since `{text}` is neither an RFC 3339 instant nor a YYYY-MM-DD date")
+        })
+}
+
+async fn redrive(since: Option<DateTime<Utc>>) -> Result<(), Failure> {
+    let mut conn = pool()?.get().await?;
+    let requeued = outbox::redrive_failed(&mut conn, since, Utc::now()).await?;
+    println!("{}", serde_json::json!({ "requeued": requeued }));
+    Ok(())
+}
+
 #[derive(serde::Serialize)]
 struct OwnerClaims<'a> {
     sub: String,
@@ -94,4 +124,17 @@ async fn token(slug: &str) -> Result<(), Failure> {
     )?;
     println!("{token}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_takes_an_instant_or_a_date() {
+        let midnight = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 12, 1, 0, 0, 0).single();
+        assert_eq!(parse_since("2026-12-01").ok(), midnight);
+        assert_eq!(parse_since("2026-12-01T01:00:00+01:00").ok(), midnight);
+        assert!(parse_since("yesterday").is_err());
+    }
 }

@@ -14,6 +14,6 @@ pub use client::{
     ClientEmail, ClientName, DeclineReason, FieldError, IdempotencyKey, JobTitle, Notes, Phone,
 };
 pub use job::{InvalidTransition, JobSource, JobStatus};
-pub use mail::{MAX_ATTEMPTS, MailContext, MailKind, MailStatus, backoff};
+pub use mail::{MailContext, MailKind, MailStatus, backoff};
 pub use schedule::{Schedule, ScheduleError, WorkingInterval};
 pub use settings::{BookingSettings, SettingsError};

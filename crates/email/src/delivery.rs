@@ -25,7 +25,7 @@ pub struct DeliveryReport {
     pub sent: usize,
     /// Failed for now; due again after their backoff.
     pub retried: usize,
-    /// Given up: refused for good, unrenderable, or out of attempts.
+    /// Given up: the recipient refused for good, or the mail cannot be built.
     pub failed: usize,
 }
 

@@ -17,7 +17,7 @@ use booking_domain::client::mask_email;
 
 use crate::RenderedMail;
 
-/// A send that did not go through. `permanent`: SES refused this mail for good (retrying the
+/// A send that did not go through. `permanent`: SES refused this mail's recipient for good (retrying the
 /// same mail cannot help); otherwise it is retried after a backoff. The message never holds a
 /// full mail address.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -186,16 +186,16 @@ async fn send_ses(
         .set_configuration_set_name(configuration_set.map(str::to_owned))
         .send()
         .await
-        .map_err(classify)?;
+        .map_err(|error| classify(error, mail))?;
     output
         .message_id()
         .map(str::to_owned)
         .ok_or_else(|| SendError::transient("SES accepted the mail without a message id"))
 }
 
-/// Throttling, server errors, timeouts and connection failures pass; a refused message, an
-/// unverified sender or a malformed request stays refused.
-fn classify(error: SdkError<SendEmailError>) -> SendError {
+/// Timeouts, connection failures, server errors, throttling and refusals of the sender's side
+/// pass; only a refusal of `mail`'s recipient stays refused ([`Refusal::is_permanent_for`]).
+fn classify(error: SdkError<SendEmailError>, mail: &RenderedMail) -> SendError {
     let detail = DisplayErrorContext(&error).to_string();
     let SdkError::ServiceError(service) = &error else {
         // Timeouts, dispatch (connect) failures, unreadable responses, request construction.
@@ -203,32 +203,40 @@ fn classify(error: SdkError<SendEmailError>) -> SendError {
     };
     let status = service.raw().status().as_u16();
     let cause = service.err();
-    let message = format!(
-        "SES {} ({status}): {}",
-        cause.code().unwrap_or("error"),
-        cause.message().unwrap_or("no message")
-    );
-    let permanent = match cause {
-        SendEmailError::MessageRejected(_)
-        | SendEmailError::MailFromDomainNotVerifiedException(_)
-        | SendEmailError::BadRequestException(_)
-        | SendEmailError::NotFoundException(_) => true,
-        SendEmailError::TooManyRequestsException(_)
-        | SendEmailError::LimitExceededException(_)
-        | SendEmailError::AccountSuspendedException(_)
-        | SendEmailError::SendingPausedException(_) => false,
-        _ => {
-            let throttled = matches!(
-                cause.code(),
-                Some("Throttling" | "ThrottlingException" | "TooManyRequestsException")
-            );
-            (400..500).contains(&status) && status != 429 && !throttled
-        }
+    let refusal = Refusal {
+        code: cause.code().unwrap_or("error"),
+        message: cause.message().unwrap_or("no message"),
     };
-    if permanent {
+    let message = format!("SES {} ({status}): {}", refusal.code, refusal.message);
+    if refusal.is_permanent_for(&mail.from, &mail.to) {
         SendError::permanent(message)
     } else {
         SendError::transient(message)
+    }
+}
+
+/// What SES answered when it refused a send.
+struct Refusal<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+impl Refusal<'_> {
+    /// A malformed request or a rejected message that names the recipient, and not the
+    /// sender, is about the recipient: retrying cannot help. Everything else is fixed on the
+    /// sender's side or passes by itself — the identity, MAIL FROM, the configuration set, the
+    /// account paused or suspended, quotas, throttling, SES itself — so the mail is retried at
+    /// the capped backoff until it goes out, and the backlog alarm tells the operator. (SES
+    /// names the identities it refuses; its codes alone do not tell sender from recipient.)
+    fn is_permanent_for(&self, sender: &str, recipient: &str) -> bool {
+        let refuses_the_request = matches!(
+            self.code,
+            "MessageRejected" | "BadRequestException" | "InvalidParameterValue"
+        );
+        let message = self.message.to_lowercase();
+        refuses_the_request
+            && message.contains(&recipient.to_lowercase())
+            && !message.contains(&sender.to_lowercase())
     }
 }
 
@@ -254,6 +262,70 @@ async fn write_local(dir: &std::path::Path, mail: &RenderedMail) -> Result<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const SENDER: &str = "bookings@example.com";
+    const RECIPIENT: &str = "jane@client.example";
+
+    fn permanent(code: &str, message: &str) -> bool {
+        Refusal { code, message }.is_permanent_for(SENDER, RECIPIENT)
+    }
+
+    #[test]
+    fn only_a_refusal_of_the_recipient_is_permanent() {
+        let recipient_refused = format!(
+            "Email address is not verified. The following identities failed the check in region US-EAST-1: {RECIPIENT}"
+        );
+        assert!(permanent("MessageRejected", &recipient_refused));
+        assert!(permanent(
+            "BadRequestException",
+            &format!("Illegal address: {RECIPIENT}")
+        ));
+        assert!(permanent(
+            "InvalidParameterValue",
+            &format!("Missing domain in <{}>", RECIPIENT.to_uppercase())
+        ));
+    }
+
+    #[test]
+    fn sender_side_and_account_level_refusals_are_retried() {
+        let sender_unverified = format!(
+            "Email address is not verified. The following identities failed the check in region US-EAST-1: {SENDER}"
+        );
+        let both = format!("{sender_unverified}, {RECIPIENT}");
+        for (code, message) in [
+            ("MessageRejected", sender_unverified.as_str()),
+            ("MessageRejected", both.as_str()),
+            (
+                "MessageRejected",
+                "Did not have authority to send from email bookings@example.com",
+            ),
+            ("MessageRejected", "Email address is not verified."),
+            (
+                "MailFromDomainNotVerifiedException",
+                "MAIL FROM domain is not verified",
+            ),
+            (
+                "NotFoundException",
+                "Configuration set <transactional> does not exist.",
+            ),
+            ("AccountSuspendedException", "The account is suspended"),
+            (
+                "SendingPausedException",
+                "Sending is paused for this account",
+            ),
+            ("TooManyRequestsException", "Too many requests"),
+            ("LimitExceededException", "Maximum sending rate exceeded"),
+            ("Throttling", "Rate exceeded"),
+            (
+                "AccessDeniedException",
+                "not authorized to perform ses:SendEmail",
+            ),
+            ("BadRequestException", "Illegal address"),
+            ("InternalFailure", "internal error"),
+        ] {
+            assert!(!permanent(code, message), "{code}: {message}");
+        }
+    }
 
     #[test]
     fn addresses_in_error_messages_are_masked() {

@@ -502,10 +502,30 @@ async fn an_unreachable_ses_keeps_the_mail_pending_until_a_later_run_sends_it_on
     );
 }
 
+impl Salon {
+    /// Pretends the job's mails were tried `attempts` times already.
+    async fn tried(&mut self, job: Uuid, attempts: i32) {
+        diesel::sql_query("UPDATE emails SET attempts = $2 WHERE job_id = $1")
+            .bind::<diesel::sql_types::Uuid, _>(job)
+            .bind::<diesel::sql_types::Integer, _>(attempts)
+            .execute(&mut self.conn)
+            .await
+            .unwrap();
+    }
+}
+
+fn retried(count: usize) -> DeliveryReport {
+    DeliveryReport {
+        retried: count,
+        ..DeliveryReport::default()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn a_permanent_rejection_fails_the_mail_after_one_attempt() {
+async fn an_unverified_sender_keeps_mails_pending_however_many_attempts() {
     let mut salon = open_salon(false).await;
     let job = salon.book("eve", on_monday(9, 0)).await;
+    salon.tried(job, 40).await;
     let mailer = moto_mailer().await;
     let unverified = MailSettings {
         from_address: format!("nobody@unverified-{}.example", salon.tag),
@@ -522,28 +542,82 @@ async fn a_permanent_rejection_fails_the_mail_after_one_attempt() {
     )
     .await
     .unwrap();
-    assert_eq!(
-        report,
-        DeliveryReport {
-            failed: 2,
-            ..DeliveryReport::default()
-        }
-    );
+    assert_eq!(report, retried(2));
     for mail in salon.mails(job).await {
-        assert_eq!(mail.status, MailStatus::Failed);
-        assert_eq!(mail.attempts, 1);
+        assert_eq!(mail.status, MailStatus::Pending, "{mail:?}");
+        assert_eq!(mail.attempts, 41);
+        assert_eq!(
+            mail.next_attempt_at,
+            now() + Duration::hours(1),
+            "the capped backoff"
+        );
         let error = mail.last_error.unwrap_or_default();
         assert!(error.contains("MessageRejected"), "{error}");
         assert!(!error.contains("nobody@"), "addresses are masked: {error}");
     }
-    // Never retried.
+    assert!(received_by(&salon.client("eve")).is_empty());
+    // Once the sender is fixed, the next run after the backoff sends them.
+    let later = now() + Duration::hours(1);
+    assert_eq!(salon.deliver(&mailer, later, None).await, sent(2));
+    assert_eq!(received_by(&salon.client("eve")).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_ses_never_gives_a_mail_up() {
+    let mut salon = open_salon(false).await;
+    let job = salon.book("ian", on_monday(9, 30)).await;
+    salon.tried(job, 11).await;
+    let unreachable = Mailer::Ses {
+        client: ses_client("http://127.0.0.1:9").await,
+        configuration_set: None,
+    };
+    let mut at = now();
+    for attempt in 12..=14 {
+        assert_eq!(
+            salon.deliver(&unreachable, at, None).await,
+            retried(2),
+            "attempt {attempt}"
+        );
+        for mail in salon.mails(job).await {
+            assert_eq!((mail.status, mail.attempts), (MailStatus::Pending, attempt));
+        }
+        at += Duration::hours(1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_mails_redriven_are_sent_by_the_next_run() {
+    let mut salon = open_salon(false).await;
+    let job = salon.book("rae", on_monday(10, 30)).await;
+    diesel::sql_query("UPDATE emails SET status = 'failed' WHERE job_id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(job)
+        .execute(&mut salon.conn)
+        .await
+        .unwrap();
+    let mailer = Mailer::in_memory();
     assert_eq!(
-        salon
-            .deliver(&mailer, now() + Duration::days(1), None)
-            .await,
+        salon.deliver(&mailer, now(), None).await,
         DeliveryReport::default()
     );
-    assert!(received_by(&salon.client("eve")).is_empty());
+    // `since` is compared with when the mail was given up (the database's clock).
+    let after_the_failure = Utc::now() + Duration::minutes(5);
+    let requeued = outbox::redrive_failed(&mut salon.conn, Some(after_the_failure), now())
+        .await
+        .unwrap();
+    assert_eq!(requeued, 0);
+    let before_the_failure = Utc::now() - Duration::minutes(5);
+    let requeued = outbox::redrive_failed(&mut salon.conn, Some(before_the_failure), now())
+        .await
+        .unwrap();
+    assert_eq!(requeued, 2);
+    assert_eq!(salon.deliver(&mailer, now(), None).await, sent(2));
+    assert_eq!(
+        outbox::redrive_failed(&mut salon.conn, None, now())
+            .await
+            .unwrap(),
+        0,
+        "nothing left to redrive"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

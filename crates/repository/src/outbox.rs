@@ -8,12 +8,12 @@
 //! due again when the lease runs out. Delivery is therefore at least once; a sender that dies
 //! after SES accepted a mail but before recording it sends that mail twice.
 
-use booking_domain::{MAX_ATTEMPTS, MailContext, MailKind, MailStatus, backoff};
+use booking_domain::{MailContext, MailKind, MailStatus, backoff};
 use chrono::{DateTime, Duration, Utc};
 use diesel::dsl::min;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
-use diesel::sql_types::{Array, BigInt, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -241,8 +241,9 @@ pub async fn mark_sent_many(
     Ok(())
 }
 
-/// Records a failed attempt. A permanent failure, or the last allowed attempt, gives the mail
-/// up (`failed`); otherwise it is due again after [`backoff`]. Only the sender holding the
+/// Records a failed attempt. Only a permanent failure gives the mail up (`failed`); any other
+/// is due again after [`backoff`], however many attempts it took (see [`redrive_failed`] for
+/// mails given up by mistake). Only the sender holding the
 /// lease records anything: if the lease ran out and another sender took the mail, this is a
 /// no-op. Returns the mail's status afterwards.
 pub async fn mark_failed(
@@ -252,8 +253,7 @@ pub async fn mark_failed(
     permanent: bool,
     now: DateTime<Utc>,
 ) -> QueryResult<MailStatus> {
-    let gives_up = permanent || mail.attempts >= MAX_ATTEMPTS;
-    let (status, next_attempt_at) = if gives_up {
+    let (status, next_attempt_at) = if permanent {
         (MailStatus::Failed, now)
     } else {
         (MailStatus::Pending, now + backoff(mail.attempts))
@@ -278,6 +278,24 @@ pub async fn mark_failed(
     } else {
         status
     })
+}
+
+/// Puts the mails given up (at or after `since`, when given) back in the queue, due at `now`:
+/// for mails a passing failure once gave up, or a recipient's refusal that was fixed. Returns
+/// how many. (A failed mail's `updated_at` is when it was given up.)
+pub async fn redrive_failed(
+    conn: &mut AsyncPgConnection,
+    since: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE emails SET status = 'pending', next_attempt_at = $2 \
+         WHERE status = 'failed' AND ($1::timestamptz IS NULL OR updated_at >= $1)",
+    )
+    .bind::<Nullable<Timestamptz>, _>(since)
+    .bind::<Timestamptz, _>(now)
+    .execute(conn)
+    .await
 }
 
 /// What the mails of the jobs `job_ids` show, as the jobs are now, each with its tenant's id
