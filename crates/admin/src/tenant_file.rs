@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use booking_domain::{BookingSettings, Schedule, WorkingInterval};
+use booking_domain::{BookingSettings, MailAddress, Schedule, WorkingInterval};
 use booking_repository::tenant_setup::{ServiceDefinition, TenantDefinition};
 use chrono::{NaiveDate, Weekday};
 use chrono_tz::Tz;
@@ -91,6 +91,14 @@ pub fn parse(text: &str) -> Result<TenantDefinition, String> {
             file.slug
         ));
     }
+    let notification_email = MailAddress::parse(&file.notification_email)
+        .map_err(|_| {
+            format!(
+                "notificationEmail `{}` is not a deliverable mail address",
+                file.notification_email
+            )
+        })?
+        .into_inner();
     let zone: Tz = file
         .time_zone
         .parse()
@@ -157,7 +165,7 @@ pub fn parse(text: &str) -> Result<TenantDefinition, String> {
         slug: file.slug,
         name: file.name,
         zone,
-        notification_email: file.notification_email,
+        notification_email,
         settings,
         schedule,
         services,
@@ -195,6 +203,17 @@ mod tests {
             bad_zone.err().as_deref(),
             Some("`Mars/Olympus` is not an IANA time zone")
         );
+        for address in ["john..doe@example.com", "owner", "a:b@x.com"] {
+            let file = format!(
+                r#"{{"slug":"a","name":"A","timeZone":"UTC","notificationEmail":"{address}"}}"#
+            );
+            assert!(
+                parse(&file)
+                    .err()
+                    .is_some_and(|e| e.contains("notificationEmail")),
+                "{address}"
+            );
+        }
         let bad_day = parse(
             r#"{"slug":"a","name":"A","timeZone":"UTC","notificationEmail":"o@x.io","workingHours":{"funday":[]}}"#,
         );

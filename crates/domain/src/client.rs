@@ -90,6 +90,11 @@ text_newtype!(
     ClientEmail
 );
 text_newtype!(
+    /// An address mail can be sent to: what the mailer's own parser (lettre's `Address`) takes,
+    /// so an address accepted here never fails when the mail is built.
+    MailAddress
+);
+text_newtype!(
     /// A phone number: digits and the usual separators, up to 40 characters.
     Phone
 );
@@ -113,6 +118,22 @@ text_newtype!(
 impl ClientName {
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
         single_line("name", raw, 1, 200).map(Self)
+    }
+}
+
+impl MailAddress {
+    /// Trims, then parses as the mailer does.
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        let value = raw.trim();
+        value
+            .parse::<lettre::Address>()
+            .map(|_| Self(value.to_owned()))
+            .map_err(|_| {
+                FieldError::new(
+                    "email",
+                    "must be a valid email address, like name@example.com",
+                )
+            })
     }
 }
 
@@ -153,6 +174,8 @@ impl ClientEmail {
         {
             return Err(invalid());
         }
+        // What the mailer cannot parse would fail every mail to it.
+        MailAddress::parse(&value).map_err(|_| invalid())?;
         Ok(Self(value))
     }
 
@@ -284,6 +307,23 @@ mod tests {
         }
         let long = format!("{}@example.com", "a".repeat(250));
         assert!(ClientEmail::parse(&long).is_err());
+    }
+
+    #[test]
+    fn emails_the_mailer_cannot_parse_are_refused() {
+        for bad in [
+            "john..doe@example.com",
+            ".jo@x.com",
+            "jo.@x.com",
+            "a:b@x.com",
+        ] {
+            assert!(ClientEmail::parse(bad).is_err(), "{bad:?}");
+            assert!(MailAddress::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            MailAddress::parse(" owner@fifi.example ").map(MailAddress::into_inner),
+            Ok("owner@fifi.example".to_owned())
+        );
     }
 
     #[test]

@@ -11,7 +11,8 @@ pub mod settings;
 
 pub use availability::{BookingRejected, Calendar, Occupancy, OccupiedPeriod, Slot, has_room};
 pub use client::{
-    ClientEmail, ClientName, DeclineReason, FieldError, IdempotencyKey, JobTitle, Notes, Phone,
+    ClientEmail, ClientName, DeclineReason, FieldError, IdempotencyKey, JobTitle, MailAddress,
+    Notes, Phone,
 };
 pub use job::{InvalidTransition, JobSource, JobStatus};
 pub use mail::{MailContext, MailKind, MailStatus, backoff};

@@ -95,22 +95,26 @@ pub fn render(
     let (text, html) = templates::bodies(kind, &view)?;
 
     let from = mailbox(Some(&mail.tenant_name), &settings.from_address, "from")?;
-    let client = mailbox(Some(&mail.client_name), &mail.client_email, "client")?;
+    let client = mailbox(Some(&mail.client_name), &mail.client_email, "client");
     let owner = mailbox(
         Some(&mail.tenant_name),
         &mail.notification_email,
         "notification",
-    )?;
+    );
     let (to, reply_to) = if kind.is_for_client() {
         (client, owner)
     } else {
         (owner, client)
     };
-    let builder = Message::builder()
+    let to = to?;
+    let mut builder = Message::builder()
         .from(from.clone())
-        .reply_to(reply_to)
         .to(to.clone())
         .subject(subject.clone());
+    // Reply-To is a convenience: without it the mail still goes, where an error would stop it.
+    if let Ok(reply_to) = reply_to {
+        builder = builder.reply_to(reply_to);
+    }
     let alternative = MultiPart::alternative_plain_html(text, html);
     let message =
         match ics::invitation(kind, mail, from.email.as_ref()) {

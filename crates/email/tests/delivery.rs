@@ -621,6 +621,38 @@ async fn failed_mails_redriven_are_sent_by_the_next_run() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_client_address_the_mailer_refuses_fails_only_the_client_mail() {
+    let mut salon = open_salon(false).await;
+    let job = salon.book("zed", on_monday(13, 30)).await;
+    // Recorded before addresses were checked with the mailer's parser.
+    diesel::sql_query("UPDATE contacts SET email = 'zed..old@client.example'")
+        .execute(&mut salon.conn)
+        .await
+        .unwrap();
+    let mailer = Mailer::in_memory();
+    let report = salon.deliver(&mailer, now(), Some(job)).await;
+    assert_eq!(
+        report,
+        DeliveryReport {
+            sent: 1,
+            failed: 1,
+            ..DeliveryReport::default()
+        }
+    );
+    let owner_mail = mailer.sent();
+    assert_eq!(owner_mail.len(), 1);
+    assert_eq!(owner_mail[0].to, salon.owner);
+    for mail in salon.mails(job).await {
+        let expected = if mail.kind == MailKind::OwnerNewBooking {
+            MailStatus::Sent
+        } else {
+            MailStatus::Failed
+        };
+        assert_eq!(mail.status, expected, "{mail:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn two_senders_at_once_send_each_mail_once() {
     let mut salon = open_salon(false).await;
     let mut jobs = Vec::new();

@@ -387,3 +387,18 @@ fn an_undeliverable_client_address_is_a_render_error_without_the_address() {
         "the client address is not a deliverable mail address"
     );
 }
+
+#[test]
+fn a_reply_to_that_does_not_parse_is_left_out_and_the_mail_still_goes() {
+    let mut context = fall_back_booking(JobStatus::Scheduled);
+    context.client_email = "john..doe@client.example".to_owned();
+    let owner = render(MailKind::OwnerNewBooking, &context, &settings()).unwrap();
+    assert_eq!(owner.to, "owner@fifi.example");
+    assert!(parse(&owner).reply_to().is_none());
+
+    let mut context = fall_back_booking(JobStatus::Scheduled);
+    context.notification_email = "owner..desk@fifi.example".to_owned();
+    let client = render(MailKind::ClientBooked, &context, &settings()).unwrap();
+    assert_eq!(client.to, "jane@client.example");
+    assert!(parse(&client).reply_to().is_none());
+}
