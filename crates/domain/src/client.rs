@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+
 /// Why a field was refused: the field's name (as the API spells it) and a sentence for a person.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
@@ -46,6 +48,22 @@ fn single_line(
         return Err(FieldError::new(
             field,
             "must be a single line without control characters",
+        ));
+    }
+    refuse_format_characters(field, value)
+}
+
+/// Unicode format characters — bidi overrides and isolates, zero-width spaces and joiners, the
+/// byte order mark — are invisible: they make a text read otherwise than it is (a name that
+/// shows a different address, a reversed link).
+fn refuse_format_characters(field: &'static str, value: String) -> Result<String, FieldError> {
+    if value
+        .chars()
+        .any(|c| c.general_category() == GeneralCategory::Format)
+    {
+        return Err(FieldError::new(
+            field,
+            "must not contain invisible formatting characters (bidi overrides, zero-width)",
         ));
     }
     Ok(value)
@@ -223,7 +241,7 @@ impl Notes {
                 "must not contain control characters",
             ));
         }
-        Ok(Self(value))
+        refuse_format_characters("notes", value).map(Self)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -342,6 +360,21 @@ mod tests {
         assert!(ClientName::parse(&"x".repeat(201)).is_err());
         assert!(ClientName::parse(&"é".repeat(200)).is_ok());
         assert!(ClientName::parse("Jane\r\nBcc: evil@example.com").is_err());
+    }
+
+    #[test]
+    fn names_and_notes_refuse_invisible_format_characters() {
+        for sneaky in [
+            "Jane\u{202E}evil",
+            "Ja\u{200B}ne",
+            "Jane\u{2066}x\u{2069}",
+            "\u{FEFF}Jane",
+        ] {
+            assert!(ClientName::parse(sneaky).is_err(), "{sneaky:?}");
+            assert!(Notes::parse(sneaky).is_err(), "{sneaky:?}");
+        }
+        assert!(ClientName::parse("Zoë O'Brien-Łukasz 山田").is_ok());
+        assert!(Notes::parse("Line one\nline two\tindented").is_ok());
     }
 
     #[test]

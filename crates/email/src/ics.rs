@@ -60,8 +60,8 @@ pub(crate) fn invitation(
     let mut organizer = Property::new("ORGANIZER", format!("mailto:{organizer_address}"));
     organizer.add_parameter("CN", &parameter_text(&mail.tenant_name));
     let mut attendee = Property::new("ATTENDEE", format!("mailto:{}", mail.client_email));
+    // No CN: the client's name reaches a client mail only as its greeting.
     attendee
-        .add_parameter("CN", &parameter_text(&mail.client_name))
         .add_parameter("ROLE", "REQ-PARTICIPANT")
         .add_parameter("PARTSTAT", "ACCEPTED")
         .add_parameter("RSVP", "FALSE");

@@ -83,8 +83,9 @@ pub(crate) fn subject(kind: MailKind, mail: &MailContext) -> String {
 
 /// Renders the mail of `kind` about the job in `mail`: multipart/alternative (text, HTML),
 /// wrapped with the calendar invitation in multipart/mixed for client mails. Client mails go to
-/// the client with the owner as Reply-To; the owner mail goes to the tenant's notification
-/// address with the client as Reply-To.
+/// the client's bare address with the owner as Reply-To; the owner mail goes to the tenant's
+/// notification address with the client as Reply-To. Only the recipient must parse: a Reply-To
+/// that does not is left out.
 pub fn render(
     kind: MailKind,
     mail: &MailContext,
@@ -95,7 +96,9 @@ pub fn render(
     let (text, html) = templates::bodies(kind, &view)?;
 
     let from = mailbox(Some(&mail.tenant_name), &settings.from_address, "from")?;
-    let client = mailbox(Some(&mail.client_name), &mail.client_email, "client");
+    // The client's name is in the owner's mail (as Reply-To); a client mail only greets with it.
+    let client_name = (!kind.is_for_client()).then_some(mail.client_name.as_str());
+    let client = mailbox(client_name, &mail.client_email, "client");
     let owner = mailbox(
         Some(&mail.tenant_name),
         &mail.notification_email,

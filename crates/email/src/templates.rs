@@ -14,9 +14,13 @@ pub(crate) struct View<'a> {
     pub service: &'a str,
     /// "Monday, December 7, 2026, 10:00 AM – 10:45 AM EST", in the tenant's zone.
     pub when: String,
+    /// The client's full name, for the owner's mail.
     pub client_name: &'a str,
+    /// What a client mail calls the client ([`greeting`]).
+    pub greeting: String,
     pub client_email: &'a str,
     pub client_phone: Option<&'a str>,
+    /// Owner mails only: a client mail never echoes what the booking form was given.
     pub notes: Option<&'a str>,
     /// The notes for the plain-text table: continuation lines indented under the first.
     pub notes_text: Option<String>,
@@ -41,16 +45,19 @@ impl<'a> View<'a> {
                 .map(str::trim)
                 .filter(|value| !value.is_empty())
         };
+        let for_owner = !kind.is_for_client();
+        let notes = non_empty(&mail.notes).filter(|_| for_owner);
         Self {
             subject,
             business: &mail.tenant_name,
             service: &mail.service_name,
             when: span(mail.starts_at, mail.ends_at, mail.zone),
             client_name: &mail.client_name,
+            greeting: greeting(&mail.client_name),
             client_email: &mail.client_email,
             client_phone: non_empty(&mail.client_phone),
-            notes: non_empty(&mail.notes),
-            notes_text: non_empty(&mail.notes).map(|notes| notes.replace('\n', "\n          ")),
+            notes,
+            notes_text: notes.map(|notes| notes.replace('\n', "\n          ")),
             reason: non_empty(&mail.decline_reason),
             job_url: format!(
                 "{}/jobs/{}",
@@ -58,9 +65,34 @@ impl<'a> View<'a> {
                 mail.job_id
             ),
             pending: mail.status == JobStatus::PendingConfirmation,
-            for_owner: !kind.is_for_client(),
+            for_owner,
         }
     }
+}
+
+/// Longest greeting a client mail shows.
+const GREETING_CHARS: usize = 40;
+
+/// The client's name as a client mail greets them: its first words up to [`GREETING_CHARS`]
+/// (cut mid-word only for a single long word). The booking form's text reaches the client's
+/// inbox only here, so it cannot carry a message of its own.
+pub(crate) fn greeting(name: &str) -> String {
+    let name = name.trim();
+    let mut shown = String::new();
+    for word in name.split_whitespace() {
+        let needed = shown.chars().count() + usize::from(!shown.is_empty()) + word.chars().count();
+        if needed > GREETING_CHARS {
+            break;
+        }
+        if !shown.is_empty() {
+            shown.push(' ');
+        }
+        shown.push_str(word);
+    }
+    if shown.is_empty() {
+        shown = name.chars().take(GREETING_CHARS).collect();
+    }
+    shown
 }
 
 /// A session in the tenant's wall time, its zone abbreviation after each end that needs one:
@@ -164,6 +196,16 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
     use chrono_tz::America::New_York;
+
+    #[test]
+    fn a_greeting_keeps_the_first_words_up_to_forty_characters() {
+        assert_eq!(greeting("  Jane O'Brien "), "Jane O'Brien");
+        assert_eq!(
+            greeting("Jane Visit evil.example now for your prize money"),
+            "Jane Visit evil.example now for your"
+        );
+        assert_eq!(greeting(&"x".repeat(60)), "x".repeat(40));
+    }
 
     #[test]
     fn a_session_shows_its_zone_abbreviation_once() {

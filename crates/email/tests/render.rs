@@ -191,7 +191,7 @@ fn client_mails_go_to_the_client_with_the_owner_as_reply_to() {
     let message = parse(&mail);
     let to = message.to().and_then(|a| a.first()).unwrap();
     assert_eq!(to.address(), Some("jane@client.example"));
-    assert_eq!(to.name(), Some("Jane <script>alert(1)</script> O'Brien"));
+    assert_eq!(to.name(), None, "the name is only in the greeting");
     let reply_to = message.reply_to().and_then(|a| a.first()).unwrap();
     assert_eq!(reply_to.address(), Some("owner@fifi.example"));
     assert_eq!(
@@ -363,16 +363,38 @@ fn the_decline_mail_gives_the_owners_reason() {
 }
 
 #[test]
-fn client_mails_do_not_show_the_client_their_own_contact_details_but_do_show_notes() {
-    let mail = render(
-        MailKind::ClientConfirmed,
-        &fall_back_booking(JobStatus::Scheduled),
-        &settings(),
-    )
-    .unwrap();
-    let (text, _) = bodies(&parse(&mail));
-    assert!(!text.contains("+1 555 010 2030"), "{text}");
+fn client_mails_show_no_notes_nor_contact_details_and_the_name_only_as_a_short_greeting() {
+    let mut context = fall_back_booking(JobStatus::Scheduled);
+    context.client_name = format!("Jane {}", "Visit evil.example for a prize ".repeat(6));
+    context.decline_reason = Some("Fully booked".to_owned());
+    for kind in MailKind::ALL
+        .into_iter()
+        .filter(|kind| kind.is_for_client())
+    {
+        let mail = render(kind, &context, &settings()).unwrap();
+        let message = parse(&mail);
+        let (text, html) = bodies(&message);
+        let raw = String::from_utf8_lossy(&mail.raw).replace("\r\n ", " ");
+        for shown in [&text, &unescape(&html)] {
+            assert!(!shown.contains("Short on the sides"), "{kind}:\n{shown}");
+            assert!(!shown.contains("+1 555 010 2030"), "{kind}:\n{shown}");
+            assert!(
+                shown.contains("Hi Jane Visit evil.example for a prize,"),
+                "{kind}:\n{shown}"
+            );
+            assert_eq!(shown.matches("evil.example").count(), 1, "{kind}:\n{shown}");
+        }
+        let (_, calendar) = invitation(&message);
+        assert!(!calendar.to_string().contains("evil.example"), "{kind}");
+        assert!(!raw.contains("Short on the sides"), "{kind}");
+    }
+    let owner = render(MailKind::OwnerNewBooking, &context, &settings()).unwrap();
+    let (text, _) = bodies(&parse(&owner));
     assert!(text.contains("Short on the sides"), "{text}");
+    assert!(
+        text.contains(&context.client_name.trim().to_owned()),
+        "{text}"
+    );
 }
 
 #[test]

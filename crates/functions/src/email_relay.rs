@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use booking_email::{record_sent, relay};
-use booking_repository::outbox::oldest_pending_age;
+use booking_repository::outbox::{self, oldest_pending_age};
 use booking_repository::{AsyncPgConnection, idempotency, rate_limit};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -17,14 +17,17 @@ use crate::Deps;
 const BUDGET: Duration = Duration::from_secs(40);
 const BATCH: i64 = 25;
 
-/// Rides along with every pass: rate-limit windows older than an hour and idempotency keys
-/// older than a day are dropped. A failure is logged; the next pass tries again.
+/// Rides along with every pass: rate-limit windows and client-address turns older than an
+/// hour, and idempotency keys older than a day, are dropped. A failure is logged; the next pass tries again.
 async fn housekeeping(conn: &mut AsyncPgConnection, now: DateTime<Utc>) {
     if let Err(error) = rate_limit::prune(conn, now).await {
         tracing::warn!(%error, "could not prune rate-limit windows");
     }
     if let Err(error) = idempotency::prune(conn, now).await {
         tracing::warn!(%error, "could not prune idempotency keys");
+    }
+    if let Err(error) = outbox::prune_recipient_turns(conn, now).await {
+        tracing::warn!(%error, "could not prune the turns of client addresses");
     }
 }
 

@@ -168,7 +168,7 @@ pub async fn book(
             let (contact, job, mails, ()) = try_join4(
                 upsert_contact_on(shared, tenant.id, request),
                 insert_booked_job(shared, job_id, &new_job, &request.email),
-                outbox::enqueue_leased_on(shared, tenant.id, job_id, &kinds, now),
+                outbox::enqueue_booking_on(shared, tenant.id, job_id, &kinds, &request.email, now),
                 async {
                     match key {
                         Some(key) => {

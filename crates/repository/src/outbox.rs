@@ -8,13 +8,14 @@
 //! due again when the lease runs out. Delivery is therefore at least once; a sender that dies
 //! after SES accepted a mail but before recording it sends that mail twice.
 
-use booking_domain::{MailContext, MailKind, MailStatus, backoff};
+use booking_domain::{ClientEmail, MailContext, MailKind, MailStatus, backoff};
 use chrono::{DateTime, Duration, Utc};
 use diesel::dsl::min;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
-use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use futures_util::future::try_join;
 use uuid::Uuid;
 
 use crate::catalog::{corrupt, parse_zone};
@@ -96,15 +97,49 @@ pub async fn enqueue(
         .await
 }
 
-/// [`enqueue`] for a new job whose mails the caller sends itself right after commit: the mails
-/// are recorded already leased to it (one attempt, due again after [`LEASE`]), so no lease
-/// statement is needed after commit. If the caller never sends them, the relay does once the
-/// lease runs out — as for any sender that dies mid-way.
-pub(crate) async fn enqueue_leased_on(
+/// At most this many public-booking mails go to one client address per hour, across tenants:
+/// the booking form cannot make a business's verified identity mail anyone more often. Past
+/// it the booking still lands; its client mail waits its turn in the outbox.
+pub const BOOKING_MAILS_PER_ADDRESS_HOUR: i64 = 5;
+
+/// Serialises the bookings mailing one address (whatever the tenant) until commit, so each
+/// sees the others' turns. Taken after the tenant's lock, and nothing is locked after it.
+const LOCK_RECIPIENT: &str = "SELECT pg_advisory_xact_lock(hashtextextended(lower($1), 0))";
+
+/// Takes the client mail's turn — the earliest time at or after `now` leaving fewer than
+/// [`BOOKING_MAILS_PER_ADDRESS_HOUR`] turns of the address in the hour before — and records
+/// the mails: the client mail leased when its turn is now, else waiting for it; the others
+/// leased. The address is kept only as a hash.
+const ENQUEUE_BOOKING: &str = "\
+    WITH recipient AS (SELECT sha256(convert_to(lower($1), 'UTF8')) AS key), \
+    turn AS ( \
+        INSERT INTO mail_recipient_turns (recipient, due_at) \
+        SELECT key, greatest($2, coalesce(( \
+            SELECT due_at + interval '1 hour' FROM mail_recipient_turns \
+            WHERE mail_recipient_turns.recipient = recipient.key \
+            ORDER BY due_at DESC OFFSET $3 - 1 LIMIT 1), $2)) \
+        FROM recipient RETURNING due_at) \
+    INSERT INTO emails (id, tenant_id, job_id, kind, attempts, next_attempt_at, created_at) \
+    SELECT mail.id, $4, $5, mail.kind, \
+        CASE WHEN mail.capped AND turn.due_at > $2 THEN 0 ELSE 1 END, \
+        CASE WHEN mail.capped AND turn.due_at > $2 THEN turn.due_at ELSE $6 END, $2 \
+    FROM unnest($7::uuid[], $8::text[], $9::bool[]) AS mail(id, kind, capped) CROSS JOIN turn \
+    RETURNING id, tenant_id, job_id, kind, attempts";
+
+/// [`enqueue`] for a public booking, whose mails the caller sends itself right after commit:
+/// the mails are recorded already leased to it (one attempt, due again after [`LEASE`]), so no
+/// lease statement is needed after commit, and returned. If the caller never sends them, the
+/// relay does once the lease runs out — as for any sender that dies mid-way.
+///
+/// The client's mail counts against [`BOOKING_MAILS_PER_ADDRESS_HOUR`]: past it, it is
+/// recorded unleased and due at its turn (the relay sends it then), and not returned. Two
+/// statements, pipelined: the address's lock, then the turn and the mails.
+pub(crate) async fn enqueue_booking_on(
     mut conn: &AsyncPgConnection,
     tenant_id: Uuid,
     job_id: Uuid,
     kinds: &[MailKind],
+    client: &ClientEmail,
     now: DateTime<Utc>,
 ) -> QueryResult<Vec<ClaimedMail>> {
     let mails: Vec<ClaimedMail> = kinds
@@ -117,25 +152,53 @@ pub(crate) async fn enqueue_leased_on(
             attempts: 1,
         })
         .collect();
-    let rows: Vec<_> = mails
+    let lock = diesel::sql_query(LOCK_RECIPIENT).bind::<Text, _>(client.as_str());
+    let insert = diesel::sql_query(ENQUEUE_BOOKING)
+        .bind::<Text, _>(client.as_str())
+        .bind::<Timestamptz, _>(now)
+        .bind::<BigInt, _>(BOOKING_MAILS_PER_ADDRESS_HOUR)
+        .bind::<SqlUuid, _>(tenant_id)
+        .bind::<SqlUuid, _>(job_id)
+        .bind::<Timestamptz, _>(now + LEASE)
+        .bind::<Array<SqlUuid>, _>(mails.iter().map(|mail| mail.id).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(
+            mails
+                .iter()
+                .map(|mail| mail.kind.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Bool>, _>(
+            mails
+                .iter()
+                .map(|mail| mail.kind.is_for_client())
+                .collect::<Vec<_>>(),
+        );
+    let mut shared = conn;
+    let (_, recorded) = try_join(
+        lock.execute(&mut conn),
+        insert.load::<ClaimedRow>(&mut shared),
+    )
+    .await?;
+    let leased: Vec<Uuid> = recorded
         .iter()
-        .map(|mail| {
-            (
-                emails::id.eq(mail.id),
-                emails::tenant_id.eq(tenant_id),
-                emails::job_id.eq(job_id),
-                emails::kind.eq(mail.kind.as_str()),
-                emails::attempts.eq(1),
-                emails::next_attempt_at.eq(now + LEASE),
-                emails::created_at.eq(now),
-            )
-        })
+        .filter(|row| row.attempts == 1)
+        .map(|row| row.id)
         .collect();
-    diesel::insert_into(emails::table)
-        .values(&rows)
-        .execute(&mut conn)
-        .await?;
-    Ok(mails)
+    Ok(mails
+        .into_iter()
+        .filter(|mail| leased.contains(&mail.id))
+        .collect())
+}
+
+/// Drops the turns of client addresses that no longer count (due over an hour before `now`).
+pub async fn prune_recipient_turns(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::sql_query("DELETE FROM mail_recipient_turns WHERE due_at < $1")
+        .bind::<Timestamptz, _>(now - Duration::hours(1))
+        .execute(conn)
+        .await
 }
 
 #[derive(QueryableByName)]

@@ -416,3 +416,66 @@ async fn a_database_failure_mid_delivery_still_records_the_mails_ses_accepted() 
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sixth_booking_mail_to_one_address_within_an_hour_waits_for_the_relay() {
+    let stack = Stack::default().await;
+    let other = booking_test_support::load(
+        &stack.db,
+        &booking_test_support::salon("other", BookingSettings::default()),
+    )
+    .await;
+    let other_haircut = booking_test_support::service(&other, "haircut");
+    let client = "many@example.com";
+    for hour in [9, 10, 11, 13, 14] {
+        stack.book(&ny_text(2026, 12, 7, hour, 0), client).await;
+    }
+    // The sixth, at another business: the booking lands, its client mail waits.
+    let body = booking_body(&ny_text(2026, 12, 7, 10, 0), client);
+    let (status, _, created) =
+        read(book_slot::handle(&stack.deps, book_request(other_haircut, &body, &[])).await);
+    assert_eq!(status, 201, "{created}");
+    let to_client = |deps: &Deps| {
+        sent(deps)
+            .into_iter()
+            .filter(|(_, to, _)| to == client)
+            .count()
+    };
+    assert_eq!(to_client(&stack.deps), 5);
+    assert_eq!(
+        stack
+            .count("emails WHERE kind = 'owner-new-booking' AND status = 'sent'")
+            .await,
+        6
+    );
+    let an_hour_later = friday_morning() + Duration::hours(1);
+    assert_eq!(
+        stack
+            .count(&format!(
+                "emails WHERE status = 'pending' AND attempts = 0 \
+                 AND next_attempt_at = '{}'",
+                an_hour_later.to_rfc3339()
+            ))
+            .await,
+        1
+    );
+    let mut conn = stack.deps.pool.get().await.expect("connection");
+    for (at, expected) in [
+        (an_hour_later - Duration::seconds(1), 0),
+        (an_hour_later, 1),
+    ] {
+        let report = relay(
+            &mut conn,
+            &stack.deps.mailer,
+            &stack.deps.mail,
+            move || at,
+            10,
+            StdDuration::from_secs(10),
+            &mut Vec::new(),
+        )
+        .await
+        .expect("relay");
+        assert_eq!(report.sent, expected, "at {at}");
+    }
+    assert_eq!(to_client(&stack.deps), 6);
+}
