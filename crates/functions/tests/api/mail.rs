@@ -479,3 +479,55 @@ async fn a_sixth_booking_mail_to_one_address_within_an_hour_waits_for_the_relay(
     }
     assert_eq!(to_client(&stack.deps), 6);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn simultaneous_bookings_for_one_address_at_five_businesses_share_its_five_turns() {
+    let stack = Stack::default().await;
+    let mut services = vec![stack.haircut];
+    for slug in ["b", "c", "d", "e"] {
+        let loaded = booking_test_support::load(
+            &stack.db,
+            &booking_test_support::salon(slug, BookingSettings::default()),
+        )
+        .await;
+        services.push(booking_test_support::service(&loaded, "haircut"));
+    }
+    let client = "storm@example.com";
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(10));
+    let mut bookings = Vec::new();
+    for (service, hour) in services
+        .into_iter()
+        .flat_map(|service| [9, 13].map(|hour| (service, hour)))
+    {
+        // A container each, connected before the start, as simultaneous requests in AWS.
+        let deps = stack.container();
+        drop(deps.connection().await.expect("warm connection"));
+        let body = booking_body(&ny_text(2026, 12, 7, hour, 0), client);
+        let start = start.clone();
+        bookings.push(tokio::spawn(async move {
+            start.wait().await;
+            read(book_slot::handle(&deps, book_request(service, &body, &[])).await).0
+        }));
+    }
+    for booking in bookings {
+        assert_eq!(booking.await.expect("booking task"), 201);
+    }
+    let due = |at: chrono::DateTime<chrono::Utc>| {
+        format!(
+            "emails WHERE kind LIKE 'client-%' AND next_attempt_at = '{}'",
+            at.to_rfc3339()
+        )
+    };
+    assert_eq!(
+        stack
+            .count("emails WHERE kind LIKE 'client-%' AND status = 'sent'")
+            .await,
+        5
+    );
+    assert_eq!(
+        stack
+            .count(&due(friday_morning() + Duration::hours(1)))
+            .await,
+        5
+    );
+}
