@@ -149,20 +149,38 @@ pub async fn bookable_service(
 /// inserts never interleave, across any number of Lambda containers. On a shared connection,
 /// to pipeline it with the reads that must follow the lock ([`service_calendar_inputs`]).
 pub(crate) async fn lock_bookable_service_on(
-    mut conn: &AsyncPgConnection,
+    conn: &AsyncPgConnection,
     service_id: Uuid,
 ) -> QueryResult<Option<(Tenant, Service)>> {
-    services::table
-        .inner_join(tenants::table)
+    // The lock, then the read: one pipeline, run in this order, so the read sees what the last
+    // holder of the lock committed.
+    let (_, found) = futures_util::future::try_join(
+        lock_tenant_of_service(conn, service_id),
+        bookable_service_on(conn, service_id),
+    )
+    .await?;
+    Ok(found)
+}
+
+/// The guard: locks the row of the tenant that owns `service_id` (`FOR NO KEY UPDATE`) and no
+/// other row. Every transaction that locks rows takes its tenant's first, and a tenant load
+/// writes the tenant row before its services, so two transactions never wait on each other in
+/// opposite orders (no deadlock).
+async fn lock_tenant_of_service(
+    mut conn: &AsyncPgConnection,
+    service_id: Uuid,
+) -> QueryResult<Option<Uuid>> {
+    let owner = services::table
         .filter(services::id.eq(service_id))
-        .filter(services::active.eq(true))
-        .select((TenantRow::as_select(), ServiceRow::as_select()))
+        .select(services::tenant_id)
+        .single_value();
+    tenants::table
+        .filter(tenants::id.nullable().eq(owner))
+        .select(tenants::id)
         .for_no_key_update()
-        .first::<(TenantRow, ServiceRow)>(&mut conn)
+        .first(&mut conn)
         .await
-        .optional()?
-        .map(pair)
-        .transpose()
+        .optional()
 }
 
 /// [`bookable_service`] on a shared connection, to pipeline it with other reads.
@@ -182,18 +200,21 @@ pub(crate) async fn bookable_service_on(
         .transpose()
 }
 
-/// A service of the given tenant (active or not) with the tenant, locking the tenant's row.
+/// A service of the given tenant (active or not) with the tenant, locking the tenant's row (and
+/// only that row, see [`lock_tenant_of_service`]).
 pub async fn lock_tenant_service(
     conn: &mut AsyncPgConnection,
     tenant_id: Uuid,
     service_id: Uuid,
 ) -> QueryResult<Option<(Tenant, Service)>> {
+    if lock_tenant(conn, tenant_id).await?.is_none() {
+        return Ok(None);
+    }
     services::table
         .inner_join(tenants::table)
         .filter(services::id.eq(service_id))
         .filter(services::tenant_id.eq(tenant_id))
         .select((TenantRow::as_select(), ServiceRow::as_select()))
-        .for_no_key_update()
         .first::<(TenantRow, ServiceRow)>(conn)
         .await
         .optional()?
