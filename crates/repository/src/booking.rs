@@ -159,6 +159,8 @@ pub async fn book(
                     .map(|n| n.as_str().to_owned()),
                 source: JobSource::Public.as_str(),
                 changed_by: "public-booking".to_owned(),
+                client_name: request.name.as_str().to_owned(),
+                client_phone: request.phone.as_ref().map(|p| p.as_str().to_owned()),
             };
             // The id is chosen here so the mails and the key can name the job in the same
             // pipeline as its insert.
@@ -269,8 +271,9 @@ async fn alternatives_on(
     Ok(calendar.next_slots(after, ALTERNATIVES_HORIZON_DAYS, ALTERNATIVES, now))
 }
 
-/// Contacts are unique per tenant by case-insensitive email; a booking refreshes the name and,
-/// when given, the phone.
+/// Contacts are unique per tenant by case-insensitive email. Anybody can type an address, so a
+/// booking never rewrites what the contact holds: it only fills a phone the contact lacks (the
+/// job keeps its own copy of the name and phone it was booked with).
 pub(crate) async fn upsert_contact(
     conn: &mut AsyncPgConnection,
     tenant_id: Uuid,
@@ -295,12 +298,9 @@ async fn upsert_contact_on(
         ))
         .on_conflict(on_constraint("contacts_tenant_email_key"))
         .do_update()
-        .set((
-            contacts::name.eq(sql::<Text>("excluded.name")),
-            contacts::phone.eq(sql::<Nullable<Text>>(
-                "coalesce(excluded.phone, contacts.phone)",
-            )),
-        ))
+        .set(contacts::phone.eq(sql::<Nullable<Text>>(
+            "coalesce(contacts.phone, excluded.phone)",
+        )))
         .returning((contacts::id, ContactRow::as_returning()))
         .get_result(&mut conn)
         .await
@@ -319,6 +319,8 @@ pub(crate) struct InsertJob {
     pub notes: Option<String>,
     pub source: &'static str,
     pub changed_by: String,
+    pub client_name: String,
+    pub client_phone: Option<String>,
 }
 
 pub(crate) async fn insert_job(
@@ -344,11 +346,11 @@ async fn insert_booked_job(
 ) -> QueryResult<JobRow> {
     diesel::sql_query(
         "INSERT INTO jobs (id, tenant_id, service_id, contact_id, title, starts_at, ends_at, \
-                           status, notes, source, changed_by) \
-         SELECT $1, $2, $3, contacts.id, $4, $5, $6, $7, $8, $9, $10 FROM contacts \
+                           status, notes, source, changed_by, client_name, client_phone) \
+         SELECT $1, $2, $3, contacts.id, $4, $5, $6, $7, $8, $9, $10, $12, $13 FROM contacts \
          WHERE contacts.tenant_id = $2 AND contacts.email_key = lower($11) \
          RETURNING id, tenant_id, service_id, status, source, starts_at, ends_at, title, notes, \
-                   decline_reason, changed_by, created_at, updated_at",
+                   decline_reason, changed_by, created_at, updated_at, client_name, client_phone",
     )
     .bind::<SqlUuid, _>(job_id)
     .bind::<SqlUuid, _>(job.tenant_id)
@@ -361,6 +363,8 @@ async fn insert_booked_job(
     .bind::<Text, _>(job.source)
     .bind::<Text, _>(&job.changed_by)
     .bind::<Text, _>(email.as_str())
+    .bind::<Text, _>(&job.client_name)
+    .bind::<Nullable<Text>, _>(job.client_phone.as_deref())
     .get_result(&mut conn)
     .await
 }

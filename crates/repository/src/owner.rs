@@ -184,6 +184,8 @@ pub async fn create_job(
                 .map(|n| n.as_str().to_owned()),
             source: JobSource::Admin.as_str(),
             changed_by: actor.to_owned(),
+            client_name: job.name.as_str().to_owned(),
+            client_phone: job.phone.as_ref().map(|p| p.as_str().to_owned()),
         };
         Ok(insert_job(conn, &insert, tenant.zone).await?)
     })

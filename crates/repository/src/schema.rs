@@ -80,6 +80,8 @@ diesel::table! {
         changed_by -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        client_name -> Text,
+        client_phone -> Nullable<Text>,
     }
 }
 

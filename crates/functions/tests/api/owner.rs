@@ -535,3 +535,76 @@ async fn hand_entered_jobs_may_leave_working_hours_but_never_overbook() {
     }
     assert_eq!(stack.count("jobs").await, 2);
 }
+
+/// Whoever knows a client's address can book under it, but never rewrite what that client's
+/// other jobs (and the contact) show: each job keeps the name and phone it was booked with.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_public_booking_never_rewrites_another_bookings_client() {
+    let stack = Stack::new(pending_salon()).await;
+    let job = stack
+        .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
+        .await;
+    let impostor = json!({
+        "start": ny_text(2026, 12, 8, 10, 0), "name": "Mallory", "email": "JANE@example.com",
+        "phone": "+1 555 0666",
+    })
+    .to_string();
+    let (status, _, theirs) = read(
+        booking_functions::book_slot::handle(
+            &stack.deps,
+            book_request(stack.haircut, &impostor, &[]),
+        )
+        .await,
+    );
+    assert_eq!(status, 201, "{theirs}");
+    assert_eq!(theirs["job"]["client"]["name"], "Mallory");
+    assert_eq!(theirs["job"]["client"]["phone"], "+1 555 0666");
+
+    let (status, _, confirmed) = read(
+        owner_routes::confirm(
+            &stack.deps,
+            owner_request(
+                Some(&job),
+                Some("confirm"),
+                "",
+                Auth::Bearer(&stack.token()),
+            ),
+        )
+        .await,
+    );
+    assert_eq!(status, 200, "{confirmed}");
+    assert_eq!(confirmed["job"]["client"]["name"], "Jane Client");
+    assert_eq!(confirmed["job"]["client"]["phone"], "+1 555 0100");
+    let greeted = stack
+        .deps
+        .mailer
+        .sent()
+        .into_iter()
+        .filter(|mail| mail.kind == booking_domain::MailKind::ClientConfirmed)
+        .map(|mail| String::from_utf8_lossy(&mail.raw).into_owned())
+        .collect::<Vec<_>>();
+    assert_eq!(greeted.len(), 1);
+    assert!(
+        greeted[0].contains("Jane Client") && !greeted[0].contains("Mallory"),
+        "{}",
+        greeted[0]
+    );
+
+    #[derive(diesel::QueryableByName)]
+    struct Contact {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        phone: Option<String>,
+    }
+    let mut conn = stack.db.connection().await;
+    use booking_repository::diesel_async::RunQueryDsl;
+    let contact: Contact = diesel::sql_query("SELECT name, phone FROM contacts")
+        .get_result(&mut conn)
+        .await
+        .expect("one contact");
+    assert_eq!(
+        (contact.name.as_str(), contact.phone.as_deref()),
+        ("Jane Client", Some("+1 555 0100"))
+    );
+}
