@@ -30,11 +30,7 @@ impl OccupiedPeriod {
         end: DateTime<Utc>,
         settings: &BookingSettings,
     ) -> bool {
-        let gap = Duration::minutes(i64::from(
-            settings
-                .buffer_before_minutes
-                .max(settings.buffer_after_minutes),
-        ));
+        let gap = settings.min_gap();
         self.start < end + gap && start < self.end + gap
     }
 }
@@ -92,10 +88,7 @@ pub struct Occupancy {
 
 impl Occupancy {
     pub fn new(jobs: &[OccupiedPeriod], settings: &BookingSettings) -> Self {
-        let gap_minutes = settings
-            .buffer_before_minutes
-            .max(settings.buffer_after_minutes);
-        let half_gap_seconds = i64::from(gap_minutes) * 30;
+        let half_gap_seconds = settings.min_gap().num_seconds() / 2;
         let mut events: Vec<(i64, i32)> = Vec::with_capacity(jobs.len() * 2);
         for job in jobs.iter().filter(|job| job.end > job.start) {
             events.push((job.start.timestamp() - half_gap_seconds, 1));
@@ -185,14 +178,6 @@ impl<'a> Calendar<'a> {
             .and_time(chrono::NaiveTime::MIN)
             .and_utc();
         (start, end)
-    }
-
-    pub fn zone(&self) -> Tz {
-        self.zone
-    }
-
-    pub fn settings(&self) -> &BookingSettings {
-        &self.settings
     }
 
     /// The tenant's local date at `now`.

@@ -56,7 +56,7 @@ async fn availability(deps: &Deps, request: &Request) -> Result<Response<Body>, 
             (from, default_to(from)?, inputs)
         }
         (None, Some(to)) => {
-            let (tenant, _) = catalog::bookable_service(&mut conn, service_id)
+            let (tenant, _) = catalog::bookable_service_on(&conn, service_id)
                 .await?
                 .ok_or_else(ApiError::service_not_found)?;
             let from = now.with_timezone(&tenant.zone).date_naive();

@@ -146,8 +146,6 @@ pub async fn book(
             let new_job = InsertJob {
                 tenant_id: tenant.id,
                 service_id: service.id,
-                // Replaced by the upserted contact's id inside the insert.
-                contact_id: Uuid::nil(),
                 title: JobTitle::for_booking(&service.name, &request.name).into_inner(),
                 starts_at: request.start,
                 ends_at: slot.end.with_timezone(&Utc),
@@ -226,18 +224,9 @@ async fn count(
     }
 }
 
-/// The next free slots after `after` (read without locks: advice, not a promise).
-pub async fn alternatives(
-    conn: &mut AsyncPgConnection,
-    service_id: Uuid,
-    after: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> QueryResult<Vec<Slot>> {
-    alternatives_on(conn, service_id, after, now).await
-}
-
-/// [`alternatives`] in one round trip: the service and its calendar are read in one pipeline,
-/// over the UTC dates that cover the horizon in any zone.
+/// The next free slots after `after` (read without locks: advice, not a promise), in one round
+/// trip: the service and its calendar are read in one pipeline, over the UTC dates that cover
+/// the horizon in any zone.
 async fn alternatives_on(
     conn: &AsyncPgConnection,
     service_id: Uuid,
@@ -273,18 +262,9 @@ async fn alternatives_on(
 
 /// Contacts are unique per tenant by case-insensitive email. Anybody can type an address, so a
 /// booking never rewrites what the contact holds: it only fills a phone the contact lacks (the
-/// job keeps its own copy of the name and phone it was booked with).
-pub(crate) async fn upsert_contact(
-    conn: &mut AsyncPgConnection,
-    tenant_id: Uuid,
-    request: &NewBooking,
-) -> QueryResult<Uuid> {
-    Ok(upsert_contact_on(conn, tenant_id, request).await?.0)
-}
-
-/// [`upsert_contact`], also returning the contact as the job record shows it (after the
-/// update); on a shared connection, to pipeline it with the job's insert.
-async fn upsert_contact_on(
+/// job keeps its own copy of the name and phone it was booked with). Returns the contact's id
+/// and what a job shows of it; on a shared connection, to pipeline it with the job's insert.
+pub(crate) async fn upsert_contact_on(
     mut conn: &AsyncPgConnection,
     tenant_id: Uuid,
     request: &NewBooking,
@@ -311,7 +291,6 @@ async fn upsert_contact_on(
 pub(crate) struct InsertJob {
     pub tenant_id: Uuid,
     pub service_id: Uuid,
-    pub contact_id: Uuid,
     pub title: String,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
@@ -323,17 +302,19 @@ pub(crate) struct InsertJob {
     pub client_phone: Option<String>,
 }
 
+/// Inserts `job` for the contact `contact_id` (which `contact` shows).
 pub(crate) async fn insert_job(
     conn: &mut AsyncPgConnection,
     job: &InsertJob,
+    (contact_id, contact): (Uuid, ContactRow),
     zone: chrono_tz::Tz,
 ) -> QueryResult<JobRecord> {
-    let contact: ContactRow = contacts::table
-        .find(job.contact_id)
-        .select(ContactRow::as_select())
-        .first(conn)
+    let row: JobRow = diesel::insert_into(jobs::table)
+        .values((job, jobs::contact_id.eq(contact_id)))
+        .returning(JobRow::as_returning())
+        .get_result(conn)
         .await?;
-    insert_job_with_contact(conn, job, contact, zone).await
+    record(row, contact, zone)
 }
 
 /// Inserts a public booking's job as `job_id`, its contact found by email in the same
@@ -367,19 +348,4 @@ async fn insert_booked_job(
     .bind::<Nullable<Text>, _>(job.client_phone.as_deref())
     .get_result(&mut conn)
     .await
-}
-
-/// [`insert_job`] for a caller that already holds the job's contact.
-async fn insert_job_with_contact(
-    conn: &mut AsyncPgConnection,
-    job: &InsertJob,
-    contact: ContactRow,
-    zone: chrono_tz::Tz,
-) -> QueryResult<JobRecord> {
-    let row: JobRow = diesel::insert_into(jobs::table)
-        .values(job)
-        .returning(JobRow::as_returning())
-        .get_result(conn)
-        .await?;
-    record(row, contact, zone)
 }

@@ -127,24 +127,20 @@ impl TryFrom<ServiceRow> for Service {
     }
 }
 
-/// The condition of the partial index on active jobs, as a literal so the planner can use it.
+/// The condition of the partial index on active jobs, as a literal so the planner can use it;
+/// the same list as [`JobStatus::ACTIVE`] (tested below, and against the index in the database).
+pub(crate) const ACTIVE_JOBS: &str =
+    "jobs.status IN ('pending-confirmation', 'scheduled', 'in-progress')";
+
 pub(crate) fn active_jobs() -> diesel::expression::SqlLiteral<Bool> {
-    sql::<Bool>("jobs.status IN ('pending-confirmation', 'scheduled', 'in-progress')")
+    sql::<Bool>(ACTIVE_JOBS)
 }
 
 fn pair(row: (TenantRow, ServiceRow)) -> Result<(Tenant, Service), DieselError> {
     Ok((Tenant::try_from(row.0)?, Service::try_from(row.1)?))
 }
 
-/// An active service and its tenant; `None` for an unknown or inactive service.
-pub async fn bookable_service(
-    conn: &mut AsyncPgConnection,
-    service_id: Uuid,
-) -> QueryResult<Option<(Tenant, Service)>> {
-    bookable_service_on(conn, service_id).await
-}
-
-/// As [`bookable_service`], and locks the tenant's row until the transaction ends: every
+/// As [`bookable_service_on`], and locks the tenant's row until the transaction ends: every
 /// booking and job change of one tenant passes through this lock, so capacity checks and
 /// inserts never interleave, across any number of Lambda containers. On a shared connection,
 /// to pipeline it with the reads that must follow the lock ([`service_calendar_inputs`]).
@@ -183,8 +179,9 @@ async fn lock_tenant_of_service(
         .optional()
 }
 
-/// [`bookable_service`] on a shared connection, to pipeline it with other reads.
-pub(crate) async fn bookable_service_on(
+/// An active service and its tenant; `None` for an unknown or inactive service. On a shared
+/// connection, to pipeline it with other reads.
+pub async fn bookable_service_on(
     mut conn: &AsyncPgConnection,
     service_id: Uuid,
 ) -> QueryResult<Option<(Tenant, Service)>> {
@@ -431,4 +428,21 @@ pub async fn neighbours(
             period: OccupiedPeriod { start, end },
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use booking_domain::JobStatus;
+
+    #[test]
+    fn the_active_jobs_condition_lists_exactly_the_active_statuses() {
+        let listed: Vec<String> = JobStatus::ACTIVE
+            .iter()
+            .map(|status| format!("'{}'", status.as_str()))
+            .collect();
+        assert_eq!(
+            super::ACTIVE_JOBS,
+            format!("jobs.status IN ({})", listed.join(", "))
+        );
+    }
 }
