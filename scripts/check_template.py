@@ -7,7 +7,7 @@
 - every operation of the OpenAPI file (openapi.yaml or openapi.json) has a matching HttpApi event
   and the reverse (skipped, with a note, while there is no such file);
 - routes under /jobs carry the JWT authorizer, every other route is public, and the OpenAPI file's
-  `security` agrees;
+  `security` agrees; the functions behind the authorizer (and only they) set AUTH_TRUST_AUTHORIZER=true;
 - the public booking route has its own throttle;
 - only the functions that send mail may call SES;
 - DATABASE_URL comes from Secrets Manager (or a NoEcho parameter), never plain text;
@@ -27,6 +27,7 @@ try:
 except ImportError:  # pragma: no cover - only without the venv
     sys.exit("check_template: PyYAML is missing; run it with .venv/bin first on PATH")
 
+TRUST_AUTHORIZER = "AUTH_TRUST_AUTHORIZER"
 MAIL_SENDERS = {"book-slot", "confirm-job", "decline-job", "email-relay"}
 OWNER_PREFIX = "/jobs"
 BOOKING_ROUTE = "POST /services/{serviceId}/book"
@@ -197,6 +198,22 @@ def main(root: Path) -> int:
             )
     checks.report("owner routes (/jobs) need the JWT authorizer, public routes none", problems)
 
+    # Functions behind the authorizer say so; the code trusts authorizer claims only then.
+    def env_of(resource: dict) -> dict:
+        return {
+            **((globals_fn.get("Environment") or {}).get("Variables") or {}),
+            **(((resource.get("Properties") or {}).get("Environment") or {}).get("Variables") or {}),
+        }
+
+    problems = []
+    for key, (name, authorizer) in sorted(routes.items()):
+        trusted = str(env_of(functions[name]).get(TRUST_AUTHORIZER, "")).lower() == "true"
+        if authorizer and not trusted:
+            problems.append(f"{name} serves {key} behind {authorizer} but does not set {TRUST_AUTHORIZER}=true")
+        if not authorizer and trusted:
+            problems.append(f"{name} serves the public {key} but sets {TRUST_AUTHORIZER}=true")
+    checks.report(f"functions behind the JWT authorizer (and only they) set {TRUST_AUTHORIZER}", problems)
+
     # Throttle on the public booking route.
     problems = []
     apis = [r for r in resources.values() if r.get("Type") == "AWS::Serverless::HttpApi"]
@@ -246,11 +263,7 @@ def main(root: Path) -> int:
     # DATABASE_URL never in plain text.
     problems = []
     for name, r in functions.items():
-        env = {
-            **((globals_fn.get("Environment") or {}).get("Variables") or {}),
-            **(((r.get("Properties") or {}).get("Environment") or {}).get("Variables") or {}),
-        }
-        url = env.get("DATABASE_URL")
+        url = env_of(r).get("DATABASE_URL")
         text = url if isinstance(url, str) else (url or {}).get("Fn::Sub") if isinstance(url, dict) else None
         secret_ref = isinstance(text, str) and text.startswith("{{resolve:secretsmanager:")
         no_echo = str((parameters.get(ref_name(url) or "") or {}).get("NoEcho", "")).lower() == "true"

@@ -1,8 +1,10 @@
 //! Who is calling an owner route, and for which tenant.
 //!
 //! In AWS the HTTP API's JWT authorizer has verified the token and hands the function its
-//! claims. Where no authorizer ran (locally), the function verifies an HS256 bearer token itself
-//! with `AUTH_JWT_SECRET`, the algorithm pinned and `exp` required. With neither: 401.
+//! claims; they are trusted only when the function is configured to run behind it
+//! (`AUTH_TRUST_AUTHORIZER=true`), never by default. Where no authorizer ran (locally), the
+//! function verifies an HS256 bearer token itself with `AUTH_JWT_SECRET`, the algorithm pinned
+//! and `exp` required. With neither: 401.
 
 use std::collections::HashMap;
 
@@ -12,6 +14,7 @@ use lambda_http::{Request, RequestExt};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::config::Config;
 use crate::problem::ApiError;
 
 /// A signed-in owner or staff member, scoped to one tenant.
@@ -51,8 +54,8 @@ fn owner_from(subject: Option<&str>, tenant: Option<&str>) -> Result<Owner, ApiE
 }
 
 /// The owner behind `request`, or a 401 problem.
-pub fn authenticate(request: &Request, secret: Option<&str>) -> Result<Owner, ApiError> {
-    if let Some(claims) = authorizer_claims(request) {
+pub fn authenticate(request: &Request, config: &Config) -> Result<Owner, ApiError> {
+    if let Some(claims) = authorizer_claims(request).filter(|_| config.auth_trust_authorizer) {
         let tenant = claims
             .get("tenant_id")
             .or_else(|| claims.get("custom:tenant_id"));
@@ -61,7 +64,7 @@ pub fn authenticate(request: &Request, secret: Option<&str>) -> Result<Owner, Ap
             tenant.map(String::as_str),
         );
     }
-    let Some(secret) = secret else {
+    let Some(secret) = config.auth_jwt_secret.as_deref() else {
         return Err(ApiError::unauthorized(
             "Owner routes need a signed-in user.",
         ));

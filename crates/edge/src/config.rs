@@ -21,6 +21,10 @@ pub struct Config {
     pub database_pool_size: usize,
     /// HS256 secret for owner tokens where no API Gateway authorizer ran (local use).
     pub auth_jwt_secret: Option<String>,
+    /// The function runs behind an API Gateway JWT authorizer, so the event's
+    /// `requestContext.authorizer` claims were verified. Off: they are ignored (anybody who can
+    /// invoke the function can write them).
+    pub auth_trust_authorizer: bool,
     pub ses: SesSettings,
     pub public_app_url: String,
     /// Booking attempts one client address may make per minute (0: no app-level limit).
@@ -52,20 +56,7 @@ impl Config {
                 "must start with postgres:// or postgresql://".to_owned(),
             ));
         }
-        let enabled = match lookup("SES_ENABLED")
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None | Some("false" | "0" | "no" | "off") => false,
-            Some("true" | "1" | "yes" | "on") => true,
-            Some(other) => {
-                return Err(ConfigError::Invalid(
-                    "SES_ENABLED",
-                    format!("`{other}` is not true or false"),
-                ));
-            }
-        };
+        let enabled = flag(&lookup, "SES_ENABLED")?;
         let from_address = match lookup("SES_FROM_ADDRESS") {
             Some(address) => address,
             None if enabled => {
@@ -123,6 +114,7 @@ impl Config {
             database_ca_bundle: lookup("DATABASE_CA_BUNDLE").map(PathBuf::from),
             database_pool_size,
             auth_jwt_secret: lookup("AUTH_JWT_SECRET"),
+            auth_trust_authorizer: flag(&lookup, "AUTH_TRUST_AUTHORIZER")?,
             ses: SesSettings {
                 enabled,
                 from_address,
@@ -132,6 +124,18 @@ impl Config {
             },
             public_app_url,
         })
+    }
+}
+
+/// A boolean setting; unset is false.
+fn flag(lookup: impl Fn(&str) -> Option<String>, name: &'static str) -> Result<bool, ConfigError> {
+    match lookup(name).map(|v| v.to_ascii_lowercase()).as_deref() {
+        None | Some("false" | "0" | "no" | "off") => Ok(false),
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some(other) => Err(ConfigError::Invalid(
+            name,
+            format!("`{other}` is not true or false"),
+        )),
     }
 }
 
@@ -180,5 +184,17 @@ mod tests {
             full.map(|c| c.public_app_url).ok().as_deref(),
             Some("https://app.fifi.example")
         );
+    }
+
+    #[test]
+    fn authorizer_claims_are_trusted_only_when_asked_for() {
+        let base = ("DATABASE_URL", "postgres://localhost/booking");
+        let trusted = |pairs: &[(&str, &str)]| config(pairs).map(|c| c.auth_trust_authorizer);
+        assert_eq!(trusted(&[base]), Ok(false));
+        assert_eq!(
+            trusted(&[base, ("AUTH_TRUST_AUTHORIZER", "true")]),
+            Ok(true)
+        );
+        assert!(trusted(&[base, ("AUTH_TRUST_AUTHORIZER", "maybe")]).is_err());
     }
 }

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::Deps;
 
 fn owner(deps: &Deps, request: &Request) -> Result<Owner, ApiError> {
-    authenticate(request, deps.config.auth_jwt_secret.as_deref())
+    authenticate(request, &deps.config)
 }
 
 /// A malformed id names no job: 404, exactly as an unknown one.

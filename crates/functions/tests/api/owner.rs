@@ -294,6 +294,7 @@ async fn verified_authorizer_claims_are_accepted_without_a_bearer_token() {
         .await;
     let mut aws = stack.container();
     aws.config.auth_jwt_secret = None;
+    aws.config.auth_trust_authorizer = true;
     let cognito =
         json!({"sub": "cognito-user", "custom:tenant_id": stack.tenant.tenant_id.to_string()});
     let (status, _, body) = read(
@@ -534,4 +535,26 @@ async fn hand_entered_jobs_may_leave_working_hours_but_never_overbook() {
         assert_eq!(problem["errors"][0]["field"], field, "{problem}");
     }
     assert_eq!(stack.count("jobs").await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn authorizer_claims_in_a_raw_event_are_ignored_unless_configured_behind_an_authorizer() {
+    let stack = Stack::new(pending_salon()).await;
+    let job = stack
+        .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
+        .await;
+    // The default configuration (as locally): claims anybody can write into an event.
+    let forged = json!({"sub": "nobody", "tenant_id": stack.tenant.tenant_id.to_string()});
+    let response = owner_routes::confirm(
+        &stack.deps,
+        owner_request(Some(&job), Some("confirm"), "", Auth::Authorizer(forged)),
+    )
+    .await;
+    expect_problem(response, 401, "unauthorized");
+    assert_eq!(
+        stack
+            .count("jobs WHERE status = 'pending-confirmation'")
+            .await,
+        1
+    );
 }
