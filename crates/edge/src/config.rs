@@ -25,10 +25,15 @@ pub struct Config {
     /// `requestContext.authorizer` claims were verified. Off: they are ignored (anybody who can
     /// invoke the function can write them).
     pub auth_trust_authorizer: bool,
+    /// The value CloudFront puts in `x-origin-verify`: a request carrying it came through
+    /// CloudFront, so its `CloudFront-Viewer-Address` names the client. Unset: never trusted.
+    pub edge_origin_secret: Option<String>,
     pub ses: SesSettings,
     pub public_app_url: String,
     /// Booking attempts one client address may make per minute (0: no app-level limit).
     pub booking_rate_limit_per_minute: u32,
+    /// Availability requests one client address may make per minute (0: no app-level limit).
+    pub availability_rate_limit_per_minute: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -99,22 +104,19 @@ impl Config {
                     ConfigError::Invalid("DATABASE_POOL_SIZE", format!("`{size}` is not 1–64"))
                 })?,
         };
-        let booking_rate_limit_per_minute = match lookup("BOOKING_RATE_LIMIT_PER_MINUTE") {
-            None => 20,
-            Some(limit) => limit.parse::<u32>().map_err(|_| {
-                ConfigError::Invalid(
-                    "BOOKING_RATE_LIMIT_PER_MINUTE",
-                    format!("`{limit}` is not a whole number"),
-                )
-            })?,
-        };
+        let booking_rate_limit_per_minute =
+            per_minute(&lookup, "BOOKING_RATE_LIMIT_PER_MINUTE", 20)?;
+        let availability_rate_limit_per_minute =
+            per_minute(&lookup, "AVAILABILITY_RATE_LIMIT_PER_MINUTE", 120)?;
         Ok(Self {
             booking_rate_limit_per_minute,
+            availability_rate_limit_per_minute,
             database_url,
             database_ca_bundle: lookup("DATABASE_CA_BUNDLE").map(PathBuf::from),
             database_pool_size,
             auth_jwt_secret: lookup("AUTH_JWT_SECRET"),
             auth_trust_authorizer: flag(&lookup, "AUTH_TRUST_AUTHORIZER")?,
+            edge_origin_secret: lookup("EDGE_ORIGIN_SECRET"),
             ses: SesSettings {
                 enabled,
                 from_address,
@@ -124,6 +126,20 @@ impl Config {
             },
             public_app_url,
         })
+    }
+}
+
+/// A per-minute limit; unset is `default`.
+fn per_minute(
+    lookup: impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u32,
+) -> Result<u32, ConfigError> {
+    match lookup(name) {
+        None => Ok(default),
+        Some(limit) => limit
+            .parse::<u32>()
+            .map_err(|_| ConfigError::Invalid(name, format!("`{limit}` is not a whole number"))),
     }
 }
 
