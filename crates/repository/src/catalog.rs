@@ -321,11 +321,10 @@ pub(crate) async fn service_calendar_inputs(
 /// round trip (the service lookup and the three reads are pipelined). `None` for an unknown or
 /// inactive service.
 pub async fn service_with_calendar(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     service_id: Uuid,
     (from, to): (NaiveDate, NaiveDate),
 ) -> QueryResult<Option<(Tenant, Service, Schedule, Vec<OccupiedPeriod>)>> {
-    let conn: &AsyncPgConnection = conn;
     let (found, (schedule, occupied)) = futures_util::future::try_join(
         bookable_service_on(conn, service_id),
         service_calendar_inputs(

@@ -127,3 +127,12 @@ diesel::table! {
         sent_at -> Nullable<Timestamptz>,
     }
 }
+
+diesel::table! {
+    tenant_members (issuer, subject) {
+        issuer -> Text,
+        subject -> Text,
+        tenant_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
