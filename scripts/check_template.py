@@ -7,8 +7,10 @@
 - every operation of the OpenAPI file (openapi.yaml or openapi.json) has a matching HttpApi event
   and the reverse (skipped, with a note, while there is no such file);
 - routes under /jobs carry the JWT authorizer, every other route is public, and the OpenAPI file's
-  `security` agrees;
-- the public booking route has its own throttle;
+  `security` agrees; the functions behind the authorizer (and only they) set AUTH_TRUST_AUTHORIZER=true;
+- the public booking route has its own throttle; a CloudFront distribution in front of the HTTP API
+  carries a WAF web ACL with a blocking per-IP rate-based rule, and the public functions know the
+  origin secret that tells them CloudFront's viewer address is genuine;
 - only the functions that send mail may call SES;
 - DATABASE_URL comes from Secrets Manager (or a NoEcho parameter), never plain text;
 - every function has an Errors and a Throttles alarm, and the outbox backlog metric has one, under
@@ -27,6 +29,9 @@ try:
 except ImportError:  # pragma: no cover - only without the venv
     sys.exit("check_template: PyYAML is missing; run it with .venv/bin first on PATH")
 
+TRUST_AUTHORIZER = "AUTH_TRUST_AUTHORIZER"
+EDGE_SECRET = "EDGE_ORIGIN_SECRET"
+PUBLIC_BINARIES = {"availability", "book-slot"}
 MAIL_SENDERS = {"book-slot", "confirm-job", "decline-job", "email-relay"}
 OWNER_PREFIX = "/jobs"
 BOOKING_ROUTE = "POST /services/{serviceId}/book"
@@ -80,6 +85,13 @@ class Checks:
 
 def ref_name(value: object) -> str | None:
     return value.get("Ref") if isinstance(value, dict) and isinstance(value.get("Ref"), str) else None
+
+
+def named_resource(value: object) -> str | None:
+    """The resource a `!Ref X` or `!GetAtt X.Attr` names."""
+    if isinstance(value, dict) and isinstance(value.get("Fn::GetAtt"), list):
+        return value["Fn::GetAtt"][0]
+    return ref_name(value)
 
 
 def main(root: Path) -> int:
@@ -197,6 +209,22 @@ def main(root: Path) -> int:
             )
     checks.report("owner routes (/jobs) need the JWT authorizer, public routes none", problems)
 
+    # Functions behind the authorizer say so; the code trusts authorizer claims only then.
+    def env_of(resource: dict) -> dict:
+        return {
+            **((globals_fn.get("Environment") or {}).get("Variables") or {}),
+            **(((resource.get("Properties") or {}).get("Environment") or {}).get("Variables") or {}),
+        }
+
+    problems = []
+    for key, (name, authorizer) in sorted(routes.items()):
+        trusted = str(env_of(functions[name]).get(TRUST_AUTHORIZER, "")).lower() == "true"
+        if authorizer and not trusted:
+            problems.append(f"{name} serves {key} behind {authorizer} but does not set {TRUST_AUTHORIZER}=true")
+        if not authorizer and trusted:
+            problems.append(f"{name} serves the public {key} but sets {TRUST_AUTHORIZER}=true")
+    checks.report(f"functions behind the JWT authorizer (and only they) set {TRUST_AUTHORIZER}", problems)
+
     # Throttle on the public booking route.
     problems = []
     apis = [r for r in resources.values() if r.get("Type") == "AWS::Serverless::HttpApi"]
@@ -207,6 +235,44 @@ def main(root: Path) -> int:
     if BOOKING_ROUTE not in routes:
         problems.append(f"{BOOKING_ROUTE} has no function")
     checks.report("the public booking route is throttled", problems)
+
+    # A per-client rate limit in front of the API: a WAF web ACL with a rate-based rule keyed on
+    # the client's IP, on a CloudFront distribution whose origin is the HTTP API (HTTP APIs take
+    # no web ACL themselves), so the route throttles above are only a shared ceiling.
+    def rate_rules(acl: dict) -> list[str]:
+        named = []
+        for rule in (acl.get("Properties") or {}).get("Rules") or []:
+            rate = (rule.get("Statement") or {}).get("RateBasedStatement") or {}
+            keyed_on_ip = rate.get("AggregateKeyType") == "IP" or any(
+                "IP" in key for key in rate.get("CustomKeys") or []
+            )
+            if keyed_on_ip and "Block" in (rule.get("Action") or {}):
+                named.append(rule.get("Name", "?"))
+        return named
+
+    problems = []
+    acls = {n: r for n, r in resources.items() if r.get("Type") == "AWS::WAFv2::WebACL"}
+    guarded = False
+    for r in resources.values():
+        if r.get("Type") != "AWS::CloudFront::Distribution":
+            continue
+        config = (r.get("Properties") or {}).get("DistributionConfig") or {}
+        acl_name = named_resource(config.get("WebACLId"))
+        origins = " ".join(str(o.get("DomainName")) for o in config.get("Origins") or [])
+        api_names = [n for n, a in resources.items() if a.get("Type") == "AWS::Serverless::HttpApi"]
+        if acl_name in acls and rate_rules(acls[acl_name]) and any(n in origins for n in api_names):
+            guarded = True
+            if (acls[acl_name].get("Properties") or {}).get("Scope") != "CLOUDFRONT":
+                problems.append(f"{acl_name} guards a CloudFront distribution but its Scope is not CLOUDFRONT")
+    if not guarded:
+        problems.append(
+            "no CloudFront distribution in front of the HttpApi carries a WAF web ACL with a "
+            "blocking rate-based rule keyed on IP"
+        )
+    for name, r in functions.items():
+        if binary(r) in PUBLIC_BINARIES and not env_of(r).get(EDGE_SECRET):
+            problems.append(f"{name} does not know {EDGE_SECRET}, so it cannot tell the client behind CloudFront")
+    checks.report("a WAF rate-based rule per client IP guards the API (through CloudFront)", problems)
 
     # Who may send mail.
     def sends_mail(policy_document: object) -> bool:
@@ -246,11 +312,7 @@ def main(root: Path) -> int:
     # DATABASE_URL never in plain text.
     problems = []
     for name, r in functions.items():
-        env = {
-            **((globals_fn.get("Environment") or {}).get("Variables") or {}),
-            **(((r.get("Properties") or {}).get("Environment") or {}).get("Variables") or {}),
-        }
-        url = env.get("DATABASE_URL")
+        url = env_of(r).get("DATABASE_URL")
         text = url if isinstance(url, str) else (url or {}).get("Fn::Sub") if isinstance(url, dict) else None
         secret_ref = isinstance(text, str) and text.startswith("{{resolve:secretsmanager:")
         no_echo = str((parameters.get(ref_name(url) or "") or {}).get("NoEcho", "")).lower() == "true"

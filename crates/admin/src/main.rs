@@ -4,6 +4,9 @@
 //! booking-admin migrate                 apply pending migrations to DATABASE_URL
 //! booking-admin tenant load FILE.json   create or update a tenant from a file (API.md format)
 //! booking-admin tenant token SLUG       print an owner JWT (HS256, AUTH_JWT_SECRET) for local use
+//! booking-admin tenant member add SLUG --issuer ISS --subject SUB
+//!                                       let the identity provider's user SUB of ISS act for SLUG
+//! booking-admin tenant member remove --issuer ISS --subject SUB
 //! booking-admin mail redrive [--since WHEN]
 //!                                       re-queue the mails given up (at or after WHEN: an RFC 3339
 //!                                       instant or a YYYY-MM-DD date, UTC)
@@ -13,13 +16,16 @@ mod tenant_file;
 
 use std::process::ExitCode;
 
-use booking_repository::{DbPool, build_pool, catalog, outbox, run_migrations, tenant_setup};
+use booking_repository::{
+    DbPool, build_pool, catalog, members, outbox, run_migrations, tenant_setup,
+};
 use chrono::{DateTime, NaiveDate, Utc};
 
 type Failure = Box<dyn std::error::Error + Send + Sync>;
 
 const USAGE: &str = "usage: booking-admin migrate | tenant load FILE.json | tenant token SLUG \
-                     | mail redrive [--since WHEN]";
+                     | tenant member add SLUG --issuer ISS --subject SUB \
+                     | tenant member remove --issuer ISS --subject SUB | mail redrive [--since WHEN]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -29,6 +35,25 @@ async fn main() -> ExitCode {
         ["migrate"] => migrate().await,
         ["tenant", "load", file] => load(file).await,
         ["tenant", "token", slug] => token(slug).await,
+        [
+            "tenant",
+            "member",
+            "add",
+            slug,
+            "--issuer",
+            issuer,
+            "--subject",
+            subject,
+        ] => add_member(slug, issuer, subject).await,
+        [
+            "tenant",
+            "member",
+            "remove",
+            "--issuer",
+            issuer,
+            "--subject",
+            subject,
+        ] => remove_member(issuer, subject).await,
         ["mail", "redrive"] => redrive(None).await,
         ["mail", "redrive", "--since", when] => match parse_since(when) {
             Ok(since) => redrive(Some(since)).await,
@@ -126,6 +151,36 @@ async fn token(slug: &str) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The issuer exactly as tokens carry it in `iss` (the authorizer's `JwtIssuer`).
+fn checked_identity<'a>(issuer: &'a str, subject: &'a str) -> Result<(&'a str, &'a str), Failure> {
+    let (issuer, subject) = (issuer.trim(), subject.trim());
+    if !issuer.starts_with("https://") {
+        return Err(format!("--issuer `{issuer}` is not an https:// issuer URL").into());
+    }
+    if subject.is_empty() {
+        return Err("--subject is empty".into());
+    }
+    Ok((issuer, subject))
+}
+
+async fn add_member(slug: &str, issuer: &str, subject: &str) -> Result<(), Failure> {
+    let (issuer, subject) = checked_identity(issuer, subject)?;
+    let mut conn = pool()?.get().await?;
+    let tenant_id = members::add(&mut conn, slug, issuer, subject)
+        .await?
+        .ok_or_else(|| format!("no tenant with slug `{slug}`"))?;
+    let output = serde_json::json!({ "tenantId": tenant_id, "issuer": issuer, "subject": subject });
+    println!("{output}");
+    Ok(())
+}
+
+async fn remove_member(issuer: &str, subject: &str) -> Result<(), Failure> {
+    let (issuer, subject) = checked_identity(issuer, subject)?;
+    let mut conn = pool()?.get().await?;
+    if !members::remove(&mut conn, issuer, subject).await? {
+        return Err(format!("`{subject}` of {issuer} is no tenant's member").into());
+    }
+    Ok(())
 #[cfg(test)]
 mod tests {
     use super::*;

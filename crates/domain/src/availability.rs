@@ -6,11 +6,9 @@
 //! working interval's start. A wall time that does not exist (spring forward) yields no slot; one
 //! that exists twice (fall back) yields two, one per instant. Durations and buffers are real
 //! elapsed time, and a working interval covers the instants from its start's first occurrence to
-//! its end's last occurrence.
+//! just after the last instant whose wall time lies before its end.
 
-use chrono::{
-    DateTime, Days, Duration, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc,
-};
+use chrono::{DateTime, Days, Duration, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use crate::schedule::{Schedule, WorkingInterval};
@@ -32,11 +30,7 @@ impl OccupiedPeriod {
         end: DateTime<Utc>,
         settings: &BookingSettings,
     ) -> bool {
-        let gap = Duration::minutes(i64::from(
-            settings
-                .buffer_before_minutes
-                .max(settings.buffer_after_minutes),
-        ));
+        let gap = settings.min_gap();
         self.start < end + gap && start < self.end + gap
     }
 }
@@ -94,10 +88,7 @@ pub struct Occupancy {
 
 impl Occupancy {
     pub fn new(jobs: &[OccupiedPeriod], settings: &BookingSettings) -> Self {
-        let gap_minutes = settings
-            .buffer_before_minutes
-            .max(settings.buffer_after_minutes);
-        let half_gap_seconds = i64::from(gap_minutes) * 30;
+        let half_gap_seconds = settings.min_gap().num_seconds() / 2;
         let mut events: Vec<(i64, i32)> = Vec::with_capacity(jobs.len() * 2);
         for job in jobs.iter().filter(|job| job.end > job.start) {
             events.push((job.start.timestamp() - half_gap_seconds, 1));
@@ -189,14 +180,6 @@ impl<'a> Calendar<'a> {
         (start, end)
     }
 
-    pub fn zone(&self) -> Tz {
-        self.zone
-    }
-
-    pub fn settings(&self) -> &BookingSettings {
-        &self.settings
-    }
-
     /// The tenant's local date at `now`.
     pub fn today(&self, now: DateTime<Utc>) -> NaiveDate {
         now.with_timezone(&self.zone).date_naive()
@@ -223,39 +206,60 @@ impl<'a> Calendar<'a> {
         // Dates outside the window were cut above; within it, only the notice remains to check
         // (the same rule `check_policy` applies to a single request).
         let earliest = now + Duration::minutes(i64::from(self.settings.min_notice_minutes));
-        let step = i64::from(self.settings.slot_interval_minutes.max(1));
+        let mut starts = Vec::new();
         let mut slots = Vec::new();
         for date in first.iter_days().take_while(|date| *date <= last) {
-            let day_start = slots.len();
-            for span in self.spans_on(date) {
-                // Most intervals lie within one UTC offset: then a wall time is one subtraction
-                // away from its instant, and the zone's rules need not be consulted per slot.
-                let offset = self.offset_at(span.opens);
-                let uniform = offset == self.offset_at(span.closes - Duration::seconds(1));
-                let midnight = date.and_time(chrono::NaiveTime::MIN);
-                let mut minute = i64::from(span.interval.start_minute());
-                while minute < i64::from(span.interval.end_minute()) {
-                    let wall = midnight + Duration::minutes(minute);
-                    let mut judge = |start: DateTime<Utc>| {
-                        if start < earliest || self.check_fits(start, &span).is_err() {
-                            return;
-                        }
-                        if let Ok(remaining) = self.check_capacity(start) {
-                            slots.push(self.slot(start, remaining));
-                        }
-                    };
-                    if uniform {
-                        judge((wall - offset).and_utc());
-                    } else {
-                        instants_of(self.zone, wall).for_each(judge);
-                    }
-                    minute += step;
+            self.starts_on(date, &mut starts);
+            for &start in starts.iter().filter(|start| **start >= earliest) {
+                if let Ok(remaining) = self.check_capacity(start) {
+                    slots.push(self.slot(start, remaining));
                 }
             }
-            // A fall-back day interleaves the two occurrences of its repeated wall times.
-            slots[day_start..].sort_by_key(|slot| slot.start);
         }
         slots
+    }
+
+    /// Every start on `date` that lies on an interval's grid with the whole session inside that
+    /// interval, in time order, none twice: the one definition of "a slot time" that listing and
+    /// booking share. Policy and capacity are not consulted.
+    fn starts_on(&self, date: NaiveDate, starts: &mut Vec<DateTime<Utc>>) {
+        starts.clear();
+        let step = i64::from(self.settings.slot_interval_minutes.max(1));
+        let midnight = date.and_time(chrono::NaiveTime::MIN);
+        for span in self.spans_on(date) {
+            // Most intervals lie within one UTC offset: then a wall time is one subtraction
+            // away from its instant, and the zone's rules need not be consulted per slot.
+            let offset = self.offset_at(span.opens);
+            let uniform = offset == self.offset_at(span.closes - Duration::seconds(1));
+            // Across a fall-back, instants of wall times past the end can still lie inside the
+            // interval (01:30 EDT before a 01:30 EST close): walk past it; the fit check decides.
+            // Three hours is more than any clock change in use.
+            let end = i64::from(span.interval.end_minute());
+            let walk_until = if uniform {
+                end
+            } else {
+                (end + 180).min(24 * 60)
+            };
+            let mut minute = i64::from(span.interval.start_minute());
+            while minute < walk_until {
+                let wall = midnight + Duration::minutes(minute);
+                let mut keep = |start: DateTime<Utc>| {
+                    if self.check_fits(start, &span).is_ok() {
+                        starts.push(start);
+                    }
+                };
+                if uniform {
+                    keep((wall - offset).and_utc());
+                } else {
+                    instants_of(self.zone, wall).for_each(keep);
+                }
+                minute += step;
+            }
+        }
+        // A fall-back day interleaves the two occurrences of its repeated wall times, and two
+        // intervals meeting inside the repeated hour can share an instant.
+        starts.sort_unstable();
+        starts.dedup();
     }
 
     /// The zone's UTC offset at an instant, as a duration to subtract from wall time.
@@ -269,7 +273,9 @@ impl<'a> Calendar<'a> {
         Duration::seconds(i64::from(seconds))
     }
 
-    /// Judges one requested start by every booking rule; `Ok` carries the places left.
+    /// Judges one requested start by every booking rule; `Ok` carries the places left. A start
+    /// is bookable exactly when [`Calendar::slots`] lists it: both take their times from
+    /// `starts_on`.
     pub fn evaluate(
         &self,
         start: DateTime<Utc>,
@@ -277,11 +283,18 @@ impl<'a> Calendar<'a> {
     ) -> Result<u32, BookingRejected> {
         self.check_policy(start, now)?;
         let date = start.with_timezone(&self.zone).date_naive();
-        let span = self
-            .spans_on(date)
-            .find(|span| self.check_fits(start, span).is_ok())
-            .ok_or(BookingRejected::OutsideWorkingHours)?;
-        self.check_grid(start, &span)?;
+        let mut starts = Vec::new();
+        self.starts_on(date, &mut starts);
+        if starts.binary_search(&start).is_err() {
+            let fits = self
+                .spans_on(date)
+                .any(|span| self.check_fits(start, &span).is_ok());
+            return Err(if fits {
+                BookingRejected::NotASlot
+            } else {
+                BookingRejected::OutsideWorkingHours
+            });
+        }
         self.check_capacity(start)
     }
 
@@ -348,20 +361,6 @@ impl<'a> Calendar<'a> {
         }
     }
 
-    /// The start's wall time lies on the slot grid of its interval.
-    fn check_grid(&self, start: DateTime<Utc>, span: &IntervalSpan) -> Result<(), BookingRejected> {
-        let wall = start.with_timezone(&self.zone);
-        if wall.second() != 0 || wall.nanosecond() != 0 {
-            return Err(BookingRejected::NotASlot);
-        }
-        let minute = wall.hour() * 60 + wall.minute();
-        let offset = minute.checked_sub(u32::from(span.interval.start_minute()));
-        match offset {
-            Some(offset) if offset % self.settings.slot_interval_minutes.max(1) == 0 => Ok(()),
-            _ => Err(BookingRejected::NotASlot),
-        }
-    }
-
     fn check_capacity(&self, start: DateTime<Utc>) -> Result<u32, BookingRejected> {
         let held = self.occupancy.peak(start, start + self.duration);
         self.settings
@@ -381,8 +380,8 @@ impl<'a> Calendar<'a> {
                 let close_wall = midnight + Duration::minutes(i64::from(interval.end_minute()));
                 IntervalSpan {
                     interval: *interval,
-                    opens: resolve(self.zone, open_wall, Occurrence::First),
-                    closes: resolve(self.zone, close_wall, Occurrence::Last),
+                    opens: opening(self.zone, open_wall),
+                    closes: closing(self.zone, close_wall),
                 }
             })
     }
@@ -401,23 +400,31 @@ fn instants_of(zone: Tz, wall: NaiveDateTime) -> impl Iterator<Item = DateTime<U
         .map(|at| at.with_timezone(&Utc))
 }
 
-#[derive(Clone, Copy)]
-enum Occurrence {
-    First,
-    Last,
-}
-
-/// One instant for a wall time: the chosen occurrence of a repeated time; for a time skipped by a
-/// gap, the instant the gap ends (the first wall time after it).
-fn resolve(zone: Tz, wall: NaiveDateTime, occurrence: Occurrence) -> DateTime<Utc> {
+/// The first instant whose wall time is at or after `wall`: its first occurrence, or for a time
+/// skipped by a gap, the instant the gap ends.
+fn opening(zone: Tz, wall: NaiveDateTime) -> DateTime<Utc> {
     // Gaps are at most a few hours; a day's scan bounds the loop even for invented zones.
     for minutes_later in 0..=24 * 60 {
-        let probe = wall + Duration::minutes(minutes_later);
-        match (zone.from_local_datetime(&probe), occurrence) {
-            (LocalResult::Single(at), _)
-            | (LocalResult::Ambiguous(at, _), Occurrence::First)
-            | (LocalResult::Ambiguous(_, at), Occurrence::Last) => return at.with_timezone(&Utc),
-            (LocalResult::None, _) => continue,
+        match zone.from_local_datetime(&(wall + Duration::minutes(minutes_later))) {
+            LocalResult::Single(at) | LocalResult::Ambiguous(at, _) => {
+                return at.with_timezone(&Utc);
+            }
+            LocalResult::None => continue,
+        }
+    }
+    wall.and_utc()
+}
+
+/// Just after the last instant whose wall time is before `wall` (intervals end on whole
+/// minutes): after the last occurrence of the minute before, or for an end inside a gap, the
+/// instant the gap begins. An end that is itself repeated closes at its first occurrence.
+fn closing(zone: Tz, wall: NaiveDateTime) -> DateTime<Utc> {
+    for minutes_earlier in 1..=24 * 60 {
+        match zone.from_local_datetime(&(wall - Duration::minutes(minutes_earlier))) {
+            LocalResult::Single(at) | LocalResult::Ambiguous(_, at) => {
+                return at.with_timezone(&Utc) + Duration::minutes(1);
+            }
+            LocalResult::None => continue,
         }
     }
     wall.and_utc()

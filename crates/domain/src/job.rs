@@ -72,10 +72,6 @@ impl JobStatus {
         .find(|status| status.as_str() == text)
     }
 
-    pub fn is_active(self) -> bool {
-        Self::ACTIVE.contains(&self)
-    }
-
     /// The status a new booking lands in.
     pub fn for_new_booking(require_confirmation: bool) -> Self {
         if require_confirmation {

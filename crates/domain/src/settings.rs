@@ -38,6 +38,14 @@ pub struct SettingsError {
 }
 
 impl BookingSettings {
+    /// How far apart two jobs must lie: the larger of the two buffers (the one gap rule, used by
+    /// the engine, the capacity guard and the conflict list alike).
+    pub fn min_gap(&self) -> chrono::Duration {
+        chrono::Duration::minutes(i64::from(
+            self.buffer_before_minutes.max(self.buffer_after_minutes),
+        ))
+    }
+
     /// Upper bounds keep every derived instant arithmetic far from overflow and every loop bounded.
     pub fn validate(self) -> Result<Self, SettingsError> {
         let check = |field, value: u32, range: std::ops::RangeInclusive<u32>, expected| {

@@ -4,7 +4,7 @@
 use booking_domain::{
     BookingRejected, BookingSettings, Calendar, OccupiedPeriod, Schedule, Slot, WorkingInterval,
 };
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Timelike, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
 use proptest::prelude::*;
 
@@ -135,6 +135,67 @@ fn a_fall_back_day_offers_the_repeated_hour_twice_and_nothing_doubled() {
     for pair in slots.windows(2) {
         assert_eq!(pair[1].start - pair[0].start, Duration::minutes(30));
     }
+}
+
+/// Booking and listing must agree on a fall-back night, whatever the intervals' grids: every
+/// instant on a 5-minute grid of the day is accepted exactly when it is listed.
+fn assert_listing_and_booking_agree(calendar: &Calendar<'_>, day: NaiveDate, now: DateTime<Utc>) {
+    let listed: Vec<DateTime<Utc>> = calendar
+        .slots(day, day, now)
+        .iter()
+        .map(|slot| slot.start.with_timezone(&Utc))
+        .collect();
+    let midnight = at(NEW_YORK, day.year(), day.month(), day.day(), 0, 0);
+    for minutes in (0..26 * 60).step_by(5) {
+        let start = midnight + Duration::minutes(minutes);
+        if start.with_timezone(&NEW_YORK).date_naive() != day {
+            continue;
+        }
+        let accepted = calendar.evaluate(start, now).is_ok();
+        assert_eq!(
+            accepted,
+            listed.contains(&start),
+            "{} is {} but {}",
+            start.with_timezone(&NEW_YORK),
+            if accepted { "accepted" } else { "refused" },
+            if accepted { "not listed" } else { "listed" },
+        );
+    }
+}
+
+#[test]
+fn on_a_fall_back_night_an_interval_ending_in_the_repeated_hour_books_only_what_it_lists() {
+    // 00:00–01:30 on 2026-11-01 in New York: 01:30 EDT (the first one) is inside the interval's
+    // instants, 30 minutes before 01:30 EST closes it.
+    let mut schedule = Schedule::new();
+    let _ = schedule.set_weekday(Weekday::Sun, vec![interval("00:00", "01:30")]);
+    let calendar = Calendar::new(NEW_YORK, BookingSettings::default(), &schedule, 30, &[]);
+    assert_listing_and_booking_agree(
+        &calendar,
+        date(2026, 11, 1),
+        at(NEW_YORK, 2026, 10, 25, 12, 0),
+    );
+}
+
+#[test]
+fn on_a_fall_back_night_two_intervals_meeting_in_the_repeated_hour_book_only_what_they_list() {
+    // 00:00–01:20 and 01:20–03:00 with a 30-minute grid: the grids do not align, and the two
+    // intervals' instants overlap between 01:20 EDT and 01:20 EST.
+    let mut schedule = Schedule::new();
+    let _ = schedule.set_weekday(
+        Weekday::Sun,
+        vec![interval("00:00", "01:20"), interval("01:20", "03:00")],
+    );
+    let settings = BookingSettings {
+        slot_interval_minutes: 30,
+        ..BookingSettings::default()
+    };
+    let calendar = Calendar::new(NEW_YORK, settings, &schedule, 20, &[]);
+    assert_listing_and_booking_agree(
+        &calendar,
+        date(2026, 11, 1),
+        at(NEW_YORK, 2026, 10, 25, 12, 0),
+    );
 }
 
 #[test]
@@ -517,11 +578,15 @@ proptest! {
             prop_assert!(worst < s.max_bookings_per_slot as usize, "slot {} overbooks ({} of {} overlapping)", start, worst, overlapping);
         }
 
-        // Nothing lost: every grid time the rules accept is offered.
+        // Nothing lost: every grid time the rules accept is offered, and so is every wall time
+        // (both occurrences of a repeated one) within two hours either side of an interval's
+        // end, where DST nights and neighbouring intervals meet.
         for date in case.from.iter_days().take_while(|d| *d <= case.to) {
             for interval in case.schedule.intervals_on(date) {
-                let mut minute = u32::from(interval.start_minute());
-                while minute < u32::from(interval.end_minute()) {
+                let (start, end) = (u32::from(interval.start_minute()), u32::from(interval.end_minute()));
+                let grid = (start..end).step_by(s.slot_interval_minutes as usize);
+                let around_end = (end.saturating_sub(120)..(end + 120).min(1440)).step_by(5);
+                for minute in grid.chain(around_end) {
                     let wall = date.and_hms_opt(0, 0, 0).unwrap_or_default() + Duration::minutes(i64::from(minute));
                     for instant in wall_instants(case.zone, wall) {
                         let start = instant.with_timezone(&Utc);
@@ -529,7 +594,6 @@ proptest! {
                             prop_assert!(slots.iter().any(|slot| slot.start == instant), "{} accepted but not offered", instant);
                         }
                     }
-                    minute += s.slot_interval_minutes;
                 }
             }
         }

@@ -21,10 +21,19 @@ pub struct Config {
     pub database_pool_size: usize,
     /// HS256 secret for owner tokens where no API Gateway authorizer ran (local use).
     pub auth_jwt_secret: Option<String>,
+    /// The function runs behind an API Gateway JWT authorizer, so the event's
+    /// `requestContext.authorizer` claims were verified. Off: they are ignored (anybody who can
+    /// invoke the function can write them).
+    pub auth_trust_authorizer: bool,
+    /// The value CloudFront puts in `x-origin-verify`: a request carrying it came through
+    /// CloudFront, so its `CloudFront-Viewer-Address` names the client. Unset: never trusted.
+    pub edge_origin_secret: Option<String>,
     pub ses: SesSettings,
     pub public_app_url: String,
     /// Booking attempts one client address may make per minute (0: no app-level limit).
     pub booking_rate_limit_per_minute: u32,
+    /// Availability requests one client address may make per minute (0: no app-level limit).
+    pub availability_rate_limit_per_minute: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,20 +61,7 @@ impl Config {
                 "must start with postgres:// or postgresql://".to_owned(),
             ));
         }
-        let enabled = match lookup("SES_ENABLED")
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None | Some("false" | "0" | "no" | "off") => false,
-            Some("true" | "1" | "yes" | "on") => true,
-            Some(other) => {
-                return Err(ConfigError::Invalid(
-                    "SES_ENABLED",
-                    format!("`{other}` is not true or false"),
-                ));
-            }
-        };
+        let enabled = flag(&lookup, "SES_ENABLED")?;
         let from_address = match lookup("SES_FROM_ADDRESS") {
             Some(address) => address,
             None if enabled => {
@@ -108,21 +104,19 @@ impl Config {
                     ConfigError::Invalid("DATABASE_POOL_SIZE", format!("`{size}` is not 1–64"))
                 })?,
         };
-        let booking_rate_limit_per_minute = match lookup("BOOKING_RATE_LIMIT_PER_MINUTE") {
-            None => 20,
-            Some(limit) => limit.parse::<u32>().map_err(|_| {
-                ConfigError::Invalid(
-                    "BOOKING_RATE_LIMIT_PER_MINUTE",
-                    format!("`{limit}` is not a whole number"),
-                )
-            })?,
-        };
+        let booking_rate_limit_per_minute =
+            per_minute(&lookup, "BOOKING_RATE_LIMIT_PER_MINUTE", 20)?;
+        let availability_rate_limit_per_minute =
+            per_minute(&lookup, "AVAILABILITY_RATE_LIMIT_PER_MINUTE", 120)?;
         Ok(Self {
             booking_rate_limit_per_minute,
+            availability_rate_limit_per_minute,
             database_url,
             database_ca_bundle: lookup("DATABASE_CA_BUNDLE").map(PathBuf::from),
             database_pool_size,
             auth_jwt_secret: lookup("AUTH_JWT_SECRET"),
+            auth_trust_authorizer: flag(&lookup, "AUTH_TRUST_AUTHORIZER")?,
+            edge_origin_secret: lookup("EDGE_ORIGIN_SECRET"),
             ses: SesSettings {
                 enabled,
                 from_address,
@@ -132,6 +126,32 @@ impl Config {
             },
             public_app_url,
         })
+    }
+}
+
+/// A per-minute limit; unset is `default`.
+fn per_minute(
+    lookup: impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u32,
+) -> Result<u32, ConfigError> {
+    match lookup(name) {
+        None => Ok(default),
+        Some(limit) => limit
+            .parse::<u32>()
+            .map_err(|_| ConfigError::Invalid(name, format!("`{limit}` is not a whole number"))),
+    }
+}
+
+/// A boolean setting; unset is false.
+fn flag(lookup: impl Fn(&str) -> Option<String>, name: &'static str) -> Result<bool, ConfigError> {
+    match lookup(name).map(|v| v.to_ascii_lowercase()).as_deref() {
+        None | Some("false" | "0" | "no" | "off") => Ok(false),
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some(other) => Err(ConfigError::Invalid(
+            name,
+            format!("`{other}` is not true or false"),
+        )),
     }
 }
 
@@ -180,5 +200,17 @@ mod tests {
             full.map(|c| c.public_app_url).ok().as_deref(),
             Some("https://app.fifi.example")
         );
+    }
+
+    #[test]
+    fn authorizer_claims_are_trusted_only_when_asked_for() {
+        let base = ("DATABASE_URL", "postgres://localhost/booking");
+        let trusted = |pairs: &[(&str, &str)]| config(pairs).map(|c| c.auth_trust_authorizer);
+        assert_eq!(trusted(&[base]), Ok(false));
+        assert_eq!(
+            trusted(&[base, ("AUTH_TRUST_AUTHORIZER", "true")]),
+            Ok(true)
+        );
+        assert!(trusted(&[base, ("AUTH_TRUST_AUTHORIZER", "maybe")]).is_err());
     }
 }

@@ -206,3 +206,77 @@ pub fn source_ip(request: &Request) -> String {
     ip.filter(|ip| !ip.is_empty() && ip.len() <= 64)
         .unwrap_or_else(|| "unknown".to_owned())
 }
+
+/// The key the app's per-client rate limits count under: the client's IPv4 address, or the /64
+/// of an IPv6 one (a single subscriber usually holds a whole /64, so counting its addresses one
+/// by one would give it billions of allowances). Anything unparsable counts as given.
+pub fn client_key(request: &Request, edge_secret: Option<&str>) -> String {
+    let viewer = edge_secret
+        .filter(|secret| came_through_edge(request, secret))
+        .and_then(|_| viewer_ip(request));
+    match viewer {
+        Some(ip) => rate_limit_key(&ip.to_string()),
+        None => rate_limit_key(&source_ip(request)),
+    }
+}
+
+/// Whether the request carries CloudFront's origin header with our secret. Compared in time
+/// independent of where the bytes differ, so the secret cannot be probed byte by byte.
+fn came_through_edge(request: &Request, secret: &str) -> bool {
+    let Some(given) = request.headers().get("x-origin-verify") else {
+        return false;
+    };
+    let given = given.as_bytes();
+    given.len() == secret.len()
+        && given
+            .iter()
+            .zip(secret.as_bytes())
+            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+            == 0
+}
+
+/// The client's address from `CloudFront-Viewer-Address` (`IP:port`, IPv6 without brackets).
+fn viewer_ip(request: &Request) -> Option<std::net::IpAddr> {
+    let value = request
+        .headers()
+        .get("cloudfront-viewer-address")?
+        .to_str()
+        .ok()?;
+    let (ip, _port) = value.trim().rsplit_once(':')?;
+    ip.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
+}
+
+fn rate_limit_key(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let prefix = std::net::Ipv6Addr::from(u128::from(v6) & !(u128::MAX >> 64));
+                format!("{prefix}/64")
+            }
+        },
+        Ok(std::net::IpAddr::V4(v4)) => v4.to_string(),
+        Err(_) => ip.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rate_limit_key;
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64_and_ipv4_ones_by_address() {
+        assert_eq!(rate_limit_key("2001:db8:1:2::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            rate_limit_key("2001:DB8:1:2:ffff:ffff:ffff:ffff"),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(rate_limit_key("2001:db8:1:3::1"), "2001:db8:1:3::/64");
+        assert_eq!(rate_limit_key("203.0.113.9"), "203.0.113.9");
+        assert_eq!(rate_limit_key("::ffff:203.0.113.9"), "203.0.113.9");
+        assert_eq!(rate_limit_key("unknown"), "unknown");
+    }
+}

@@ -1,9 +1,11 @@
 //! `GET /services/{serviceId}/availability?from&to`: the bookable slots of a service.
 
-use booking_domain::{Calendar, FieldError};
-use booking_edge::input::{path_uuid, query_date};
+use booking_domain::{Calendar, FieldError, OccupiedPeriod, Schedule};
+use booking_edge::input::{client_key, path_uuid, query_date};
 use booking_edge::{ApiError, json_response, respond, views};
-use booking_repository::catalog;
+use booking_repository::AsyncPgConnection;
+use booking_repository::catalog::{self, Service, Tenant};
+use booking_repository::rate_limit::{self, RateLimit};
 use chrono::{Days, NaiveDate};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
@@ -19,6 +21,24 @@ pub async fn handle(deps: &Deps, request: Request) -> Response<Body> {
     respond(availability(deps, &request).await)
 }
 
+type Inputs = Option<(Tenant, Service, Schedule, Vec<OccupiedPeriod>)>;
+
+/// The service and its calendar for `dates`, with the client's rate-limit hit pipelined
+/// beside them (no round trip of its own).
+async fn read_inputs(
+    conn: &AsyncPgConnection,
+    service_id: uuid::Uuid,
+    dates: (NaiveDate, NaiveDate),
+    limit: Option<RateLimit<'_>>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Inputs, ApiError> {
+    let read = catalog::service_with_calendar(conn, service_id, dates);
+    match rate_limit::beside(conn, limit, now, read).await? {
+        (_, Some(retry_after)) => Err(ApiError::rate_limited(retry_after)),
+        (inputs, None) => Ok(inputs),
+    }
+}
+
 async fn availability(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiError> {
     let service_id =
         path_uuid(request, "serviceId", "services").ok_or_else(ApiError::service_not_found)?;
@@ -30,7 +50,18 @@ async fn availability(deps: &Deps, request: &Request) -> Result<Response<Body>, 
         }
     };
     let now = deps.now();
-    let mut conn = deps.connection().await?;
+    let limit = deps.config.availability_rate_limit_per_minute;
+    let bucket = format!(
+        "availability:{}",
+        client_key(request, deps.config.edge_origin_secret.as_deref())
+    );
+    // 0 turns the app's limit off.
+    let limit = (limit > 0).then(|| RateLimit {
+        bucket: &bucket,
+        limit,
+        window: chrono::Duration::minutes(1),
+    });
+    let conn = deps.connection().await?;
     // One round trip whenever the dates are known before the tenant's zone is: the service and
     // its calendar are read in one pipeline. Without `from`, "today" depends on the zone, so
     // the days around today's UTC date are read and the week is cut from them.
@@ -41,14 +72,13 @@ async fn availability(deps: &Deps, request: &Request) -> Result<Response<Body>, 
                 None => default_to(from)?,
             };
             check_range(from, to)?;
-            let inputs = catalog::service_with_calendar(&mut conn, service_id, (from, to)).await?;
+            let inputs = read_inputs(&conn, service_id, (from, to), limit, now).await?;
             (from, to, inputs)
         }
         (None, None) => {
             let (before, after) = catalog::dates_around(now);
             let until = default_to(after)?;
-            let inputs =
-                catalog::service_with_calendar(&mut conn, service_id, (before, until)).await?;
+            let inputs = read_inputs(&conn, service_id, (before, until), limit, now).await?;
             let Some((tenant, ..)) = &inputs else {
                 return Err(ApiError::service_not_found());
             };
@@ -56,12 +86,12 @@ async fn availability(deps: &Deps, request: &Request) -> Result<Response<Body>, 
             (from, default_to(from)?, inputs)
         }
         (None, Some(to)) => {
-            let (tenant, _) = catalog::bookable_service(&mut conn, service_id)
+            let (tenant, _) = catalog::bookable_service_on(&conn, service_id)
                 .await?
                 .ok_or_else(ApiError::service_not_found)?;
             let from = now.with_timezone(&tenant.zone).date_naive();
             check_range(from, to)?;
-            let inputs = catalog::service_with_calendar(&mut conn, service_id, (from, to)).await?;
+            let inputs = read_inputs(&conn, service_id, (from, to), limit, now).await?;
             (from, to, inputs)
         }
     };

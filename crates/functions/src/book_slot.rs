@@ -2,7 +2,7 @@
 
 use booking_domain::{ClientEmail, ClientName, IdempotencyKey, Notes, Phone};
 use booking_edge::input::{
-    body_bytes, idempotency_key, instant, json_object, path_uuid, source_ip,
+    body_bytes, client_key, idempotency_key, instant, json_object, path_uuid,
 };
 use booking_edge::{ApiError, json_response, respond, views};
 use booking_repository::booking::{self, KeyRef, NewBooking};
@@ -48,7 +48,10 @@ async fn book(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiError
     let now = deps.now();
     let mut conn = deps.connection().await?;
     let limit = deps.config.booking_rate_limit_per_minute;
-    let bucket = format!("book:{}", source_ip(request));
+    let bucket = format!(
+        "book:{}",
+        client_key(request, deps.config.edge_origin_secret.as_deref())
+    );
     // Counted inside the booking's own transaction (no round trip of its own); 0 turns it off.
     let rate_limit = (limit > 0).then(|| RateLimit {
         bucket: &bucket,

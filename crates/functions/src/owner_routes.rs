@@ -1,8 +1,9 @@
 //! The owner's routes: `POST /jobs/{jobId}/confirm`, `POST /jobs/{jobId}/decline` and
-//! `POST /jobs`. Every one authenticates first and acts only within the token's tenant.
+//! `POST /jobs`. Every one authenticates first (before any database work) and acts only within
+//! the caller's tenant: a verified user's tenant is resolved on the request's own connection.
 
 use booking_domain::{ClientEmail, ClientName, DeclineReason, JobTitle, Notes, Phone};
-use booking_edge::auth::{Owner, authenticate};
+use booking_edge::auth::{Caller, authenticate};
 use booking_edge::input::{instant, json_object, path_uuid, uuid};
 use booking_edge::{ApiError, json_response, respond, views};
 use booking_repository::PooledConnection;
@@ -15,8 +16,8 @@ use uuid::Uuid;
 
 use crate::Deps;
 
-fn owner(deps: &Deps, request: &Request) -> Result<Owner, ApiError> {
-    authenticate(request, deps.config.auth_jwt_secret.as_deref())
+fn caller(deps: &Deps, request: &Request) -> Result<Caller, ApiError> {
+    authenticate(request, &deps.config)
 }
 
 /// A malformed id names no job: 404, exactly as an unknown one.
@@ -63,9 +64,10 @@ async fn committed_response(
 pub async fn confirm(deps: &Deps, request: Request) -> Response<Body> {
     respond(
         async {
-            let owner = owner(deps, &request)?;
+            let caller = caller(deps, &request)?;
             let job_id = job_id(&request)?;
             let mut conn = deps.connection().await?;
+            let owner = caller.owner(&mut conn).await?;
             let job = owner::confirm(
                 &mut conn,
                 owner.tenant_id,
@@ -85,7 +87,7 @@ pub async fn confirm(deps: &Deps, request: Request) -> Response<Body> {
 pub async fn decline(deps: &Deps, request: Request) -> Response<Body> {
     respond(
         async {
-            let owner = owner(deps, &request)?;
+            let caller = caller(deps, &request)?;
             let job_id = job_id(&request)?;
             let mut fields = json_object(&request)?;
             let reason = fields.required("reason", DeclineReason::parse);
@@ -93,6 +95,7 @@ pub async fn decline(deps: &Deps, request: Request) -> Response<Body> {
             let reason =
                 reason.ok_or_else(|| ApiError::invalid_request("A reason is required."))?;
             let mut conn = deps.connection().await?;
+            let owner = caller.owner(&mut conn).await?;
             let job = owner::decline(
                 &mut conn,
                 owner.tenant_id,
@@ -113,7 +116,7 @@ pub async fn decline(deps: &Deps, request: Request) -> Response<Body> {
 pub async fn create(deps: &Deps, request: Request) -> Response<Body> {
     respond(
         async {
-            let owner = owner(deps, &request)?;
+            let caller = caller(deps, &request)?;
             let mut fields = json_object(&request)?;
             let service_id = fields.required("serviceId", uuid("serviceId"));
             let start = fields.required("start", instant("start"));
@@ -138,6 +141,7 @@ pub async fn create(deps: &Deps, request: Request) -> Response<Body> {
                 title,
             };
             let mut conn = deps.connection().await?;
+            let owner = caller.owner(&mut conn).await?;
             let job =
                 owner::create_job(&mut conn, owner.tenant_id, &new_job, &owner.actor()).await?;
             tracing::info!(job_id = %job.id, tenant_id = %owner.tenant_id, "job entered by hand");

@@ -187,7 +187,10 @@ fn containers(world: &World, count: usize) -> Result<Vec<Deps>> {
 fn availability_calls(world: &World, count: usize) -> Result<Vec<Call>> {
     let event = world::reference_availability_event(world);
     (0..count)
-        .map(|_| Ok(Call::Availability(world::request(&event)?)))
+        .map(|client| {
+            let event = world::as_client(&event, client);
+            Ok(Call::Availability(world::request(&event)?))
+        })
         .collect()
 }
 
@@ -589,7 +592,10 @@ async fn profile(
             "availability, 31 days",
             availability_calls(world, 2)?,
             (0..count)
-                .map(|_| Ok(Call::Availability(world::request(&reference)?)))
+                .map(|client| {
+                    let event = world::as_client(&reference, client);
+                    Ok(Call::Availability(world::request(&event)?))
+                })
                 .collect::<Result<_>>()?,
         ),
     ];

@@ -146,8 +146,6 @@ pub async fn book(
             let new_job = InsertJob {
                 tenant_id: tenant.id,
                 service_id: service.id,
-                // Replaced by the upserted contact's id inside the insert.
-                contact_id: Uuid::nil(),
                 title: JobTitle::for_booking(&service.name, &request.name).into_inner(),
                 starts_at: request.start,
                 ends_at: slot.end.with_timezone(&Utc),
@@ -159,6 +157,8 @@ pub async fn book(
                     .map(|n| n.as_str().to_owned()),
                 source: JobSource::Public.as_str(),
                 changed_by: "public-booking".to_owned(),
+                client_name: request.name.as_str().to_owned(),
+                client_phone: request.phone.as_ref().map(|p| p.as_str().to_owned()),
             };
             // The id is chosen here so the mails and the key can name the job in the same
             // pipeline as its insert.
@@ -224,18 +224,9 @@ async fn count(
     }
 }
 
-/// The next free slots after `after` (read without locks: advice, not a promise).
-pub async fn alternatives(
-    conn: &mut AsyncPgConnection,
-    service_id: Uuid,
-    after: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> QueryResult<Vec<Slot>> {
-    alternatives_on(conn, service_id, after, now).await
-}
-
-/// [`alternatives`] in one round trip: the service and its calendar are read in one pipeline,
-/// over the UTC dates that cover the horizon in any zone.
+/// The next free slots after `after` (read without locks: advice, not a promise), in one round
+/// trip: the service and its calendar are read in one pipeline, over the UTC dates that cover
+/// the horizon in any zone.
 async fn alternatives_on(
     conn: &AsyncPgConnection,
     service_id: Uuid,
@@ -269,19 +260,11 @@ async fn alternatives_on(
     Ok(calendar.next_slots(after, ALTERNATIVES_HORIZON_DAYS, ALTERNATIVES, now))
 }
 
-/// Contacts are unique per tenant by case-insensitive email; a booking refreshes the name and,
-/// when given, the phone.
-pub(crate) async fn upsert_contact(
-    conn: &mut AsyncPgConnection,
-    tenant_id: Uuid,
-    request: &NewBooking,
-) -> QueryResult<Uuid> {
-    Ok(upsert_contact_on(conn, tenant_id, request).await?.0)
-}
-
-/// [`upsert_contact`], also returning the contact as the job record shows it (after the
-/// update); on a shared connection, to pipeline it with the job's insert.
-async fn upsert_contact_on(
+/// Contacts are unique per tenant by case-insensitive email. Anybody can type an address, so a
+/// booking never rewrites what the contact holds: it only fills a phone the contact lacks (the
+/// job keeps its own copy of the name and phone it was booked with). Returns the contact's id
+/// and what a job shows of it; on a shared connection, to pipeline it with the job's insert.
+pub(crate) async fn upsert_contact_on(
     mut conn: &AsyncPgConnection,
     tenant_id: Uuid,
     request: &NewBooking,
@@ -295,12 +278,9 @@ async fn upsert_contact_on(
         ))
         .on_conflict(on_constraint("contacts_tenant_email_key"))
         .do_update()
-        .set((
-            contacts::name.eq(sql::<Text>("excluded.name")),
-            contacts::phone.eq(sql::<Nullable<Text>>(
-                "coalesce(excluded.phone, contacts.phone)",
-            )),
-        ))
+        .set(contacts::phone.eq(sql::<Nullable<Text>>(
+            "coalesce(contacts.phone, excluded.phone)",
+        )))
         .returning((contacts::id, ContactRow::as_returning()))
         .get_result(&mut conn)
         .await
@@ -311,7 +291,6 @@ async fn upsert_contact_on(
 pub(crate) struct InsertJob {
     pub tenant_id: Uuid,
     pub service_id: Uuid,
-    pub contact_id: Uuid,
     pub title: String,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
@@ -319,19 +298,23 @@ pub(crate) struct InsertJob {
     pub notes: Option<String>,
     pub source: &'static str,
     pub changed_by: String,
+    pub client_name: String,
+    pub client_phone: Option<String>,
 }
 
+/// Inserts `job` for the contact `contact_id` (which `contact` shows).
 pub(crate) async fn insert_job(
     conn: &mut AsyncPgConnection,
     job: &InsertJob,
+    (contact_id, contact): (Uuid, ContactRow),
     zone: chrono_tz::Tz,
 ) -> QueryResult<JobRecord> {
-    let contact: ContactRow = contacts::table
-        .find(job.contact_id)
-        .select(ContactRow::as_select())
-        .first(conn)
+    let row: JobRow = diesel::insert_into(jobs::table)
+        .values((job, jobs::contact_id.eq(contact_id)))
+        .returning(JobRow::as_returning())
+        .get_result(conn)
         .await?;
-    insert_job_with_contact(conn, job, contact, zone).await
+    record(row, contact, zone)
 }
 
 /// Inserts a public booking's job as `job_id`, its contact found by email in the same
@@ -344,11 +327,11 @@ async fn insert_booked_job(
 ) -> QueryResult<JobRow> {
     diesel::sql_query(
         "INSERT INTO jobs (id, tenant_id, service_id, contact_id, title, starts_at, ends_at, \
-                           status, notes, source, changed_by) \
-         SELECT $1, $2, $3, contacts.id, $4, $5, $6, $7, $8, $9, $10 FROM contacts \
+                           status, notes, source, changed_by, client_name, client_phone) \
+         SELECT $1, $2, $3, contacts.id, $4, $5, $6, $7, $8, $9, $10, $12, $13 FROM contacts \
          WHERE contacts.tenant_id = $2 AND contacts.email_key = lower($11) \
          RETURNING id, tenant_id, service_id, status, source, starts_at, ends_at, title, notes, \
-                   decline_reason, changed_by, created_at, updated_at",
+                   decline_reason, changed_by, created_at, updated_at, client_name, client_phone",
     )
     .bind::<SqlUuid, _>(job_id)
     .bind::<SqlUuid, _>(job.tenant_id)
@@ -361,21 +344,8 @@ async fn insert_booked_job(
     .bind::<Text, _>(job.source)
     .bind::<Text, _>(&job.changed_by)
     .bind::<Text, _>(email.as_str())
+    .bind::<Text, _>(&job.client_name)
+    .bind::<Nullable<Text>, _>(job.client_phone.as_deref())
     .get_result(&mut conn)
     .await
-}
-
-/// [`insert_job`] for a caller that already holds the job's contact.
-async fn insert_job_with_contact(
-    conn: &mut AsyncPgConnection,
-    job: &InsertJob,
-    contact: ContactRow,
-    zone: chrono_tz::Tz,
-) -> QueryResult<JobRecord> {
-    let row: JobRow = diesel::insert_into(jobs::table)
-        .values(job)
-        .returning(JobRow::as_returning())
-        .get_result(conn)
-        .await?;
-    record(row, contact, zone)
 }

@@ -127,46 +127,61 @@ impl TryFrom<ServiceRow> for Service {
     }
 }
 
-/// The condition of the partial index on active jobs, as a literal so the planner can use it.
+/// The condition of the partial index on active jobs, as a literal so the planner can use it;
+/// the same list as [`JobStatus::ACTIVE`] (tested below, and against the index in the database).
+pub(crate) const ACTIVE_JOBS: &str =
+    "jobs.status IN ('pending-confirmation', 'scheduled', 'in-progress')";
+
 pub(crate) fn active_jobs() -> diesel::expression::SqlLiteral<Bool> {
-    sql::<Bool>("jobs.status IN ('pending-confirmation', 'scheduled', 'in-progress')")
+    sql::<Bool>(ACTIVE_JOBS)
 }
 
 fn pair(row: (TenantRow, ServiceRow)) -> Result<(Tenant, Service), DieselError> {
     Ok((Tenant::try_from(row.0)?, Service::try_from(row.1)?))
 }
 
-/// An active service and its tenant; `None` for an unknown or inactive service.
-pub async fn bookable_service(
-    conn: &mut AsyncPgConnection,
-    service_id: Uuid,
-) -> QueryResult<Option<(Tenant, Service)>> {
-    bookable_service_on(conn, service_id).await
-}
-
-/// As [`bookable_service`], and locks the tenant's row until the transaction ends: every
+/// As [`bookable_service_on`], and locks the tenant's row until the transaction ends: every
 /// booking and job change of one tenant passes through this lock, so capacity checks and
 /// inserts never interleave, across any number of Lambda containers. On a shared connection,
 /// to pipeline it with the reads that must follow the lock ([`service_calendar_inputs`]).
 pub(crate) async fn lock_bookable_service_on(
-    mut conn: &AsyncPgConnection,
+    conn: &AsyncPgConnection,
     service_id: Uuid,
 ) -> QueryResult<Option<(Tenant, Service)>> {
-    services::table
-        .inner_join(tenants::table)
+    // The lock, then the read: one pipeline, run in this order, so the read sees what the last
+    // holder of the lock committed.
+    let (_, found) = futures_util::future::try_join(
+        lock_tenant_of_service(conn, service_id),
+        bookable_service_on(conn, service_id),
+    )
+    .await?;
+    Ok(found)
+}
+
+/// The guard: locks the row of the tenant that owns `service_id` (`FOR NO KEY UPDATE`) and no
+/// other row. Every transaction that locks rows takes its tenant's first, and a tenant load
+/// writes the tenant row before its services, so two transactions never wait on each other in
+/// opposite orders (no deadlock).
+async fn lock_tenant_of_service(
+    mut conn: &AsyncPgConnection,
+    service_id: Uuid,
+) -> QueryResult<Option<Uuid>> {
+    let owner = services::table
         .filter(services::id.eq(service_id))
-        .filter(services::active.eq(true))
-        .select((TenantRow::as_select(), ServiceRow::as_select()))
+        .select(services::tenant_id)
+        .single_value();
+    tenants::table
+        .filter(tenants::id.nullable().eq(owner))
+        .select(tenants::id)
         .for_no_key_update()
-        .first::<(TenantRow, ServiceRow)>(&mut conn)
+        .first(&mut conn)
         .await
-        .optional()?
-        .map(pair)
-        .transpose()
+        .optional()
 }
 
-/// [`bookable_service`] on a shared connection, to pipeline it with other reads.
-pub(crate) async fn bookable_service_on(
+/// An active service and its tenant; `None` for an unknown or inactive service. On a shared
+/// connection, to pipeline it with other reads.
+pub async fn bookable_service_on(
     mut conn: &AsyncPgConnection,
     service_id: Uuid,
 ) -> QueryResult<Option<(Tenant, Service)>> {
@@ -182,18 +197,21 @@ pub(crate) async fn bookable_service_on(
         .transpose()
 }
 
-/// A service of the given tenant (active or not) with the tenant, locking the tenant's row.
+/// A service of the given tenant (active or not) with the tenant, locking the tenant's row (and
+/// only that row, see [`lock_tenant_of_service`]).
 pub async fn lock_tenant_service(
     conn: &mut AsyncPgConnection,
     tenant_id: Uuid,
     service_id: Uuid,
 ) -> QueryResult<Option<(Tenant, Service)>> {
+    if lock_tenant(conn, tenant_id).await?.is_none() {
+        return Ok(None);
+    }
     services::table
         .inner_join(tenants::table)
         .filter(services::id.eq(service_id))
         .filter(services::tenant_id.eq(tenant_id))
         .select((TenantRow::as_select(), ServiceRow::as_select()))
-        .for_no_key_update()
         .first::<(TenantRow, ServiceRow)>(conn)
         .await
         .optional()?
@@ -303,11 +321,10 @@ pub(crate) async fn service_calendar_inputs(
 /// round trip (the service lookup and the three reads are pipelined). `None` for an unknown or
 /// inactive service.
 pub async fn service_with_calendar(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     service_id: Uuid,
     (from, to): (NaiveDate, NaiveDate),
 ) -> QueryResult<Option<(Tenant, Service, Schedule, Vec<OccupiedPeriod>)>> {
-    let conn: &AsyncPgConnection = conn;
     let (found, (schedule, occupied)) = futures_util::future::try_join(
         bookable_service_on(conn, service_id),
         service_calendar_inputs(
@@ -410,4 +427,21 @@ pub async fn neighbours(
             period: OccupiedPeriod { start, end },
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use booking_domain::JobStatus;
+
+    #[test]
+    fn the_active_jobs_condition_lists_exactly_the_active_statuses() {
+        let listed: Vec<String> = JobStatus::ACTIVE
+            .iter()
+            .map(|status| format!("'{}'", status.as_str()))
+            .collect();
+        assert_eq!(
+            super::ACTIVE_JOBS,
+            format!("jobs.status IN ({})", listed.join(", "))
+        );
+    }
 }

@@ -50,14 +50,17 @@ pub(crate) struct JobRow {
     changed_by: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    /// The client as given for this job (never rewritten by a later booking).
+    client_name: String,
+    client_phone: Option<String>,
 }
 
+/// What a job shows of its contact: the address it is reached at. Name and phone are the job's
+/// own copy.
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = contacts, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct ContactRow {
-    name: String,
     email: String,
-    phone: Option<String>,
 }
 
 impl JobRow {
@@ -78,9 +81,9 @@ pub(crate) fn record(job: JobRow, contact: ContactRow, zone: Tz) -> Result<JobRe
         starts_at: job.starts_at,
         ends_at: job.ends_at,
         title: job.title,
-        client_name: contact.name,
+        client_name: job.client_name,
         client_email: contact.email,
-        client_phone: contact.phone,
+        client_phone: job.client_phone,
         notes: job.notes,
         decline_reason: job.decline_reason,
         changed_by: job.changed_by,

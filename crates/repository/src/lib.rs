@@ -6,6 +6,7 @@ pub mod booking;
 pub mod catalog;
 pub mod idempotency;
 pub mod jobs;
+pub mod members;
 mod migrations;
 pub mod outbox;
 pub mod owner;

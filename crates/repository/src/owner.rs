@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::booking::{InsertJob, NewBooking, insert_job, upsert_contact};
+use crate::booking::{InsertJob, NewBooking, insert_job, upsert_contact_on};
 use crate::catalog::{self, Neighbour, Tenant};
 use crate::jobs::{self, JobRecord};
 use crate::outbox;
@@ -55,12 +55,7 @@ async fn guard_capacity(
     end: DateTime<Utc>,
     except: Option<Uuid>,
 ) -> Result<(), OwnerError> {
-    let margin = Duration::minutes(i64::from(
-        tenant
-            .settings
-            .buffer_before_minutes
-            .max(tenant.settings.buffer_after_minutes),
-    ));
+    let margin = tenant.settings.min_gap();
     let others: Vec<Neighbour> = catalog::neighbours(conn, tenant.id, start - margin, end + margin)
         .await?
         .into_iter()
@@ -164,7 +159,7 @@ pub async fn create_job(
             phone: job.phone.clone(),
             notes: job.notes.clone(),
         };
-        let contact_id = upsert_contact(conn, tenant.id, &contact).await?;
+        let contact = upsert_contact_on(conn, tenant.id, &contact).await?;
         let title = job
             .title
             .clone()
@@ -172,7 +167,6 @@ pub async fn create_job(
         let insert = InsertJob {
             tenant_id: tenant.id,
             service_id: service.id,
-            contact_id,
             title: title.into_inner(),
             starts_at: job.start,
             ends_at: end,
@@ -184,8 +178,10 @@ pub async fn create_job(
                 .map(|n| n.as_str().to_owned()),
             source: JobSource::Admin.as_str(),
             changed_by: actor.to_owned(),
+            client_name: job.name.as_str().to_owned(),
+            client_phone: job.phone.as_ref().map(|p| p.as_str().to_owned()),
         };
-        Ok(insert_job(conn, &insert, tenant.zone).await?)
+        Ok(insert_job(conn, &insert, contact, tenant.zone).await?)
     })
     .await
 }

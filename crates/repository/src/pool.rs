@@ -1,8 +1,11 @@
 //! One pooled connection per Lambda container, opened lazily and reused across invocations;
-//! TLS (rustls, certificates always verified) whenever the URL asks for it.
+//! TLS (rustls, certificates always verified) whenever the URL asks for it. Every wait on the
+//! database is bounded, so an unreachable or stuck one is a 503 within about 3 seconds rather
+//! than a function hanging to its Lambda timeout (10 s).
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use diesel::ConnectionError;
 use diesel_async::AsyncPgConnection;
@@ -16,6 +19,21 @@ use futures_util::future::BoxFuture;
 pub type DbPool = Pool<AsyncPgConnection>;
 pub type PooledConnection = Object<AsyncPgConnection>;
 pub use diesel_async::pooled_connection::deadpool::PoolError;
+
+/// Opening the TCP connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// A whole new connection: TCP, TLS, startup and authentication (a server that accepts and
+/// never answers is caught here; tokio-postgres bounds only the TCP connect).
+pub const CREATE_TIMEOUT: Duration = Duration::from_secs(3);
+/// Waiting for the container's connection while another task holds it.
+pub const WAIT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Data sent and not acknowledged for this long (a database gone mid-query) drops the
+/// connection (TCP_USER_TIMEOUT, Linux).
+pub const TCP_USER_TIMEOUT: Duration = Duration::from_secs(3);
+/// Server side: no statement runs longer, and none waits longer for a lock. Queries here take
+/// milliseconds; the lock bound is what a request may wait behind another tenant transaction.
+pub const STATEMENT_TIMEOUT_MS: u32 = 5_000;
+pub const LOCK_TIMEOUT_MS: u32 = 3_000;
 
 /// Whether a pool or query failure means "the database is unreachable" (answer 503, safe to
 /// retry) rather than a bug.
@@ -40,11 +58,15 @@ pub fn is_unavailable(error: &diesel::result::Error) -> bool {
             .any(|known| message.contains(known))
         }
         Error::DatabaseError(DatabaseErrorKind::Unknown, info) => {
-            // admin_shutdown, crash_shutdown, cannot_connect_now, connection failures.
+            // admin_shutdown, crash_shutdown, cannot_connect_now, connection failures, and our
+            // own bounds: lock_not_available (lock_timeout) and query_canceled
+            // (statement_timeout), which diesel reports without their SQLSTATE.
             let message = info.message();
             message.contains("terminating connection")
                 || message.contains("connection closed")
                 || message.contains("the database system is")
+                || message.contains("canceling statement due to lock timeout")
+                || message.contains("canceling statement due to statement timeout")
         }
         Error::BrokenTransactionManager => true,
         _ => false,
@@ -60,6 +82,8 @@ pub enum PoolSetupError {
     },
     #[error("the database CA bundle at {0} holds no certificate")]
     EmptyCaBundle(String),
+    #[error("DATABASE_URL is not a valid Postgres URL: {0}")]
+    Url(String),
     #[error("cannot build the connection pool: {0}")]
     Build(#[from] BuildError),
 }
@@ -74,14 +98,48 @@ pub fn build_pool(
     let mut config = ManagerConfig::default();
     // A broken connection is dropped on return (`is_broken`), so no test query per checkout.
     config.recycling_method = RecyclingMethod::Fast;
-    if let Some(url) = tls_url(database_url) {
-        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(ca_bundle)?);
-        let url = Arc::new(url);
-        config.custom_setup = Box::new(move |_| connect_tls(url.clone(), tls.clone()));
+    let tls_url = tls_url(database_url);
+    let connection = Arc::new(connection_config(
+        tls_url.as_deref().unwrap_or(database_url),
+    )?);
+    match tls_url {
+        Some(_) => {
+            let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(ca_bundle)?);
+            config.custom_setup = Box::new(move |_| connect(connection.clone(), tls.clone()));
+        }
+        None => {
+            config.custom_setup =
+                Box::new(move |_| connect(connection.clone(), tokio_postgres::NoTls));
+        }
     }
     let manager =
         AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
-    Ok(Pool::builder(manager).max_size(max_size.max(1)).build()?)
+    Ok(Pool::builder(manager)
+        .max_size(max_size.max(1))
+        .runtime(deadpool::Runtime::Tokio1)
+        .wait_timeout(Some(WAIT_TIMEOUT))
+        .create_timeout(Some(CREATE_TIMEOUT))
+        .build()?)
+}
+
+/// The URL's settings with this module's bounds added. The server-side ones travel in the
+/// startup packet's `options`, so they cost no round trip; ours come first so that `options`
+/// in the URL can still override them (the last `-c` wins).
+fn connection_config(url: &str) -> Result<tokio_postgres::Config, PoolSetupError> {
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e: tokio_postgres::Error| PoolSetupError::Url(e.to_string()))?;
+    let bounds =
+        format!("-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={LOCK_TIMEOUT_MS}");
+    let options = match config.get_options() {
+        Some(given) => format!("{bounds} {given}"),
+        None => bounds,
+    };
+    config
+        .options(options)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .tcp_user_timeout(TCP_USER_TIMEOUT);
+    Ok(config)
 }
 
 /// The URL to hand to tokio-postgres when TLS is wanted. tokio-postgres knows `require`, and
@@ -132,12 +190,19 @@ fn tls_config(ca_bundle: Option<&Path>) -> Result<rustls::ClientConfig, PoolSetu
     Ok(config)
 }
 
-fn connect_tls(
-    url: Arc<String>,
-    tls: tokio_postgres_rustls::MakeRustlsConnect,
-) -> BoxFuture<'static, diesel::ConnectionResult<AsyncPgConnection>> {
+fn connect<T>(
+    config: Arc<tokio_postgres::Config>,
+    tls: T,
+) -> BoxFuture<'static, diesel::ConnectionResult<AsyncPgConnection>>
+where
+    T: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket> + Send + 'static,
+    T::Stream: Send + 'static,
+    T::TlsConnect: Send,
+    <T::TlsConnect as tokio_postgres::tls::TlsConnect<tokio_postgres::Socket>>::Future: Send,
+{
     async move {
-        let (client, connection) = tokio_postgres::connect(&url, tls)
+        let (client, connection) = config
+            .connect(tls)
             .await
             .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
         AsyncPgConnection::try_from_client_and_connection(client, connection).await
@@ -176,6 +241,32 @@ mod tests {
         assert!(!is_unavailable(&client_side(
             "error serializing parameter 0"
         )));
+    }
+
+    #[test]
+    fn our_own_lock_and_statement_timeouts_are_unavailable() {
+        use diesel::result::{DatabaseErrorKind, Error};
+        let server = |message: &str| {
+            Error::DatabaseError(DatabaseErrorKind::Unknown, Box::new(message.to_owned()))
+        };
+        assert!(is_unavailable(&server(
+            "canceling statement due to lock timeout"
+        )));
+        assert!(is_unavailable(&server(
+            "canceling statement due to statement timeout"
+        )));
+        assert!(!is_unavailable(&server("division by zero")));
+    }
+
+    #[test]
+    fn connections_carry_the_bounds_and_the_url_may_override_them() {
+        let config = connection_config("postgres://u@db/x?options=-c%20lock_timeout%3D100");
+        let options = config.ok().and_then(|c| c.get_options().map(str::to_owned));
+        assert_eq!(
+            options.as_deref(),
+            Some("-c statement_timeout=5000 -c lock_timeout=3000 -c lock_timeout=100")
+        );
+        assert!(connection_config("postgres://u@db:notaport/x").is_err());
     }
 
     #[test]

@@ -49,6 +49,23 @@ pub async fn hit(
     Ok(Some(u32::try_from(wait).unwrap_or(u32::MAX)))
 }
 
+/// `work` with a hit against `limit` (if any) pipelined beside it on the same connection, so
+/// both cost one round trip. Answers `work`'s result and the wait [`hit`] asks for, if any.
+pub async fn beside<T>(
+    conn: &AsyncPgConnection,
+    limit: Option<RateLimit<'_>>,
+    now: DateTime<Utc>,
+    work: impl Future<Output = QueryResult<T>>,
+) -> QueryResult<(T, Option<u32>)> {
+    let count = async {
+        match limit {
+            Some(limit) => hit(conn, limit, now).await,
+            None => Ok(None),
+        }
+    };
+    futures_util::future::try_join(work, count).await
+}
+
 /// Drops windows that ended more than an hour before `now`.
 pub async fn prune(conn: &mut AsyncPgConnection, now: DateTime<Utc>) -> QueryResult<usize> {
     diesel::sql_query("DELETE FROM rate_limit_windows WHERE window_start < $1")

@@ -80,6 +80,8 @@ diesel::table! {
         changed_by -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        client_name -> Text,
+        client_phone -> Nullable<Text>,
     }
 }
 
@@ -123,5 +125,14 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         sent_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    tenant_members (issuer, subject) {
+        issuer -> Text,
+        subject -> Text,
+        tenant_id -> Uuid,
+        created_at -> Timestamptz,
     }
 }

@@ -1,5 +1,5 @@
 use booking_domain::BookingSettings;
-use booking_functions::availability;
+use booking_functions::{Deps, availability};
 use serde_json::json;
 
 use crate::support::*;
@@ -107,4 +107,96 @@ async fn unknown_inactive_and_malformed_services_are_not_found() {
         let response = availability::handle(&stack.deps, availability_request(&service, &[])).await;
         expect_problem(response, 404, "service_not_found");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_client_asking_too_often_is_told_to_wait_and_others_are_not() {
+    let stack = Stack::default().await;
+    let limited = Deps::new(
+        config_with(
+            &stack.db.url,
+            &[("AVAILABILITY_RATE_LIMIT_PER_MINUTE", "3")],
+        ),
+        fixed_clock(friday_morning()),
+        stack.deps.mailer.clone(),
+    )
+    .unwrap();
+    let week = [("from", "2026-12-07")];
+    let ask = |ip: &str| {
+        availability::handle(
+            &limited,
+            availability_request_from(stack.haircut, &week, ip, &[]),
+        )
+    };
+    // One IPv6 client owns its /64: every address in it shares one allowance.
+    for ip in [
+        "2001:db8:1:2::1",
+        "2001:db8:1:2::ffff",
+        "2001:db8:1:2:abcd::9",
+    ] {
+        assert_eq!(read(ask(ip).await).0, 200, "{ip}");
+    }
+    let response = ask("2001:db8:1:2:ffff:ffff:ffff:ffff").await;
+    let wait: u32 = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    expect_problem(response, 429, "rate_limited");
+    // The next /64 and an IPv4 client have their own.
+    assert_eq!(read(ask("2001:db8:1:3::1").await).0, 200);
+    assert_eq!(read(ask("198.51.100.4").await).0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn behind_cloudfront_each_viewer_has_its_own_allowance_and_forged_headers_count_for_nothing()
+{
+    let stack = Stack::default().await;
+    let limited = Deps::new(
+        config_with(
+            &stack.db.url,
+            &[
+                ("AVAILABILITY_RATE_LIMIT_PER_MINUTE", "2"),
+                ("EDGE_ORIGIN_SECRET", "edge-secret"),
+            ],
+        ),
+        fixed_clock(friday_morning()),
+        stack.deps.mailer.clone(),
+    )
+    .unwrap();
+    let week = [("from", "2026-12-07")];
+    // Every request reaches API Gateway from a CloudFront address.
+    let via_edge = |secret: &str, viewer: &str| {
+        let headers = [
+            ("x-origin-verify", secret),
+            ("cloudfront-viewer-address", viewer),
+        ];
+        let request = availability_request_from(stack.haircut, &week, "130.176.0.1", &headers);
+        availability::handle(&limited, request)
+    };
+    for viewer in [
+        "198.51.100.1:50001",
+        "198.51.100.2:50002",
+        "198.51.100.3:50003",
+    ] {
+        for _ in 0..2 {
+            assert_eq!(
+                read(via_edge("edge-secret", viewer).await).0,
+                200,
+                "{viewer}"
+            );
+        }
+    }
+    expect_problem(
+        via_edge("edge-secret", "198.51.100.1:50009").await,
+        429,
+        "rate_limited",
+    );
+    // Without the secret the viewer header is anybody's: the request counts for its source.
+    for viewer in ["192.0.2.1:1", "192.0.2.2:2"] {
+        assert_eq!(read(via_edge("guess", viewer).await).0, 200);
+    }
+    expect_problem(via_edge("guess", "192.0.2.3:3").await, 429, "rate_limited");
 }

@@ -97,6 +97,22 @@ async fn every_route_answers_as_openapi_json_describes() {
         AVAILABILITY,
         availability::handle(deps, availability_request(uuid::Uuid::new_v4(), &[])).await,
     );
+    let limited = booking_functions::Deps::new(
+        config_with(
+            &stack.db.url,
+            &[("AVAILABILITY_RATE_LIMIT_PER_MINUTE", "1")],
+        ),
+        fixed_clock(friday_morning()),
+        deps.mailer.clone(),
+    )
+    .expect("deps");
+    for _ in 0..2 {
+        contract.check(
+            "get",
+            AVAILABILITY,
+            availability::handle(&limited, availability_request(stack.haircut, &[])).await,
+        );
+    }
 
     let start = ny_text(2026, 12, 7, 10, 0);
     let booked = contract.check(

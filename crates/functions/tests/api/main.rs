@@ -9,3 +9,4 @@ mod mail;
 mod owner;
 mod storms;
 mod support;
+mod timeouts;

@@ -292,10 +292,15 @@ async fn verified_authorizer_claims_are_accepted_without_a_bearer_token() {
     let job = stack
         .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
         .await;
-    let mut aws = stack.container();
-    aws.config.auth_jwt_secret = None;
-    let cognito =
-        json!({"sub": "cognito-user", "custom:tenant_id": stack.tenant.tenant_id.to_string()});
+    let rival = load(&stack.db, &salon("rival", pending_salon())).await;
+    let mut conn = stack.db.connection().await;
+    for (slug, subject) in [("fifi", "cognito-user"), ("rival", "x")] {
+        booking_repository::members::add(&mut conn, slug, ISSUER, subject)
+            .await
+            .unwrap();
+    }
+    let aws = behind_authorizer(&stack);
+    let cognito = json!({"iss": ISSUER, "sub": "cognito-user"});
     let (status, _, body) = read(
         owner_routes::confirm(
             &aws,
@@ -307,7 +312,7 @@ async fn verified_authorizer_claims_are_accepted_without_a_bearer_token() {
         (status, body["job"]["status"].as_str()),
         (200, Some("scheduled"))
     );
-    let other_tenant = json!({"sub": "x", "tenant_id": uuid::Uuid::new_v4().to_string()});
+    let other_tenant = json!({"iss": ISSUER, "sub": "x", "tenant_id": stack.tenant.tenant_id});
     let response = owner_routes::decline(
         &aws,
         owner_request(
@@ -319,6 +324,7 @@ async fn verified_authorizer_claims_are_accepted_without_a_bearer_token() {
     )
     .await;
     expect_problem(response, 404, "job_not_found");
+    assert_ne!(rival.tenant_id, stack.tenant.tenant_id);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -534,4 +540,209 @@ async fn hand_entered_jobs_may_leave_working_hours_but_never_overbook() {
         assert_eq!(problem["errors"][0]["field"], field, "{problem}");
     }
     assert_eq!(stack.count("jobs").await, 2);
+}
+
+/// Whoever knows a client's address can book under it, but never rewrite what that client's
+/// other jobs (and the contact) show: each job keeps the name and phone it was booked with.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_public_booking_never_rewrites_another_bookings_client() {
+    let stack = Stack::new(pending_salon()).await;
+    let job = stack
+        .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
+        .await;
+    let impostor = json!({
+        "start": ny_text(2026, 12, 8, 10, 0), "name": "Mallory", "email": "JANE@example.com",
+        "phone": "+1 555 0666",
+    })
+    .to_string();
+    let (status, _, theirs) = read(
+        booking_functions::book_slot::handle(
+            &stack.deps,
+            book_request(stack.haircut, &impostor, &[]),
+        )
+        .await,
+    );
+    assert_eq!(status, 201, "{theirs}");
+    assert_eq!(theirs["job"]["client"]["name"], "Mallory");
+    assert_eq!(theirs["job"]["client"]["phone"], "+1 555 0666");
+
+    let (status, _, confirmed) = read(
+        owner_routes::confirm(
+            &stack.deps,
+            owner_request(
+                Some(&job),
+                Some("confirm"),
+                "",
+                Auth::Bearer(&stack.token()),
+            ),
+        )
+        .await,
+    );
+    assert_eq!(status, 200, "{confirmed}");
+    assert_eq!(confirmed["job"]["client"]["name"], "Jane Client");
+    assert_eq!(confirmed["job"]["client"]["phone"], "+1 555 0100");
+    let greeted = stack
+        .deps
+        .mailer
+        .sent()
+        .into_iter()
+        .filter(|mail| mail.kind == booking_domain::MailKind::ClientConfirmed)
+        .map(|mail| String::from_utf8_lossy(&mail.raw).into_owned())
+        .collect::<Vec<_>>();
+    assert_eq!(greeted.len(), 1);
+    assert!(
+        greeted[0].contains("Jane Client") && !greeted[0].contains("Mallory"),
+        "{}",
+        greeted[0]
+    );
+
+    #[derive(diesel::QueryableByName)]
+    struct Contact {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        phone: Option<String>,
+    }
+    let mut conn = stack.db.connection().await;
+    use booking_repository::diesel_async::RunQueryDsl;
+    let contact: Contact = diesel::sql_query("SELECT name, phone FROM contacts")
+        .get_result(&mut conn)
+        .await
+        .expect("one contact");
+    assert_eq!(
+        (contact.name.as_str(), contact.phone.as_deref()),
+        ("Jane Client", Some("+1 555 0100"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn authorizer_claims_in_a_raw_event_are_ignored_unless_configured_behind_an_authorizer() {
+    let stack = Stack::new(pending_salon()).await;
+    let job = stack
+        .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
+        .await;
+    // The default configuration (as locally): claims anybody can write into an event.
+    let forged = json!({"sub": "nobody", "tenant_id": stack.tenant.tenant_id.to_string()});
+    let response = owner_routes::confirm(
+        &stack.deps,
+        owner_request(Some(&job), Some("confirm"), "", Auth::Authorizer(forged)),
+    )
+    .await;
+    expect_problem(response, 401, "unauthorized");
+    assert_eq!(
+        stack
+            .count("jobs WHERE status = 'pending-confirmation'")
+            .await,
+        1
+    );
+}
+
+const ISSUER: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Test";
+
+/// Deps as in AWS: behind the JWT authorizer, no local secret.
+fn behind_authorizer(stack: &Stack) -> booking_functions::Deps {
+    let mut aws = stack.container();
+    aws.config.auth_jwt_secret = None;
+    aws.config.auth_trust_authorizer = true;
+    aws
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_member_claiming_another_tenant_acts_only_for_their_own() {
+    let stack = Stack::new(pending_salon()).await;
+    let own_job = stack
+        .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
+        .await;
+    let rival = load(&stack.db, &salon("rival", pending_salon())).await;
+    let rival_haircut = service(&rival, "haircut");
+    let body = booking_body(&ny_text(2026, 12, 7, 11, 0), "rick@example.com");
+    let (status, _, booked) = read(
+        booking_functions::book_slot::handle(&stack.deps, book_request(rival_haircut, &body, &[]))
+            .await,
+    );
+    assert_eq!(status, 201, "{booked}");
+    let rival_job = booked["job"]["id"].as_str().unwrap().to_owned();
+    let mut conn = stack.db.connection().await;
+    booking_repository::members::add(&mut conn, "fifi", ISSUER, "staff-a")
+        .await
+        .unwrap();
+    let aws = behind_authorizer(&stack);
+    // A member of fifi who set their own tenant attribute to the rival's id.
+    let claims = json!({
+        "iss": ISSUER,
+        "sub": "staff-a",
+        "custom:tenant_id": rival.tenant_id.to_string(),
+        "tenant_id": rival.tenant_id.to_string(),
+    });
+    let as_member = || Auth::Authorizer(claims.clone());
+    let response = owner_routes::confirm(
+        &aws,
+        owner_request(Some(&rival_job), Some("confirm"), "", as_member()),
+    )
+    .await;
+    expect_problem(response, 404, "job_not_found");
+    let on_rival = json!({"serviceId": rival_haircut, "start": ny_text(2026, 12, 8, 10, 0), "name": "Spy", "email": "spy@example.com"});
+    let response = owner_routes::create(
+        &aws,
+        owner_request(None, None, &on_rival.to_string(), as_member()),
+    )
+    .await;
+    expect_problem(response, 404, "service_not_found");
+    // Their own tenant's job is theirs to confirm.
+    let (status, _, confirmed) = read(
+        owner_routes::confirm(
+            &aws,
+            owner_request(Some(&own_job), Some("confirm"), "", as_member()),
+        )
+        .await,
+    );
+    assert_eq!(
+        (status, confirmed["job"]["status"].as_str()),
+        (200, Some("scheduled"))
+    );
+    assert_eq!(
+        stack
+            .count("jobs WHERE status = 'pending-confirmation'")
+            .await,
+        1,
+        "the rival's job stays pending"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_verified_user_who_is_nobodys_member_is_refused() {
+    let stack = Stack::new(pending_salon()).await;
+    let job = stack
+        .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
+        .await;
+    let mut conn = stack.db.connection().await;
+    booking_repository::members::add(&mut conn, "fifi", ISSUER, "staff-a")
+        .await
+        .unwrap();
+    let aws = behind_authorizer(&stack);
+    let tenant = stack.tenant.tenant_id.to_string();
+    for claims in [
+        json!({"iss": ISSUER, "sub": "stranger", "custom:tenant_id": tenant}),
+        // The same subject from another issuer is another user.
+        json!({"iss": "https://elsewhere.example", "sub": "staff-a", "tenant_id": tenant}),
+        json!({"sub": "staff-a", "tenant_id": tenant}),
+    ] {
+        let response = owner_routes::decline(
+            &aws,
+            owner_request(
+                Some(&job),
+                Some("decline"),
+                &reason("x"),
+                Auth::Authorizer(claims),
+            ),
+        )
+        .await;
+        expect_problem(response, 401, "unauthorized");
+    }
+    assert_eq!(
+        stack
+            .count("jobs WHERE status = 'pending-confirmation'")
+            .await,
+        1
+    );
 }

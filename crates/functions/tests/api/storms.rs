@@ -137,3 +137,89 @@ async fn overlapping_starts_on_two_services_never_overbook() {
         );
     }
 }
+
+/// Tenant loads (tenant row, then its services) racing bookings and hand-entered jobs (which
+/// lock the tenant through one of its services): one lock order everywhere, so no deadlock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tenant_loads_racing_bookings_never_deadlock() {
+    use booking_domain::{ClientEmail, ClientName};
+    use booking_repository::owner::{self, NewAdminJob};
+    use booking_repository::tenant_setup::load_tenant;
+
+    let stack = Stack::default().await;
+    let definition = booking_test_support::salon("fifi", BookingSettings::default());
+    let mut tasks = Vec::new();
+    for loader in 0..3 {
+        let (db_url, definition) = (stack.db.url.clone(), definition.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut conn = connect(&db_url).await;
+            let mut failures = Vec::new();
+            for _ in 0..15 {
+                if let Err(e) = load_tenant(&mut conn, &definition).await {
+                    failures.push(format!("load {loader}: {e}"));
+                }
+            }
+            failures
+        }));
+    }
+    for booker in 0..6 {
+        let deps = stack.container();
+        let (haircut, colour) = (stack.haircut, stack.colour);
+        tasks.push(tokio::spawn(async move {
+            let mut failures = Vec::new();
+            for round in 0..15 {
+                let start = ny_text(2026, 12, 7 + round % 5, 9 + booker % 2, 0);
+                let email = format!("b{booker}r{round}@example.com");
+                let service = if round % 2 == 0 { haircut } else { colour };
+                let status = book_slot::handle(
+                    &deps,
+                    book_request(service, &booking_body(&start, &email), &[]),
+                )
+                .await
+                .status()
+                .as_u16();
+                if status != 201 && status != 409 {
+                    failures.push(format!("booking {booker}/{round}: {status}"));
+                }
+            }
+            failures
+        }));
+    }
+    for owner_task in 0..2 {
+        let (db_url, tenant_id, service_id) =
+            (stack.db.url.clone(), stack.tenant.tenant_id, stack.haircut);
+        tasks.push(tokio::spawn(async move {
+            let mut conn = connect(&db_url).await;
+            let mut failures = Vec::new();
+            for round in 0..15 {
+                let job = NewAdminJob {
+                    service_id,
+                    start: ny(2026, 12, 14 + owner_task, 8, 0) + chrono::Duration::hours(round),
+                    name: ClientName::parse("Walk In").expect("name"),
+                    email: ClientEmail::parse("walk.in@example.com").expect("email"),
+                    phone: None,
+                    notes: None,
+                    title: None,
+                };
+                match owner::create_job(&mut conn, tenant_id, &job, "owner:test").await {
+                    Ok(_) | Err(owner::OwnerError::Conflict { .. }) => {}
+                    Err(e) => failures.push(format!("hand-entered {owner_task}/{round}: {e}")),
+                }
+            }
+            failures
+        }));
+    }
+    let failures: Vec<String> = join_all(tasks)
+        .await
+        .into_iter()
+        .flat_map(|r| r.expect("task"))
+        .collect();
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+async fn connect(url: &str) -> booking_repository::AsyncPgConnection {
+    use booking_repository::diesel_async::AsyncConnection;
+    booking_repository::AsyncPgConnection::establish(url)
+        .await
+        .expect("connect")
+}

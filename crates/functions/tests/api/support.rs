@@ -37,13 +37,29 @@ pub fn fixed_clock(at: DateTime<Utc>) -> Clock {
 }
 
 pub fn config(url: &str) -> Config {
+    config_with(url, &[])
+}
+
+/// [`config`] with some variables set (or overridden) as in the environment.
+pub fn config_with(url: &str, overrides: &[(&str, &str)]) -> Config {
     let url = url.to_owned();
-    Config::from_lookup(move |name| match name {
-        "DATABASE_URL" => Some(url.clone()),
-        "AUTH_JWT_SECRET" => Some("test-secret".to_owned()),
-        // Storms come from one fixture address; the limit has its own test.
-        "BOOKING_RATE_LIMIT_PER_MINUTE" => Some("0".to_owned()),
-        _ => None,
+    let overrides: Vec<(String, String)> = overrides
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    Config::from_lookup(move |name| {
+        if let Some((_, value)) = overrides.iter().find(|(k, _)| k == name) {
+            return Some(value.clone());
+        }
+        match name {
+            "DATABASE_URL" => Some(url.clone()),
+            "AUTH_JWT_SECRET" => Some("test-secret".to_owned()),
+            // Storms come from one fixture address; the limits have their own tests.
+            "BOOKING_RATE_LIMIT_PER_MINUTE" | "AVAILABILITY_RATE_LIMIT_PER_MINUTE" => {
+                Some("0".to_owned())
+            }
+            _ => None,
+        }
     })
     .expect("test config")
 }
@@ -114,6 +130,11 @@ fn fixture(name: &str) -> String {
 
 /// `GET /services/{id}/availability` as API Gateway's REST API (v1, stage `prod`) delivers it.
 pub fn availability_request(service: impl ToString, query: &[(&str, &str)]) -> Request {
+    let event = availability_event(service, query);
+    lambda_http::request::from_str(&event).expect("REST v1 fixture parses")
+}
+
+fn availability_event(service: impl ToString, query: &[(&str, &str)]) -> String {
     let (single, multi) = if query.is_empty() {
         (Value::Null, Value::Null)
     } else {
@@ -127,11 +148,27 @@ pub fn availability_request(service: impl ToString, query: &[(&str, &str)]) -> R
             .collect();
         (Value::Object(single), Value::Object(multi))
     };
-    let event = fixture("rest-v1-availability.json")
+    fixture("rest-v1-availability.json")
         .replace("SERVICE_ID", &service.to_string())
         .replace("MULTI_QUERY", &multi.to_string())
-        .replace("QUERY", &single.to_string());
-    lambda_http::request::from_str(&event).expect("REST v1 fixture parses")
+        .replace("QUERY", &single.to_string())
+}
+
+/// [`availability_request`] from the address `ip` (as API Gateway saw it), with `headers`.
+pub fn availability_request_from(
+    service: impl ToString,
+    query: &[(&str, &str)],
+    ip: &str,
+    headers: &[(&str, &str)],
+) -> Request {
+    let mut event: Value =
+        serde_json::from_str(&availability_event(service, query)).expect("fixture is JSON");
+    event["requestContext"]["identity"]["sourceIp"] = json!(ip);
+    for (name, value) in headers {
+        event["headers"][*name] = json!(value);
+        event["multiValueHeaders"][*name] = json!([value]);
+    }
+    lambda_http::request::from_str(&event.to_string()).expect("REST v1 fixture parses")
 }
 
 /// `POST /services/{id}/book` as API Gateway's HTTP API (v2) delivers it.
