@@ -219,9 +219,9 @@ pub fn database_failure(error: &booking_repository::diesel::result::Error) -> Ap
     }
 }
 
-impl From<booking_repository::booking::BookingError> for ApiError {
-    fn from(failure: booking_repository::booking::BookingError) -> Self {
-        use booking_repository::booking::BookingError;
+impl From<booking_repository::changes::BookingError> for ApiError {
+    fn from(failure: booking_repository::changes::BookingError) -> Self {
+        use booking_repository::changes::BookingError;
         match failure {
             BookingError::ServiceNotFound => Self::service_not_found(),
             BookingError::Rejected {
@@ -237,9 +237,9 @@ impl From<booking_repository::booking::BookingError> for ApiError {
     }
 }
 
-impl From<booking_repository::owner::OwnerError> for ApiError {
-    fn from(failure: booking_repository::owner::OwnerError) -> Self {
-        use booking_repository::owner::OwnerError;
+impl From<booking_repository::changes::OwnerError> for ApiError {
+    fn from(failure: booking_repository::changes::OwnerError) -> Self {
+        use booking_repository::changes::OwnerError;
         match failure {
             OwnerError::JobNotFound => Self::job_not_found(),
             OwnerError::ServiceNotFound => Self::service_not_found(),

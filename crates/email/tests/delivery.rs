@@ -19,10 +19,9 @@ use booking_email::{
     DeliveryReport, MailSettings, Mailer, deliver_due, deliver_leased, relay, sdk_config_loader,
 };
 use booking_repository::AsyncPgConnection;
-use booking_repository::booking::{self, Booked, NewBooking};
+use booking_repository::changes::{self, Booked, NewBooking};
 use booking_repository::diesel_async::RunQueryDsl;
 use booking_repository::outbox::{self, LEASE};
-use booking_repository::owner;
 use booking_test_support::{TestDb, load, salon, service};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use icalendar::Calendar;
@@ -215,7 +214,7 @@ impl Salon {
             phone: None,
             notes: None,
         };
-        let booked = booking::book(&mut self.conn, self.haircut, &request, now(), None, None)
+        let booked = changes::book(&mut self.conn, self.haircut, &request, now(), None, None)
             .await
             .unwrap();
         // The booking recorded its two mails in its own transaction.
@@ -231,7 +230,7 @@ impl Salon {
         match decline_reason {
             Some(reason) => {
                 let reason = DeclineReason::parse(reason).unwrap();
-                owner::decline(
+                changes::decline(
                     &mut self.conn,
                     self.tenant_id,
                     job,
@@ -243,7 +242,7 @@ impl Salon {
                 .unwrap();
             }
             None => {
-                owner::confirm(&mut self.conn, self.tenant_id, job, "owner:test", now())
+                changes::confirm(&mut self.conn, self.tenant_id, job, "owner:test", now())
                     .await
                     .unwrap();
             }

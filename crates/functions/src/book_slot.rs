@@ -5,7 +5,7 @@ use booking_edge::input::{
     body_bytes, client_key, idempotency_key, instant, json_object, path_uuid,
 };
 use booking_edge::{ApiError, json_response, respond, views};
-use booking_repository::booking::{self, KeyRef, NewBooking};
+use booking_repository::changes::{self, KeyRef, NewBooking};
 use booking_repository::idempotency::{self, Claim, StoredOutcome};
 use booking_repository::rate_limit::RateLimit;
 use booking_repository::{AsyncPgConnection, PooledConnection, jobs};
@@ -71,7 +71,7 @@ async fn book(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiError
         scope: &scope,
         key: key.as_str(),
     });
-    let outcome = booking::book(&mut conn, service_id, &booking, now, key_ref, rate_limit).await;
+    let outcome = changes::book(&mut conn, service_id, &booking, now, key_ref, rate_limit).await;
     match outcome {
         Ok(booked) => {
             tracing::info!(

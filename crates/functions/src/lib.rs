@@ -15,7 +15,7 @@ use booking_edge::{ApiError, Config};
 use booking_email::{
     DeliveryReport, MailSettings, Mailer, deliver_due, deliver_leased, record_sent,
 };
-use booking_repository::booking::Booked;
+use booking_repository::changes::Booked;
 use booking_repository::diesel::QueryResult;
 use booking_repository::outbox::{self, SentMail};
 use booking_repository::{DbPool, PooledConnection, build_pool, is_unavailable};

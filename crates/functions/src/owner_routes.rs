@@ -7,9 +7,9 @@ use booking_edge::auth::{Caller, authenticate};
 use booking_edge::input::{instant, json_object, path_uuid, uuid};
 use booking_edge::{ApiError, json_response, respond, views};
 use booking_repository::PooledConnection;
+use booking_repository::changes::{self, HandEnteredJob};
 use booking_repository::jobs::JobRecord;
 use booking_repository::outbox::{self, EmailStatus};
-use booking_repository::owner::{self, NewAdminJob};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use uuid::Uuid;
@@ -68,7 +68,7 @@ pub async fn confirm(deps: &Deps, request: Request) -> Response<Body> {
             let job_id = job_id(&request)?;
             let mut conn = deps.connection().await?;
             let owner = caller.owner(&mut conn).await?;
-            let job = owner::confirm(
+            let job = changes::confirm(
                 &mut conn,
                 owner.tenant_id,
                 job_id,
@@ -96,7 +96,7 @@ pub async fn decline(deps: &Deps, request: Request) -> Response<Body> {
                 reason.ok_or_else(|| ApiError::invalid_request("A reason is required."))?;
             let mut conn = deps.connection().await?;
             let owner = caller.owner(&mut conn).await?;
-            let job = owner::decline(
+            let job = changes::decline(
                 &mut conn,
                 owner.tenant_id,
                 job_id,
@@ -131,7 +131,7 @@ pub async fn create(deps: &Deps, request: Request) -> Response<Body> {
             else {
                 return Err(ApiError::invalid_request("The request is invalid."));
             };
-            let new_job = NewAdminJob {
+            let new_job = HandEnteredJob {
                 service_id,
                 start,
                 name,
@@ -142,8 +142,8 @@ pub async fn create(deps: &Deps, request: Request) -> Response<Body> {
             };
             let mut conn = deps.connection().await?;
             let owner = caller.owner(&mut conn).await?;
-            let job =
-                owner::create_job(&mut conn, owner.tenant_id, &new_job, &owner.actor()).await?;
+            let job = changes::enter_by_hand(&mut conn, owner.tenant_id, &new_job, &owner.actor())
+                .await?;
             tracing::info!(job_id = %job.id, tenant_id = %owner.tenant_id, "job entered by hand");
             Ok(committed_response(deps, Some(conn), 201, &job).await)
         }

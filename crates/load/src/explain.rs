@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use booking_domain::Calendar;
 use booking_email::{MailSettings, Mailer, deliver_leased};
-use booking_repository::booking::{self, KeyRef, NewBooking};
+use booking_repository::changes::{self, KeyRef, NewBooking};
 use booking_repository::diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
 use booking_repository::rate_limit::RateLimit;
 use booking_repository::{AsyncPgConnection, catalog, idempotency};
@@ -88,7 +88,7 @@ async fn hot_path(conn: &mut AsyncPgConnection, world: &World, round: usize) -> 
         phone: None,
         notes: None,
     };
-    let booked = booking::book(
+    let booked = changes::book(
         conn,
         service.id,
         &request,

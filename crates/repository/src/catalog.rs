@@ -136,47 +136,8 @@ pub(crate) fn active_jobs() -> diesel::expression::SqlLiteral<Bool> {
     sql::<Bool>(ACTIVE_JOBS)
 }
 
-fn pair(row: (TenantRow, ServiceRow)) -> Result<(Tenant, Service), DieselError> {
+pub(crate) fn pair(row: (TenantRow, ServiceRow)) -> Result<(Tenant, Service), DieselError> {
     Ok((Tenant::try_from(row.0)?, Service::try_from(row.1)?))
-}
-
-/// As [`bookable_service_on`], and locks the tenant's row until the transaction ends: every
-/// booking and job change of one tenant passes through this lock, so capacity checks and
-/// inserts never interleave, across any number of Lambda containers. On a shared connection,
-/// to pipeline it with the reads that must follow the lock ([`service_calendar_inputs`]).
-pub(crate) async fn lock_bookable_service_on(
-    conn: &AsyncPgConnection,
-    service_id: Uuid,
-) -> QueryResult<Option<(Tenant, Service)>> {
-    // The lock, then the read: one pipeline, run in this order, so the read sees what the last
-    // holder of the lock committed.
-    let (_, found) = futures_util::future::try_join(
-        lock_tenant_of_service(conn, service_id),
-        bookable_service_on(conn, service_id),
-    )
-    .await?;
-    Ok(found)
-}
-
-/// The guard: locks the row of the tenant that owns `service_id` (`FOR NO KEY UPDATE`) and no
-/// other row. Every transaction that locks rows takes its tenant's first, and a tenant load
-/// writes the tenant row before its services, so two transactions never wait on each other in
-/// opposite orders (no deadlock).
-async fn lock_tenant_of_service(
-    mut conn: &AsyncPgConnection,
-    service_id: Uuid,
-) -> QueryResult<Option<Uuid>> {
-    let owner = services::table
-        .filter(services::id.eq(service_id))
-        .select(services::tenant_id)
-        .single_value();
-    tenants::table
-        .filter(tenants::id.nullable().eq(owner))
-        .select(tenants::id)
-        .for_no_key_update()
-        .first(&mut conn)
-        .await
-        .optional()
 }
 
 /// An active service and its tenant; `None` for an unknown or inactive service. On a shared
@@ -191,28 +152,6 @@ pub async fn bookable_service_on(
         .filter(services::active.eq(true))
         .select((TenantRow::as_select(), ServiceRow::as_select()))
         .first::<(TenantRow, ServiceRow)>(&mut conn)
-        .await
-        .optional()?
-        .map(pair)
-        .transpose()
-}
-
-/// A service of the given tenant (active or not) with the tenant, locking the tenant's row (and
-/// only that row, see [`lock_tenant_of_service`]).
-pub async fn lock_tenant_service(
-    conn: &mut AsyncPgConnection,
-    tenant_id: Uuid,
-    service_id: Uuid,
-) -> QueryResult<Option<(Tenant, Service)>> {
-    if lock_tenant(conn, tenant_id).await?.is_none() {
-        return Ok(None);
-    }
-    services::table
-        .inner_join(tenants::table)
-        .filter(services::id.eq(service_id))
-        .filter(services::tenant_id.eq(tenant_id))
-        .select((TenantRow::as_select(), ServiceRow::as_select()))
-        .first::<(TenantRow, ServiceRow)>(conn)
         .await
         .optional()?
         .map(pair)
@@ -256,7 +195,7 @@ type OverrideRow = (NaiveDate, Option<i16>, Option<i16>);
 /// `[window_from, window_to)` (jobs last at most a day, a table constraint, so the scan is
 /// bounded on the partial index by start time). The tenant is found by a subquery in each
 /// statement rather than by an earlier read, so the three statements can follow the service
-/// lookup (or the lock, [`lock_bookable_service_on`]) in the same pipeline; Postgres runs them
+/// lookup (or the guard, [`crate::guard`]) in the same pipeline; Postgres runs them
 /// in order, each after any lock taken before it. An unknown service reads nothing.
 pub(crate) async fn service_calendar_inputs(
     conn: &AsyncPgConnection,
@@ -376,22 +315,6 @@ pub(crate) fn build_schedule(
             .map_err(|e| corrupt(e.to_string()))?;
     }
     Ok(schedule)
-}
-
-/// The tenant, its row locked until the transaction ends (the same lock bookings take).
-pub async fn lock_tenant(
-    conn: &mut AsyncPgConnection,
-    tenant_id: Uuid,
-) -> QueryResult<Option<Tenant>> {
-    tenants::table
-        .find(tenant_id)
-        .select(TenantRow::as_select())
-        .for_no_key_update()
-        .first::<TenantRow>(conn)
-        .await
-        .optional()?
-        .map(Tenant::try_from)
-        .transpose()
 }
 
 /// An active job as a capacity neighbour: its id and title (to name it in a conflict) and span.

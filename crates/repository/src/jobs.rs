@@ -1,10 +1,12 @@
-//! Jobs as the API shows them: the job row with its client and the tenant's zone.
+//! Jobs: the job row with its client and the tenant's zone as the API shows it, and the
+//! statements that write one (the transactions around them are in [`crate::changes`]).
 
-use booking_domain::{JobSource, JobStatus};
+use booking_domain::{ClientEmail, JobSource, JobStatus};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
+use diesel::sql_types::{Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -152,4 +154,88 @@ async fn find(
     found
         .map(|(job, contact, zone)| record(job, contact, parse_zone(&zone)?))
         .transpose()
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = jobs)]
+pub(crate) struct InsertJob {
+    pub tenant_id: Uuid,
+    pub service_id: Uuid,
+    pub title: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub status: &'static str,
+    pub notes: Option<String>,
+    pub source: &'static str,
+    pub changed_by: String,
+    pub client_name: String,
+    pub client_phone: Option<String>,
+}
+
+/// Inserts `job` for the contact `contact_id` (which `contact` shows).
+pub(crate) async fn insert(
+    conn: &mut AsyncPgConnection,
+    job: &InsertJob,
+    (contact_id, contact): (Uuid, ContactRow),
+    zone: chrono_tz::Tz,
+) -> QueryResult<JobRecord> {
+    let row: JobRow = diesel::insert_into(jobs::table)
+        .values((job, jobs::contact_id.eq(contact_id)))
+        .returning(JobRow::as_returning())
+        .get_result(conn)
+        .await?;
+    record(row, contact, zone)
+}
+
+/// Inserts a public booking's job as `job_id`, its contact found by email in the same
+/// statement: the contact's upsert runs just before it, in the same pipeline.
+pub(crate) async fn insert_booked(
+    mut conn: &AsyncPgConnection,
+    job_id: Uuid,
+    job: &InsertJob,
+    email: &ClientEmail,
+) -> QueryResult<JobRow> {
+    diesel::sql_query(
+        "INSERT INTO jobs (id, tenant_id, service_id, contact_id, title, starts_at, ends_at, \
+                           status, notes, source, changed_by, client_name, client_phone) \
+         SELECT $1, $2, $3, contacts.id, $4, $5, $6, $7, $8, $9, $10, $12, $13 FROM contacts \
+         WHERE contacts.tenant_id = $2 AND contacts.email_key = lower($11) \
+         RETURNING id, tenant_id, service_id, status, source, starts_at, ends_at, title, notes, \
+                   decline_reason, changed_by, created_at, updated_at, client_name, client_phone",
+    )
+    .bind::<SqlUuid, _>(job_id)
+    .bind::<SqlUuid, _>(job.tenant_id)
+    .bind::<SqlUuid, _>(job.service_id)
+    .bind::<Text, _>(&job.title)
+    .bind::<Timestamptz, _>(job.starts_at)
+    .bind::<Timestamptz, _>(job.ends_at)
+    .bind::<Text, _>(job.status)
+    .bind::<Nullable<Text>, _>(job.notes.as_deref())
+    .bind::<Text, _>(job.source)
+    .bind::<Text, _>(&job.changed_by)
+    .bind::<Text, _>(email.as_str())
+    .bind::<Text, _>(&job.client_name)
+    .bind::<Nullable<Text>, _>(job.client_phone.as_deref())
+    .get_result(&mut conn)
+    .await
+}
+
+/// Sets a locked job's status (and decline reason), recording who changed it; returns the job
+/// as it now is.
+pub(crate) async fn update_status(
+    conn: &mut AsyncPgConnection,
+    job: &JobRecord,
+    status: JobStatus,
+    decline_reason: Option<&str>,
+    actor: &str,
+) -> QueryResult<Option<JobRecord>> {
+    diesel::update(jobs::table.find(job.id))
+        .set((
+            jobs::status.eq(status.as_str()),
+            jobs::decline_reason.eq(decline_reason),
+            jobs::changed_by.eq(actor),
+        ))
+        .execute(conn)
+        .await?;
+    find_for_tenant(conn, job.tenant_id, job.id).await
 }

@@ -2,14 +2,15 @@
 //! Functions here return Diesel results (or a small error enum where a transaction also carries
 //! a domain decision); the edge maps them to HTTP.
 
-pub mod booking;
 pub mod catalog;
+pub mod changes;
+mod contacts;
+mod guard;
 pub mod idempotency;
 pub mod jobs;
 pub mod members;
 mod migrations;
 pub mod outbox;
-pub mod owner;
 mod pool;
 pub mod rate_limit;
 pub mod schema;

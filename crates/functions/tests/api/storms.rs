@@ -143,7 +143,7 @@ async fn overlapping_starts_on_two_services_never_overbook() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn tenant_loads_racing_bookings_never_deadlock() {
     use booking_domain::{ClientEmail, ClientName};
-    use booking_repository::owner::{self, NewAdminJob};
+    use booking_repository::changes::{self, HandEnteredJob};
     use booking_repository::tenant_setup::load_tenant;
 
     let stack = Stack::default().await;
@@ -192,7 +192,7 @@ async fn tenant_loads_racing_bookings_never_deadlock() {
             let mut conn = connect(&db_url).await;
             let mut failures = Vec::new();
             for round in 0..15 {
-                let job = NewAdminJob {
+                let job = HandEnteredJob {
                     service_id,
                     start: ny(2026, 12, 14 + owner_task, 8, 0) + chrono::Duration::hours(round),
                     name: ClientName::parse("Walk In").expect("name"),
@@ -201,8 +201,8 @@ async fn tenant_loads_racing_bookings_never_deadlock() {
                     notes: None,
                     title: None,
                 };
-                match owner::create_job(&mut conn, tenant_id, &job, "owner:test").await {
-                    Ok(_) | Err(owner::OwnerError::Conflict { .. }) => {}
+                match changes::enter_by_hand(&mut conn, tenant_id, &job, "owner:test").await {
+                    Ok(_) | Err(changes::OwnerError::Conflict { .. }) => {}
                     Err(e) => failures.push(format!("hand-entered {owner_task}/{round}: {e}")),
                 }
             }

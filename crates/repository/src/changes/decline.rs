@@ -1,0 +1,35 @@
+//! The owner declines a booking: pending-confirmation → cancelled, keeping the reason; the
+//! place is free again.
+
+use booking_domain::{DeclineReason, MailKind};
+use chrono::{DateTime, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use uuid::Uuid;
+
+use super::OwnerError;
+use crate::jobs::{self, JobRecord};
+use crate::{guard, outbox};
+
+pub async fn decline(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+    job_id: Uuid,
+    reason: &DeclineReason,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<JobRecord, OwnerError> {
+    conn.transaction::<_, OwnerError, _>(async move |conn| {
+        guard::tenant(conn, tenant_id)
+            .await?
+            .ok_or(OwnerError::JobNotFound)?;
+        let job = jobs::lock_for_tenant(conn, tenant_id, job_id)
+            .await?
+            .ok_or(OwnerError::JobNotFound)?;
+        let status = job.status.decline()?;
+        outbox::enqueue(conn, tenant_id, job.id, &[MailKind::for_decline()], now).await?;
+        jobs::update_status(conn, &job, status, Some(reason.as_str()), actor)
+            .await?
+            .ok_or(OwnerError::JobNotFound)
+    })
+    .await
+}
