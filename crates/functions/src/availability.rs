@@ -1,14 +1,15 @@
 //! `GET /services/{serviceId}/availability?from&to`: the bookable slots of a service.
 
-use booking_domain::{Calendar, FieldError, OccupiedPeriod, Schedule};
+use booking_domain::FieldError;
 use booking_edge::input::{client_key, path_uuid, query_date};
 use booking_edge::{ApiError, json_response, respond, views};
 use booking_repository::AsyncPgConnection;
-use booking_repository::catalog::{self, Service, Tenant};
+use booking_repository::catalog::{self, ServiceCalendar};
 use booking_repository::rate_limit::{self, RateLimit};
-use chrono::{Days, NaiveDate};
+use chrono::{DateTime, Days, NaiveDate, Utc};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
+use uuid::Uuid;
 
 use crate::Deps;
 
@@ -21,94 +22,54 @@ pub async fn handle(deps: &Deps, request: Request) -> Response<Body> {
     respond(availability(deps, &request).await)
 }
 
-type Inputs = Option<(Tenant, Service, Schedule, Vec<OccupiedPeriod>)>;
+/// What a client asked for: a service and perhaps the first and last local dates.
+struct Query {
+    service_id: Uuid,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+}
 
-/// The service and its calendar for `dates`, with the client's rate-limit hit pipelined
-/// beside them (no round trip of its own).
-async fn read_inputs(
-    conn: &AsyncPgConnection,
-    service_id: uuid::Uuid,
-    dates: (NaiveDate, NaiveDate),
-    limit: Option<RateLimit<'_>>,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Inputs, ApiError> {
-    let read = catalog::service_with_calendar(conn, service_id, dates);
-    match rate_limit::beside(conn, limit, now, read).await? {
-        (_, Some(retry_after)) => Err(ApiError::rate_limited(retry_after)),
-        (inputs, None) => Ok(inputs),
+fn parse(request: &Request) -> Result<Query, ApiError> {
+    let service_id =
+        path_uuid(request, "serviceId", "services").ok_or_else(ApiError::service_not_found)?;
+    match (query_date(request, "from"), query_date(request, "to")) {
+        (Ok(from), Ok(to)) => Ok(Query {
+            service_id,
+            from,
+            to,
+        }),
+        (from, to) => {
+            let errors: Vec<FieldError> = [from.err(), to.err()].into_iter().flatten().collect();
+            Err(ApiError::invalid_fields(&errors))
+        }
     }
 }
 
 async fn availability(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiError> {
-    let service_id =
-        path_uuid(request, "serviceId", "services").ok_or_else(ApiError::service_not_found)?;
-    let (from, to) = match (query_date(request, "from"), query_date(request, "to")) {
-        (Ok(from), Ok(to)) => (from, to),
-        (from, to) => {
-            let errors: Vec<FieldError> = [from.err(), to.err()].into_iter().flatten().collect();
-            return Err(ApiError::invalid_fields(&errors));
-        }
-    };
-    let now = deps.now();
-    let limit = deps.config.availability_rate_limit_per_minute;
+    let query = parse(request)?;
     let bucket = format!(
         "availability:{}",
         client_key(request, deps.config.edge_origin_secret.as_deref())
     );
     // 0 turns the app's limit off.
+    let limit = deps.config.availability_rate_limit_per_minute;
     let limit = (limit > 0).then(|| RateLimit {
         bucket: &bucket,
         limit,
         window: chrono::Duration::minutes(1),
     });
-    let conn = deps.connection().await?;
-    // One round trip whenever the dates are known before the tenant's zone is: the service and
-    // its calendar are read in one pipeline. Without `from`, "today" depends on the zone, so
-    // the days around today's UTC date are read and the week is cut from them.
-    let (from, to, inputs) = match (from, to) {
-        (Some(from), to) => {
-            let to = match to {
-                Some(to) => to,
-                None => default_to(from)?,
-            };
-            check_range(from, to)?;
-            let inputs = read_inputs(&conn, service_id, (from, to), limit, now).await?;
-            (from, to, inputs)
-        }
-        (None, None) => {
-            let (before, after) = catalog::dates_around(now);
-            let until = default_to(after)?;
-            let inputs = read_inputs(&conn, service_id, (before, until), limit, now).await?;
-            let Some((tenant, ..)) = &inputs else {
-                return Err(ApiError::service_not_found());
-            };
-            let from = now.with_timezone(&tenant.zone).date_naive();
-            (from, default_to(from)?, inputs)
-        }
-        (None, Some(to)) => {
-            let (tenant, _) = catalog::bookable_service_on(&conn, service_id)
-                .await?
-                .ok_or_else(ApiError::service_not_found)?;
-            let from = now.with_timezone(&tenant.zone).date_naive();
-            check_range(from, to)?;
-            let inputs = read_inputs(&conn, service_id, (from, to), limit, now).await?;
-            (from, to, inputs)
-        }
+    let now = deps.now();
+    let (from, to, inputs) = {
+        let conn = deps.connection().await?;
+        read_range(&conn, &query, limit, now).await?
     };
-    drop(conn);
-    let (tenant, service, schedule, occupied) = inputs.ok_or_else(ApiError::service_not_found)?;
-    let calendar = Calendar::new(
-        tenant.zone,
-        tenant.settings,
-        &schedule,
-        service.duration_minutes,
-        &occupied,
-    );
-    let slots: Vec<_> = calendar
+    let slots: Vec<_> = inputs
+        .calendar()
         .slots(from, to, now)
         .iter()
         .map(views::slot)
         .collect();
+    let (tenant, service) = (&inputs.tenant, &inputs.service);
     Ok(json_response(
         200,
         &json!({
@@ -121,6 +82,68 @@ async fn availability(deps: &Deps, request: &Request) -> Result<Response<Body>, 
             "slots": slots,
         }),
     ))
+}
+
+/// The dates asked for (defaults filled in, the range checked) and the service's calendar for
+/// them. One round trip whenever the dates are known before the tenant's zone is: the service
+/// and its calendar are read in one pipeline. Without `from`, "today" depends on the zone, so
+/// the days around today's UTC date are read and the week is cut from them.
+async fn read_range(
+    conn: &AsyncPgConnection,
+    query: &Query,
+    limit: Option<RateLimit<'_>>,
+    now: DateTime<Utc>,
+) -> Result<(NaiveDate, NaiveDate, ServiceCalendar), ApiError> {
+    let service_id = query.service_id;
+    match (query.from, query.to) {
+        (Some(from), to) => {
+            let to = match to {
+                Some(to) => to,
+                None => default_to(from)?,
+            };
+            check_range(from, to)?;
+            Ok((
+                from,
+                to,
+                read_inputs(conn, service_id, (from, to), limit, now).await?,
+            ))
+        }
+        (None, None) => {
+            let (before, after) = catalog::dates_around(now);
+            let until = default_to(after)?;
+            let inputs = read_inputs(conn, service_id, (before, until), limit, now).await?;
+            let from = now.with_timezone(&inputs.tenant.zone).date_naive();
+            Ok((from, default_to(from)?, inputs))
+        }
+        (None, Some(to)) => {
+            let (tenant, _) = catalog::bookable_service_on(conn, service_id)
+                .await?
+                .ok_or_else(ApiError::service_not_found)?;
+            let from = now.with_timezone(&tenant.zone).date_naive();
+            check_range(from, to)?;
+            Ok((
+                from,
+                to,
+                read_inputs(conn, service_id, (from, to), limit, now).await?,
+            ))
+        }
+    }
+}
+
+/// The service and its calendar for `dates`, with the client's rate-limit hit pipelined
+/// beside them (no round trip of its own).
+async fn read_inputs(
+    conn: &AsyncPgConnection,
+    service_id: Uuid,
+    dates: (NaiveDate, NaiveDate),
+    limit: Option<RateLimit<'_>>,
+    now: DateTime<Utc>,
+) -> Result<ServiceCalendar, ApiError> {
+    let read = catalog::service_with_calendar(conn, service_id, dates);
+    match rate_limit::beside(conn, limit, now, read).await? {
+        (_, Some(retry_after)) => Err(ApiError::rate_limited(retry_after)),
+        (inputs, None) => inputs.ok_or_else(ApiError::service_not_found),
+    }
 }
 
 fn default_to(from: NaiveDate) -> Result<NaiveDate, ApiError> {

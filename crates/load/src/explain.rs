@@ -6,7 +6,6 @@
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use booking_domain::Calendar;
 use booking_email::{MailSettings, Mailer, deliver_leased};
 use booking_repository::changes::{self, KeyRef, NewBooking};
 use booking_repository::diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
@@ -61,17 +60,10 @@ async fn hot_path(conn: &mut AsyncPgConnection, world: &World, round: usize) -> 
     let to = from
         .checked_add_days(Days::new(world::AVAILABILITY_DAYS - 1))
         .unwrap_or(from);
-    let (tenant, service, schedule, occupied) =
-        catalog::service_with_calendar(conn, world.availability.service_id, (from, to))
-            .await?
-            .ok_or("the reference service is missing")?;
-    let calendar = Calendar::new(
-        tenant.zone,
-        tenant.settings,
-        &schedule,
-        service.duration_minutes,
-        &occupied,
-    );
+    let inputs = catalog::service_with_calendar(conn, world.availability.service_id, (from, to))
+        .await?
+        .ok_or("the reference service is missing")?;
+    let calendar = inputs.calendar();
     let slots = calendar.slots(from, to, now);
     let slot = slots
         .get(round * 7 + 3)
@@ -79,7 +71,7 @@ async fn hot_path(conn: &mut AsyncPgConnection, world: &World, round: usize) -> 
 
     let bucket = format!("book:198.51.100.{round}");
     let key = format!("explain-{round}");
-    let scope = booking_functions::book_slot::key_scope(service.id);
+    let scope = booking_functions::book_slot::key_scope(inputs.service.id);
     idempotency::claim(conn, &scope, &key, key.as_bytes()).await?;
     let request = NewBooking {
         start: slot.start.with_timezone(&chrono::Utc),
@@ -90,7 +82,7 @@ async fn hot_path(conn: &mut AsyncPgConnection, world: &World, round: usize) -> 
     };
     let booked = changes::book(
         conn,
-        service.id,
+        inputs.service.id,
         &request,
         now,
         Some(KeyRef {

@@ -1,6 +1,6 @@
 //! Tenants, services and working hours: what a calendar is built from.
 
-use booking_domain::{BookingSettings, OccupiedPeriod, Schedule, WorkingInterval};
+use booking_domain::{BookingSettings, Calendar, OccupiedPeriod, Schedule, WorkingInterval};
 use chrono::{DateTime, Duration, NaiveDate, Utc, Weekday};
 use chrono_tz::Tz;
 use diesel::dsl::sql;
@@ -256,6 +256,29 @@ pub(crate) async fn service_calendar_inputs(
     Ok((build_schedule(weekly, overrides)?, occupied))
 }
 
+/// Everything one service's calendar is built from: its tenant (zone and settings), the service
+/// (duration), the tenant's hours for the dates read and the active jobs around them.
+#[derive(Debug, Clone)]
+pub struct ServiceCalendar {
+    pub tenant: Tenant,
+    pub service: Service,
+    pub schedule: Schedule,
+    pub occupied: Vec<OccupiedPeriod>,
+}
+
+impl ServiceCalendar {
+    /// The calendar that lists this service's slots and judges its bookings.
+    pub fn calendar(&self) -> Calendar<'_> {
+        Calendar::new(
+            self.tenant.zone,
+            self.tenant.settings,
+            &self.schedule,
+            self.service.duration_minutes,
+            &self.occupied,
+        )
+    }
+}
+
 /// An active service, its tenant, and the calendar inputs for the dates `from..=to` — one
 /// round trip (the service lookup and the three reads are pipelined). `None` for an unknown or
 /// inactive service.
@@ -263,18 +286,23 @@ pub async fn service_with_calendar(
     conn: &AsyncPgConnection,
     service_id: Uuid,
     (from, to): (NaiveDate, NaiveDate),
-) -> QueryResult<Option<(Tenant, Service, Schedule, Vec<OccupiedPeriod>)>> {
+) -> QueryResult<Option<ServiceCalendar>> {
     let (found, (schedule, occupied)) = futures_util::future::try_join(
         bookable_service_on(conn, service_id),
         service_calendar_inputs(
             conn,
             service_id,
             (from, to),
-            booking_domain::Calendar::jobs_window(from, to),
+            Calendar::jobs_window(from, to),
         ),
     )
     .await?;
-    Ok(found.map(|(tenant, service)| (tenant, service, schedule, occupied)))
+    Ok(found.map(|(tenant, service)| ServiceCalendar {
+        tenant,
+        service,
+        schedule,
+        occupied,
+    }))
 }
 
 /// The local dates an instant can fall on in any zone (UTC−12 to UTC+14): its UTC date ± 1.

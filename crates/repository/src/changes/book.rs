@@ -12,7 +12,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use futures_util::future::{try_join, try_join3, try_join4};
 use uuid::Uuid;
 
-use crate::catalog::{self, Service, Tenant};
+use crate::catalog::{self, Service, ServiceCalendar, Tenant};
 use crate::contacts::{self, GivenClient};
 use crate::jobs::{self, InsertJob, JobRecord, record};
 use crate::outbox::ClaimedMail;
@@ -105,9 +105,9 @@ impl Booked {
 /// it against `rate_limit` when given.
 ///
 /// Five round trips: `BEGIN`; the guard pipelined with the rate-limit hit and the calendar
-/// reads; the contact, job, mails and key written in one pipeline; `COMMIT`. A refusal rolls the hit back with
-/// everything else, so it is counted again after the rollback (pipelined with the alternatives
-/// for a full slot).
+/// reads; the contact, job, mails and key written in one pipeline; `COMMIT`. A refusal rolls
+/// the hit back with everything else, so it is counted again after the rollback (pipelined
+/// with the alternatives for a full slot).
 pub async fn book(
     conn: &mut AsyncPgConnection,
     service_id: Uuid,
@@ -173,20 +173,30 @@ async fn land(
         return Err(BookingError::RateLimited { retry_after });
     }
     let (tenant, service) = found.ok_or(BookingError::ServiceNotFound)?;
-    let calendar = Calendar::new(
-        tenant.zone,
-        tenant.settings,
-        &schedule,
-        service.duration_minutes,
-        &occupied,
-    );
+    let inputs = ServiceCalendar {
+        tenant,
+        service,
+        schedule,
+        occupied,
+    };
+    let calendar = inputs.calendar();
     calendar
         .evaluate(request.start, now)
         .map_err(|reason| BookingError::Rejected {
             reason,
             alternatives: Vec::new(),
         })?;
-    write(shared, tenant, service, &calendar, request, now, key).await
+    let end = calendar.slot(request.start, 0).end.with_timezone(&Utc);
+    write(
+        shared,
+        inputs.tenant,
+        inputs.service,
+        end,
+        request,
+        now,
+        key,
+    )
+    .await
 }
 
 /// Writes an accepted booking in one pipeline: the contact, the job (its id chosen here so the
@@ -195,19 +205,18 @@ async fn write(
     shared: &AsyncPgConnection,
     tenant: Tenant,
     service: Service,
-    calendar: &Calendar<'_>,
+    end: DateTime<Utc>,
     request: &NewBooking,
     now: DateTime<Utc>,
     key: Option<KeyRef<'_>>,
 ) -> Result<Booked, BookingError> {
-    let slot = calendar.slot(request.start, 0);
     let status = JobStatus::for_new_booking(tenant.settings.require_confirmation);
     let new_job = InsertJob {
         tenant_id: tenant.id,
         service_id: service.id,
         title: JobTitle::for_booking(&service.name, &request.name).into_inner(),
         starts_at: request.start,
-        ends_at: slot.end.with_timezone(&Utc),
+        ends_at: end,
         status: status.as_str(),
         notes: request
             .notes
@@ -267,25 +276,9 @@ async fn alternatives_on(
     let to = to
         .checked_add_days(chrono::Days::new(ALTERNATIVES_HORIZON_DAYS))
         .unwrap_or(to);
-    let (found, (schedule, occupied)) = try_join(
-        catalog::bookable_service_on(conn, service_id),
-        catalog::service_calendar_inputs(
-            conn,
-            service_id,
-            (from, to),
-            Calendar::jobs_window(from, to),
-        ),
-    )
-    .await?;
-    let Some((tenant, service)) = found else {
+    let Some(inputs) = catalog::service_with_calendar(conn, service_id, (from, to)).await? else {
         return Ok(Vec::new());
     };
-    let calendar = Calendar::new(
-        tenant.zone,
-        tenant.settings,
-        &schedule,
-        service.duration_minutes,
-        &occupied,
-    );
+    let calendar = inputs.calendar();
     Ok(calendar.next_slots(after, ALTERNATIVES_HORIZON_DAYS, ALTERNATIVES, now))
 }
