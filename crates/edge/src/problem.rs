@@ -15,6 +15,20 @@ pub struct ApiError {
     pub extra: Map<String, Value>,
     /// Seconds, for 429 and 503.
     pub retry_after: Option<u32>,
+    /// What the failure means for a retry of the same request.
+    pub kind: ErrorKind,
+}
+
+/// What a failed request means for a retry of it: the idempotency wrapper keeps the answer to
+/// a refusal under the request's key and frees the key otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A final answer (bad input, a rule's refusal): the same request gets the same answer.
+    Refusal,
+    /// Not now (a rate limit): the same request may succeed later.
+    NotNow,
+    /// Our failure (the database unreachable, a bug): retrying is the remedy.
+    Failure,
 }
 
 impl ApiError {
@@ -31,6 +45,7 @@ impl ApiError {
             detail: detail.into(),
             extra: Map::new(),
             retry_after: None,
+            kind: ErrorKind::Refusal,
         }
     }
 
@@ -110,6 +125,7 @@ impl ApiError {
             format!("Too many requests; retry in {retry_after} seconds."),
         );
         error.retry_after = Some(retry_after);
+        error.kind = ErrorKind::NotNow;
         error
     }
 
@@ -122,17 +138,20 @@ impl ApiError {
             "The service is briefly unavailable; please retry.",
         );
         error.retry_after = Some(1);
+        error.kind = ErrorKind::Failure;
         error
     }
 
     /// Never carries internals: the cause is logged where it happened.
     pub fn internal() -> Self {
-        Self::new(
+        let mut error = Self::new(
             500,
             "internal",
             "Internal error",
             "Something went wrong on our side; it has been logged.",
-        )
+        );
+        error.kind = ErrorKind::Failure;
+        error
     }
 
     /// A booking rule's refusal; `alternatives` are serialised slots for 409s.

@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use booking_domain::client::mask_email;
 use booking_domain::{MailContext, MailStatus};
 use booking_repository::outbox::{self, ClaimedMail, SentMail};
-use booking_repository::{AsyncPgConnection, DbPool};
+use booking_repository::{
+    AsyncPgConnection, DbPool, FRESH_CONNECTION_PAUSES_MS, on_fresh_connection,
+};
 use chrono::{DateTime, Utc};
 use diesel::QueryResult;
 use futures_util::future::try_join;
@@ -184,30 +186,24 @@ pub async fn record_sent(pool: &DbPool, sent: &[SentMail], now: DateTime<Utc>) -
     if sent.is_empty() {
         return true;
     }
-    for pause_ms in [0, 100, 300, 700, 1500] {
-        tokio::time::sleep(StdDuration::from_millis(pause_ms)).await;
-        let recorded = match pool.get().await {
-            Ok(mut conn) => outbox::mark_sent_many(&mut conn, sent, now)
-                .await
-                .map_err(|error| error.to_string()),
-            Err(error) => Err(error.to_string()),
-        };
-        match recorded {
-            Ok(()) => {
-                tracing::info!(
-                    mails = sent.len(),
-                    "sent mails recorded on a fresh connection"
-                );
-                return true;
-            }
-            Err(error) => tracing::warn!(%error, "could not record sent mails yet"),
-        }
+    let recorded = on_fresh_connection(
+        pool,
+        "record sent mails",
+        &FRESH_CONNECTION_PAUSES_MS,
+        |mut conn| async move { outbox::mark_sent_many(&mut conn, sent, now).await },
+    )
+    .await;
+    match recorded {
+        Some(()) => tracing::info!(
+            mails = sent.len(),
+            "sent mails recorded on a fresh connection"
+        ),
+        None => tracing::error!(
+            mails = sent.len(),
+            "sent mails could not be recorded; the relay will send them again"
+        ),
     }
-    tracing::error!(
-        mails = sent.len(),
-        "sent mails could not be recorded; the relay will send them again"
-    );
-    false
+    recorded.is_some()
 }
 
 enum Attempt {

@@ -5,6 +5,7 @@
 pub mod availability;
 pub mod book_slot;
 pub mod email_relay;
+pub mod idempotent;
 pub mod owner_routes;
 
 use std::convert::Infallible;

@@ -6,10 +6,10 @@ use booking_domain::{ClientEmail, ClientName, DeclineReason, JobTitle, Notes, Ph
 use booking_edge::auth::{Caller, authenticate};
 use booking_edge::input::{instant, json_object, path_uuid, uuid};
 use booking_edge::{ApiError, json_response, respond, views};
-use booking_repository::PooledConnection;
 use booking_repository::changes::{self, HandEnteredJob};
 use booking_repository::jobs::JobRecord;
 use booking_repository::outbox::{self, EmailStatus};
+use booking_repository::{PooledConnection, on_fresh_connection};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use uuid::Uuid;
@@ -49,12 +49,14 @@ async fn committed_response(
             Err(error) => tracing::warn!(job_id = %job.id, %error, "cannot read the job's mails"),
         }
     }
-    let emails = match deps.connection().await {
-        Ok(mut fresh) => outbox::for_job(&mut fresh, job.tenant_id, job.id)
-            .await
-            .ok(),
-        Err(_) => None,
-    };
+    // One try: the answer should not wait long for what is only a view of the mails.
+    let emails = on_fresh_connection(
+        &deps.pool,
+        "read the job's mails",
+        &[0],
+        |mut conn| async move { outbox::for_job(&mut conn, job.tenant_id, job.id).await },
+    )
+    .await;
     if emails.is_none() {
         tracing::warn!(job_id = %job.id, "answering without the job's mails: no database");
     }

@@ -20,4 +20,7 @@ pub use diesel;
 pub use diesel_async;
 pub use diesel_async::AsyncPgConnection;
 pub use migrations::run_migrations;
-pub use pool::{DbPool, PoolError, PoolSetupError, PooledConnection, build_pool, is_unavailable};
+pub use pool::{
+    DbPool, FRESH_CONNECTION_PAUSES_MS, PoolError, PoolSetupError, PooledConnection, build_pool,
+    is_unavailable, on_fresh_connection,
+};

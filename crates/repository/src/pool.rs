@@ -73,6 +73,40 @@ pub fn is_unavailable(error: &diesel::result::Error) -> bool {
     }
 }
 
+/// Pauses before each try of [`on_fresh_connection`]: about 2.6 s in all, within which a
+/// database that just lost its connections (a restart, a failover) is usually back.
+pub const FRESH_CONNECTION_PAUSES_MS: [u64; 5] = [0, 100, 300, 700, 1500];
+
+/// Runs `op` on a fresh connection from `pool`, once after each pause in `pauses_ms`, until it
+/// succeeds: for work that must outlive a request's own connection after a database failure
+/// (freeing an idempotency key, recording mails SES accepted, answering for a committed
+/// change). `what` names the work in the logs. `None` when every try failed.
+// `op` takes the connection by value: an async closure over `&mut` would need a higher-ranked
+// lifetime, and rustc cannot yet prove such futures `Send` (the Lambda runtime needs them so).
+pub async fn on_fresh_connection<T, F>(
+    pool: &DbPool,
+    what: &str,
+    pauses_ms: &[u64],
+    mut op: impl FnMut(PooledConnection) -> F,
+) -> Option<T>
+where
+    F: std::future::Future<Output = diesel::QueryResult<T>>,
+{
+    for pause_ms in pauses_ms {
+        tokio::time::sleep(std::time::Duration::from_millis(*pause_ms)).await;
+        let outcome = match pool.get().await {
+            Ok(conn) => op(conn).await.map_err(|error| error.to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        match outcome {
+            Ok(value) => return Some(value),
+            Err(error) => tracing::warn!(%error, "{what}: not yet, on a fresh connection"),
+        }
+    }
+    tracing::warn!("{what}: gave up after {} tries", pauses_ms.len());
+    None
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PoolSetupError {
     #[error("cannot read the database CA bundle at {path}: {source}")]
