@@ -248,7 +248,10 @@ impl From<booking_repository::changes::BookingError> for ApiError {
                 alternatives,
             } => Self::booking_rejected(
                 &reason,
-                alternatives.iter().map(crate::views::slot).collect(),
+                alternatives
+                    .iter()
+                    .map(|slot| json!(crate::views::slot(slot)))
+                    .collect(),
             ),
             BookingError::RateLimited { retry_after } => Self::rate_limited(retry_after),
             BookingError::Database(error) => database_failure(&error),

@@ -1,10 +1,13 @@
-//! The JSON shapes of API.md: instants in RFC 3339 with the tenant's offset, camelCase names.
+//! The JSON shapes of API.md, one `Serialize` struct each: instants in RFC 3339 with the
+//! tenant's offset, camelCase names, optional members left out when empty.
 
 use booking_domain::Slot;
 use booking_repository::jobs::JobRecord;
-use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use booking_repository::outbox::EmailStatus;
+use chrono::{DateTime, SecondsFormat, TimeZone};
 use chrono_tz::Tz;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use uuid::Uuid;
 
 /// `2026-12-01T09:00:00-05:00`.
 pub fn local_instant<Z: TimeZone>(at: &DateTime<Z>, zone: Tz) -> String
@@ -16,57 +19,112 @@ where
         .to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
-pub fn slot(slot: &Slot) -> Value {
-    json!({
-        "start": slot.start.fixed_offset().to_rfc3339_opts(SecondsFormat::Secs, false),
-        "end": slot.end.fixed_offset().to_rfc3339_opts(SecondsFormat::Secs, false),
-        "remaining": slot.remaining,
-    })
+/// A bookable slot: `{"start", "end", "remaining"}`.
+#[derive(Debug, Serialize)]
+pub struct SlotView {
+    start: String,
+    end: String,
+    remaining: u32,
 }
 
-pub fn job(job: &JobRecord) -> Value {
-    let at = |t: &DateTime<Utc>| local_instant(t, job.zone);
-    let mut client = Map::new();
-    client.insert("name".to_owned(), json!(job.client_name));
-    client.insert("email".to_owned(), json!(job.client_email));
-    if let Some(phone) = &job.client_phone {
-        client.insert("phone".to_owned(), json!(phone));
+impl From<&Slot> for SlotView {
+    fn from(slot: &Slot) -> Self {
+        Self {
+            start: local_instant(&slot.start, slot.start.timezone()),
+            end: local_instant(&slot.end, slot.end.timezone()),
+            remaining: slot.remaining,
+        }
     }
-    let mut body = Map::new();
-    body.insert("id".to_owned(), json!(job.id));
-    body.insert("serviceId".to_owned(), json!(job.service_id));
-    body.insert("status".to_owned(), json!(job.status.as_str()));
-    body.insert("start".to_owned(), json!(at(&job.starts_at)));
-    body.insert("end".to_owned(), json!(at(&job.ends_at)));
-    body.insert("title".to_owned(), json!(job.title));
-    body.insert("client".to_owned(), Value::Object(client));
-    if let Some(notes) = &job.notes {
-        body.insert("notes".to_owned(), json!(notes));
-    }
-    if let Some(reason) = &job.decline_reason {
-        body.insert("declineReason".to_owned(), json!(reason));
-    }
-    body.insert("source".to_owned(), json!(job.source.as_str()));
-    body.insert("createdAt".to_owned(), json!(at(&job.created_at)));
-    body.insert("updatedAt".to_owned(), json!(at(&job.updated_at)));
-    Value::Object(body)
 }
 
-/// A job's mails: kind, status, attempts, and when each went out.
-pub fn emails(emails: &[booking_repository::outbox::EmailStatus], zone: Tz) -> Value {
-    Value::Array(
-        emails
-            .iter()
-            .map(|mail| {
-                let mut view = Map::new();
-                view.insert("kind".to_owned(), json!(mail.kind.as_str()));
-                view.insert("status".to_owned(), json!(mail.status.as_str()));
-                view.insert("attempts".to_owned(), json!(mail.attempts));
-                if let Some(sent_at) = &mail.sent_at {
-                    view.insert("sentAt".to_owned(), json!(local_instant(sent_at, zone)));
-                }
-                Value::Object(view)
-            })
-            .collect(),
-    )
+pub fn slot(slot: &Slot) -> SlotView {
+    SlotView::from(slot)
+}
+
+/// API.md's `Job`, with the job's mails where the owner sees them.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobView<'a> {
+    id: Uuid,
+    service_id: Uuid,
+    status: &'static str,
+    start: String,
+    end: String,
+    title: &'a str,
+    client: ClientView<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notes: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decline_reason: Option<&'a str>,
+    source: &'static str,
+    created_at: String,
+    updated_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    emails: Option<Vec<EmailView>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClientView<'a> {
+    name: &'a str,
+    email: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phone: Option<&'a str>,
+}
+
+impl<'a> From<&'a JobRecord> for JobView<'a> {
+    fn from(job: &'a JobRecord) -> Self {
+        let at = |t| local_instant(t, job.zone);
+        Self {
+            id: job.id,
+            service_id: job.service_id,
+            status: job.status.as_str(),
+            start: at(&job.starts_at),
+            end: at(&job.ends_at),
+            title: &job.title,
+            client: ClientView {
+                name: &job.client_name,
+                email: &job.client_email,
+                phone: job.client_phone.as_deref(),
+            },
+            notes: job.notes.as_deref(),
+            decline_reason: job.decline_reason.as_deref(),
+            source: job.source.as_str(),
+            created_at: at(&job.created_at),
+            updated_at: at(&job.updated_at),
+            emails: None,
+        }
+    }
+}
+
+impl JobView<'_> {
+    /// The job's mails beside it: kind, status, attempts, and when each went out.
+    pub fn with_emails(mut self, emails: &[EmailStatus], zone: Tz) -> Self {
+        self.emails = Some(
+            emails
+                .iter()
+                .map(|mail| EmailView {
+                    kind: mail.kind.as_str(),
+                    status: mail.status.as_str(),
+                    attempts: mail.attempts,
+                    sent_at: mail.sent_at.as_ref().map(|at| local_instant(at, zone)),
+                })
+                .collect(),
+        );
+        self
+    }
+}
+
+pub fn job(job: &JobRecord) -> JobView<'_> {
+    JobView::from(job)
+}
+
+/// One mail of a job, as the owner's dashboard shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EmailView {
+    kind: &'static str,
+    status: &'static str,
+    attempts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sent_at: Option<String>,
 }

@@ -27,10 +27,10 @@ fn job_id(request: &Request) -> Result<Uuid, ApiError> {
 
 /// The job with its mails and whether they went out, as the owner's dashboard shows it.
 fn job_with_emails(status: u16, job: &JobRecord, emails: Option<&[EmailStatus]>) -> Response<Body> {
-    let mut view = views::job(job);
-    if let Some(emails) = emails {
-        view["emails"] = views::emails(emails, job.zone);
-    }
+    let view = match emails {
+        Some(emails) => views::job(job).with_emails(emails, job.zone),
+        None => views::job(job),
+    };
     json_response(status, &json!({ "job": view }))
 }
 

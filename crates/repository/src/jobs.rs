@@ -1,7 +1,7 @@
 //! Jobs: the job row with its client and the tenant's zone as the API shows it, and the
 //! statements that write one (the transactions around them are in [`crate::changes`]).
 
-use booking_domain::{ClientEmail, JobSource, JobStatus};
+use booking_domain::{ClientEmail, JobSource, JobStatus, MailContext};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use diesel::prelude::*;
@@ -93,6 +93,35 @@ pub(crate) fn record(job: JobRow, contact: ContactRow, zone: Tz) -> Result<JobRe
         updated_at: job.updated_at,
         zone,
     })
+}
+
+impl JobRecord {
+    /// What the job's mails show, with the names of its business and service and the address
+    /// owner mails go to (the one place a mail's context is put together).
+    pub fn mail_context(
+        &self,
+        tenant_name: &str,
+        service_name: &str,
+        notification_email: &str,
+    ) -> MailContext {
+        MailContext {
+            job_id: self.id,
+            tenant_name: tenant_name.to_owned(),
+            zone: self.zone,
+            notification_email: notification_email.to_owned(),
+            service_name: service_name.to_owned(),
+            title: self.title.clone(),
+            status: self.status,
+            starts_at: self.starts_at,
+            ends_at: self.ends_at,
+            notes: self.notes.clone(),
+            decline_reason: self.decline_reason.clone(),
+            client_name: self.client_name.clone(),
+            client_email: self.client_email.clone(),
+            client_phone: self.client_phone.clone(),
+            changed_at: self.updated_at,
+        }
+    }
 }
 
 /// A job of the given tenant; another tenant's job is `None`, exactly as a missing one.

@@ -396,23 +396,7 @@ fn context(
     (job, contact, service_name, tenant_name, zone, notification_email): ContextRow,
 ) -> QueryResult<MailContext> {
     let job = record(job, contact, parse_zone(&zone)?)?;
-    Ok(MailContext {
-        job_id: job.id,
-        tenant_name,
-        zone: job.zone,
-        notification_email,
-        service_name,
-        title: job.title,
-        status: job.status,
-        starts_at: job.starts_at,
-        ends_at: job.ends_at,
-        notes: job.notes,
-        decline_reason: job.decline_reason,
-        client_name: job.client_name,
-        client_email: job.client_email,
-        client_phone: job.client_phone,
-        changed_at: job.updated_at,
-    })
+    Ok(job.mail_context(&tenant_name, &service_name, &notification_email))
 }
 
 #[derive(Queryable, Selectable)]

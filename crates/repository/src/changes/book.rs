@@ -80,24 +80,11 @@ pub struct Booked {
 impl Booked {
     /// What the booking's mails show: everything is at hand, nothing needs reading back.
     pub fn mail_context(&self) -> MailContext {
-        let job = &self.job;
-        MailContext {
-            job_id: job.id,
-            tenant_name: self.tenant.name.clone(),
-            zone: job.zone,
-            notification_email: self.tenant.notification_email.clone(),
-            service_name: self.service.name.clone(),
-            title: job.title.clone(),
-            status: job.status,
-            starts_at: job.starts_at,
-            ends_at: job.ends_at,
-            notes: job.notes.clone(),
-            decline_reason: job.decline_reason.clone(),
-            client_name: job.client_name.clone(),
-            client_email: job.client_email.clone(),
-            client_phone: job.client_phone.clone(),
-            changed_at: job.updated_at,
-        }
+        self.job.mail_context(
+            &self.tenant.name,
+            &self.service.name,
+            &self.tenant.notification_email,
+        )
     }
 }
 
