@@ -181,6 +181,8 @@ async fn remove_member(issuer: &str, subject: &str) -> Result<(), Failure> {
         return Err(format!("`{subject}` of {issuer} is no tenant's member").into());
     }
     Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
