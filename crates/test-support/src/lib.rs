@@ -1,19 +1,24 @@
-//! Test support: every test gets its own database, cloned from a migrated template (after
-//! crates.io's `crates_io_test_db`), plus a ready-made tenant.
+//! Test support shared by the crates' tests: every test gets its own database, cloned from a
+//! migrated template (after crates.io's `crates_io_test_db`), the reference salon to load into
+//! it, New York test times, owner tokens, and SES clients for moto.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test scaffolding: failing loudly is the point.
 
 use std::time::Duration;
 
-use booking_domain::{BookingSettings, Schedule, WorkingInterval};
 use booking_repository::diesel_async::pooled_connection::deadpool::Object;
 use booking_repository::diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use booking_repository::tenant_setup::{
-    LoadedTenant, ServiceDefinition, TenantDefinition, load_tenant,
-};
+use booking_repository::tenant_setup::{LoadedTenant, TenantDefinition, load_tenant};
 use booking_repository::{DbPool, build_pool, run_migrations};
-use chrono::Weekday;
 use diesel::QueryableByName;
 use uuid::Uuid;
+
+pub mod salon;
+pub mod ses;
+pub mod time;
+pub mod token;
+
+pub use salon::{interval, salon, weekday_hours};
+pub use time::{NEW_YORK, friday_morning, ny, ny_text};
 
 const TEMPLATE: &str = "booking_template";
 /// Serialises template creation across test processes.
@@ -130,61 +135,6 @@ async fn ensure_template(admin: &mut AsyncPgConnection, server: &str) {
         .execute(admin)
         .await
         .expect("release the template lock");
-}
-
-fn interval(start: &str, end: &str) -> WorkingInterval {
-    WorkingInterval::parse(start, end).expect("valid interval")
-}
-
-/// Fifi's salon in New York: weekdays 09:00–12:00 and 13:00–17:00, Saturday 10:00–14:00,
-/// a 45-minute haircut and a 90-minute colour.
-pub fn salon(slug: &str, settings: BookingSettings) -> TenantDefinition {
-    let mut schedule = Schedule::new();
-    for day in [
-        Weekday::Mon,
-        Weekday::Tue,
-        Weekday::Wed,
-        Weekday::Thu,
-        Weekday::Fri,
-    ] {
-        schedule
-            .set_weekday(
-                day,
-                vec![interval("09:00", "12:00"), interval("13:00", "17:00")],
-            )
-            .expect("weekday hours");
-    }
-    schedule
-        .set_weekday(Weekday::Sat, vec![interval("10:00", "14:00")])
-        .expect("saturday hours");
-    TenantDefinition {
-        slug: slug.to_owned(),
-        name: format!("Salon {slug}"),
-        zone: chrono_tz::America::New_York,
-        notification_email: format!("owner@{slug}.example"),
-        settings: settings.validate().expect("valid settings"),
-        schedule,
-        services: vec![
-            ServiceDefinition {
-                slug: "haircut".to_owned(),
-                name: "Haircut".to_owned(),
-                duration_minutes: 45,
-                active: true,
-            },
-            ServiceDefinition {
-                slug: "colour".to_owned(),
-                name: "Colour".to_owned(),
-                duration_minutes: 90,
-                active: true,
-            },
-            ServiceDefinition {
-                slug: "retired".to_owned(),
-                name: "Retired service".to_owned(),
-                duration_minutes: 30,
-                active: false,
-            },
-        ],
-    }
 }
 
 /// Loads a tenant definition and returns its ids by service slug.
