@@ -1,6 +1,6 @@
 //! Test support shared by the crates' tests: every test gets its own database, cloned from a
-//! migrated template (after crates.io's `crates_io_test_db`), the reference salon to load into
-//! it, New York test times, owner tokens, and SES clients for moto.
+//! migrated template and dropped with the test (after crates.io's `crates_io_test_db`), the
+//! reference salon to load into it, New York test times, owner tokens, and SES clients for moto.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test scaffolding: failing loudly is the point.
 
 use std::time::Duration;
@@ -24,10 +24,14 @@ const TEMPLATE: &str = "booking_template";
 /// Serialises template creation across test processes.
 const TEMPLATE_LOCK: i64 = 0x626f6f6b;
 
-/// A database of one's own, migrated, for one test.
+/// A database of one's own, migrated, for one test. Dropping it drops the database (unless the
+/// thread is panicking: a failed test leaves its database to look at, and `scripts/test` drops
+/// leftover `test_*` databases).
 pub struct TestDb {
     pub url: String,
     pub name: String,
+    /// Where the database was created from, and is dropped from.
+    server: String,
 }
 
 /// The server URL tests run against (`DATABASE_URL`, as `scripts/test` sets it).
@@ -86,6 +90,7 @@ impl TestDb {
         Self {
             url: with_database(&server, &name),
             name,
+            server,
         }
     }
 
@@ -98,6 +103,55 @@ impl TestDb {
             .await
             .expect("connect to the test database")
     }
+}
+
+impl Drop for TestDb {
+    /// `DROP DATABASE … WITH (FORCE)` (closing what is still connected) on a thread of its own
+    /// with a runtime of its own, so it works inside and outside a Tokio runtime. Never panics:
+    /// a database left behind is a warning.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // Connections of the failed test may still be at work; dropping the database under
+            // them would bury the failure in their errors.
+            eprintln!("test database {} kept: the test failed", self.name);
+            return;
+        }
+        let (server, name) = (self.server.clone(), self.name.clone());
+        let dropped = std::thread::Builder::new()
+            .name(format!("drop {name}"))
+            .spawn(move || drop_database(&server, &name))
+            .map_err(|e| e.to_string())
+            .and_then(|thread| {
+                thread
+                    .join()
+                    .unwrap_or_else(|_| Err("the drop panicked".to_owned()))
+            });
+        if let Err(error) = dropped {
+            eprintln!("warning: test database {} not dropped: {error}", self.name);
+        }
+    }
+}
+
+fn drop_database(server: &str, name: &str) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let drop = async {
+            let mut admin = AsyncPgConnection::establish(server)
+                .await
+                .map_err(|e| e.to_string())?;
+            diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut admin)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        match tokio::time::timeout(Duration::from_secs(30), drop).await {
+            Ok(result) => result.map(|_| ()),
+            Err(_) => Err("timed out".to_owned()),
+        }
+    })
 }
 
 async fn ensure_template(admin: &mut AsyncPgConnection, server: &str) {
