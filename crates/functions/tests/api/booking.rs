@@ -56,11 +56,7 @@ async fn a_booking_lands_scheduled_and_its_slot_leaves_availability() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tenant_requiring_confirmation_gets_pending_bookings() {
-    let stack = Stack::new(BookingSettings {
-        require_confirmation: true,
-        ..BookingSettings::default()
-    })
-    .await;
+    let stack = Stack::pending().await;
     let body = booking_body(&ny_text(2026, 12, 7, 13, 0), "jane@example.com");
     let created = stack.post_book(stack.haircut, &body).await;
     assert_eq!(

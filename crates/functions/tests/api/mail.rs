@@ -53,11 +53,7 @@ async fn an_instant_booking_mails_the_client_and_the_owner_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pending_confirmed_and_declined_bookings_each_send_their_mail() {
-    let stack = Stack::new(BookingSettings {
-        require_confirmation: true,
-        ..BookingSettings::default()
-    })
-    .await;
+    let stack = Stack::pending().await;
     let confirmed = stack
         .book(&ny_text(2026, 12, 7, 10, 0), "carla@example.com")
         .await;

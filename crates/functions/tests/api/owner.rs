@@ -6,20 +6,13 @@ use serde_json::json;
 
 use crate::support::*;
 
-fn pending_salon() -> BookingSettings {
-    BookingSettings {
-        require_confirmation: true,
-        ..BookingSettings::default()
-    }
-}
-
 fn reason(text: &str) -> String {
     json!({ "reason": text }).to_string()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_owner_confirms_a_pending_booking_once() {
-    let stack = Stack::new(pending_salon()).await;
+    let stack = Stack::pending().await;
     let job = stack
         .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
         .await;
@@ -41,7 +34,7 @@ async fn an_owner_confirms_a_pending_booking_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_declined_booking_keeps_its_reason_and_frees_the_slot() {
-    let stack = Stack::new(pending_salon()).await;
+    let stack = Stack::pending().await;
     let start = ny_text(2026, 12, 7, 10, 0);
     let job = stack.book(&start, "jane@example.com").await;
     let token = stack.token();
@@ -75,7 +68,7 @@ async fn a_declined_booking_keeps_its_reason_and_frees_the_slot() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn decline_reasons_are_checked_and_bad_ones_change_nothing() {
-    let stack = Stack::new(pending_salon()).await;
+    let stack = Stack::pending().await;
     let job = stack
         .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
         .await;
@@ -102,7 +95,7 @@ async fn decline_reasons_are_checked_and_bad_ones_change_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn owner_routes_refuse_missing_forged_and_expired_tokens() {
-    let stack = Stack::new(pending_salon()).await;
+    let stack = Stack::pending().await;
     let job = stack
         .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
         .await;
@@ -187,11 +180,11 @@ async fn owner_routes_refuse_missing_forged_and_expired_tokens() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn verified_authorizer_claims_are_accepted_without_a_bearer_token() {
-    let stack = Stack::new(pending_salon()).await;
+    let stack = Stack::pending().await;
     let job = stack
         .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
         .await;
-    let rival = load(&stack.db, &salon("rival", pending_salon())).await;
+    let rival = load(&stack.db, &salon("rival", requiring_confirmation())).await;
     let mut conn = stack.db.connection().await;
     for (slug, subject) in [("fifi", "cognito-user"), ("rival", "x")] {
         booking_repository::members::add(&mut conn, slug, ISSUER, subject)
@@ -215,11 +208,11 @@ async fn verified_authorizer_claims_are_accepted_without_a_bearer_token() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn another_tenants_token_finds_no_job_and_no_service() {
-    let stack = Stack::new(pending_salon()).await;
+    let stack = Stack::pending().await;
     let job = stack
         .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
         .await;
-    let rival = load(&stack.db, &salon("rival", pending_salon())).await;
+    let rival = load(&stack.db, &salon("rival", requiring_confirmation())).await;
     let rival_token = owner_token(rival.tenant_id, 600);
     let confirm = stack.post_confirm(&job, &rival_token).await;
     let unknown = stack
@@ -256,7 +249,7 @@ async fn another_tenants_token_finds_no_job_and_no_service() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn confirm_and_decline_racing_for_one_job_let_exactly_one_win() {
-    let stack = Stack::new(pending_salon()).await;
+    let stack = Stack::pending().await;
     let token = stack.token();
     for hour in [9, 10, 11] {
         let job = stack
@@ -312,7 +305,7 @@ async fn a_confirmation_that_would_overbook_is_refused_naming_the_conflict() {
         .book(&ny_text(2026, 12, 7, 10, 0), "second@example.com")
         .await;
     // … then the owner lowers capacity to one (Cal.com #10789's gap).
-    load(&stack.db, &salon("fifi", pending_salon())).await;
+    load(&stack.db, &salon("fifi", requiring_confirmation())).await;
     let token = stack.token();
     let response = stack.post_confirm(&first, &token).await;
     let problem = expect_problem(response, 409, "slot_unavailable");
@@ -378,7 +371,7 @@ async fn hand_entered_jobs_may_leave_working_hours_but_never_overbook() {
 /// other jobs (and the contact) show: each job keeps the name and phone it was booked with.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_public_booking_never_rewrites_another_bookings_client() {
-    let stack = Stack::new(pending_salon()).await;
+    let stack = Stack::pending().await;
     let job = stack
         .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
         .await;
@@ -432,7 +425,7 @@ async fn a_public_booking_never_rewrites_another_bookings_client() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn authorizer_claims_in_a_raw_event_are_ignored_unless_configured_behind_an_authorizer() {
-    let stack = Stack::new(pending_salon()).await;
+    let stack = Stack::pending().await;
     let job = stack
         .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
         .await;
@@ -460,11 +453,11 @@ fn behind_authorizer(stack: &Stack) -> booking_functions::Deps {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_member_claiming_another_tenant_acts_only_for_their_own() {
-    let stack = Stack::new(pending_salon()).await;
+    let stack = Stack::pending().await;
     let own_job = stack
         .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
         .await;
-    let rival = load(&stack.db, &salon("rival", pending_salon())).await;
+    let rival = load(&stack.db, &salon("rival", requiring_confirmation())).await;
     let rival_haircut = service(&rival, "haircut");
     let body = booking_body(&ny_text(2026, 12, 7, 11, 0), "rick@example.com");
     let booked = stack.post_book(rival_haircut, &body).await;
@@ -505,7 +498,7 @@ async fn a_member_claiming_another_tenant_acts_only_for_their_own() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_verified_user_who_is_nobodys_member_is_refused() {
-    let stack = Stack::new(pending_salon()).await;
+    let stack = Stack::pending().await;
     let job = stack
         .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
         .await;

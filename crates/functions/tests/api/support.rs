@@ -21,13 +21,13 @@ use uuid::Uuid;
 pub use booking_test_support::token::{TEST_SECRET, owner_token};
 pub use booking_test_support::{friday_morning, ny, ny_text};
 
-pub fn fixed_clock(at: DateTime<Utc>) -> Clock {
+fn fixed_clock(at: DateTime<Utc>) -> Clock {
     Arc::new(move || at)
 }
 
 /// The functions' configuration on `url`, with some variables set (or overridden) as in the
 /// environment.
-pub fn config_with(url: &str, overrides: &[(&str, &str)]) -> Config {
+fn config_with(url: &str, overrides: &[(&str, &str)]) -> Config {
     let url = url.to_owned();
     let overrides: Vec<(String, String)> = overrides
         .iter()
@@ -60,6 +60,14 @@ pub fn deps_with(url: &str, overrides: &[(&str, &str)], mailer: Mailer) -> Deps 
     .expect("deps")
 }
 
+/// The default settings, but every booking waits for the owner's confirmation.
+pub fn requiring_confirmation() -> BookingSettings {
+    BookingSettings {
+        require_confirmation: true,
+        ..BookingSettings::default()
+    }
+}
+
 /// A migrated database with one salon, and deps whose clock stands at [`friday_morning`].
 /// (Fields drop in order: the deps' connections close before the database is dropped.)
 pub struct Stack {
@@ -88,6 +96,11 @@ impl Stack {
 
     pub async fn default() -> Self {
         Self::new(BookingSettings::default()).await
+    }
+
+    /// A salon [`requiring_confirmation`]: bookings wait for the owner.
+    pub async fn pending() -> Self {
+        Self::new(requiring_confirmation()).await
     }
 
     /// Deps with a pool of their own: another Lambda container.
@@ -294,7 +307,7 @@ impl std::fmt::Display for Reply {
 }
 
 /// Reads a handler's response.
-pub fn read(response: Response<Body>) -> Reply {
+fn read(response: Response<Body>) -> Reply {
     let status = response.status().as_u16();
     let content_type = response
         .headers()

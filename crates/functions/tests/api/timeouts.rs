@@ -3,7 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use booking_domain::BookingSettings;
 use booking_email::Mailer;
 use booking_repository::diesel;
 use booking_repository::diesel_async::RunQueryDsl;
@@ -69,11 +68,7 @@ async fn a_database_that_never_accepts_is_unavailable_within_seconds() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_statement_waiting_on_a_lock_gives_up_with_unavailable() {
-    let stack = Stack::new(BookingSettings {
-        require_confirmation: true,
-        ..BookingSettings::default()
-    })
-    .await;
+    let stack = Stack::pending().await;
     let job = stack
         .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
         .await;
