@@ -4,44 +4,13 @@
 use booking_domain::{
     BookingRejected, BookingSettings, Calendar, OccupiedPeriod, Schedule, Slot, WorkingInterval,
 };
+use booking_test_support::{NEW_YORK, friday_morning, interval, ny, weekday_hours};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
 use proptest::prelude::*;
 
-const NEW_YORK: Tz = chrono_tz::America::New_York;
-
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default()
-}
-
-fn at(zone: Tz, y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
-    zone.with_ymd_and_hms(y, mo, d, h, mi, 0)
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_default()
-}
-
-fn interval(start: &str, end: &str) -> WorkingInterval {
-    WorkingInterval::parse(start, end).unwrap_or_else(|e| panic!("test interval: {e}"))
-}
-
-fn salon_schedule() -> Schedule {
-    let mut schedule = Schedule::new();
-    for day in [
-        Weekday::Mon,
-        Weekday::Tue,
-        Weekday::Wed,
-        Weekday::Thu,
-        Weekday::Fri,
-    ] {
-        schedule
-            .set_weekday(
-                day,
-                vec![interval("09:00", "12:00"), interval("13:00", "17:00")],
-            )
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
-    schedule
 }
 
 fn wall_times(slots: &[Slot]) -> Vec<String> {
@@ -51,17 +20,12 @@ fn wall_times(slots: &[Slot]) -> Vec<String> {
         .collect()
 }
 
-/// Monday 2026-12-07; "now" is the Friday before, 09:00 local.
-fn friday_before() -> DateTime<Utc> {
-    at(NEW_YORK, 2026, 12, 4, 9, 0)
-}
-
 #[test]
 fn a_plain_day_offers_every_grid_time_that_fits_around_the_lunch_break() {
-    let schedule = salon_schedule();
+    let schedule = weekday_hours();
     let calendar = Calendar::new(NEW_YORK, BookingSettings::default(), &schedule, 45, &[]);
     let monday = date(2026, 12, 7);
-    let slots = calendar.slots(monday, monday, friday_before());
+    let slots = calendar.slots(monday, monday, friday_morning());
     assert_eq!(
         wall_times(&slots),
         [
@@ -92,7 +56,7 @@ fn a_spring_forward_day_has_no_slot_in_the_missing_hour() {
     let _ = schedule.set_weekday(Weekday::Sun, vec![interval("00:00", "06:00")]);
     let calendar = Calendar::new(NEW_YORK, BookingSettings::default(), &schedule, 30, &[]);
     let sunday = date(2026, 3, 8);
-    let slots = calendar.slots(sunday, sunday, at(NEW_YORK, 2026, 3, 1, 12, 0));
+    let slots = calendar.slots(sunday, sunday, ny(2026, 3, 1, 12, 0));
     assert_eq!(
         wall_times(&slots),
         [
@@ -116,7 +80,7 @@ fn a_fall_back_day_offers_the_repeated_hour_twice_and_nothing_doubled() {
     let _ = schedule.set_weekday(Weekday::Sun, vec![interval("00:00", "04:00")]);
     let calendar = Calendar::new(NEW_YORK, BookingSettings::default(), &schedule, 30, &[]);
     let sunday = date(2026, 11, 1);
-    let slots = calendar.slots(sunday, sunday, at(NEW_YORK, 2026, 10, 25, 12, 0));
+    let slots = calendar.slots(sunday, sunday, ny(2026, 10, 25, 12, 0));
     assert_eq!(
         wall_times(&slots),
         [
@@ -145,7 +109,7 @@ fn assert_listing_and_booking_agree(calendar: &Calendar<'_>, day: NaiveDate, now
         .iter()
         .map(|slot| slot.start.with_timezone(&Utc))
         .collect();
-    let midnight = at(NEW_YORK, day.year(), day.month(), day.day(), 0, 0);
+    let midnight = ny(day.year(), day.month(), day.day(), 0, 0);
     for minutes in (0..26 * 60).step_by(5) {
         let start = midnight + Duration::minutes(minutes);
         if start.with_timezone(&NEW_YORK).date_naive() != day {
@@ -170,11 +134,7 @@ fn on_a_fall_back_night_an_interval_ending_in_the_repeated_hour_books_only_what_
     let mut schedule = Schedule::new();
     let _ = schedule.set_weekday(Weekday::Sun, vec![interval("00:00", "01:30")]);
     let calendar = Calendar::new(NEW_YORK, BookingSettings::default(), &schedule, 30, &[]);
-    assert_listing_and_booking_agree(
-        &calendar,
-        date(2026, 11, 1),
-        at(NEW_YORK, 2026, 10, 25, 12, 0),
-    );
+    assert_listing_and_booking_agree(&calendar, date(2026, 11, 1), ny(2026, 10, 25, 12, 0));
 }
 
 #[test]
@@ -191,39 +151,35 @@ fn on_a_fall_back_night_two_intervals_meeting_in_the_repeated_hour_book_only_wha
         ..BookingSettings::default()
     };
     let calendar = Calendar::new(NEW_YORK, settings, &schedule, 20, &[]);
-    assert_listing_and_booking_agree(
-        &calendar,
-        date(2026, 11, 1),
-        at(NEW_YORK, 2026, 10, 25, 12, 0),
-    );
+    assert_listing_and_booking_agree(&calendar, date(2026, 11, 1), ny(2026, 10, 25, 12, 0));
 }
 
 #[test]
 fn a_booked_job_removes_every_slot_it_overlaps_for_its_full_duration() {
-    let schedule = salon_schedule();
+    let schedule = weekday_hours();
     let job = OccupiedPeriod {
-        start: at(NEW_YORK, 2026, 12, 7, 10, 0),
-        end: at(NEW_YORK, 2026, 12, 7, 10, 45),
+        start: ny(2026, 12, 7, 10, 0),
+        end: ny(2026, 12, 7, 10, 45),
     };
     let calendar = Calendar::new(NEW_YORK, BookingSettings::default(), &schedule, 45, &[job]);
     let monday = date(2026, 12, 7);
-    let morning: Vec<_> = wall_times(&calendar.slots(monday, monday, friday_before()))
+    let morning: Vec<_> = wall_times(&calendar.slots(monday, monday, friday_morning()))
         .into_iter()
         .take(3)
         .collect();
     assert_eq!(morning, ["09:00-05:00", "11:00-05:00", "13:00-05:00"]);
     assert_eq!(
-        calendar.evaluate(at(NEW_YORK, 2026, 12, 7, 9, 30), friday_before()),
+        calendar.evaluate(ny(2026, 12, 7, 9, 30), friday_morning()),
         Err(BookingRejected::SlotUnavailable)
     );
 }
 
 #[test]
 fn with_capacity_two_an_overlapped_slot_stays_open_with_one_place_left() {
-    let schedule = salon_schedule();
+    let schedule = weekday_hours();
     let job = OccupiedPeriod {
-        start: at(NEW_YORK, 2026, 12, 7, 10, 0),
-        end: at(NEW_YORK, 2026, 12, 7, 10, 45),
+        start: ny(2026, 12, 7, 10, 0),
+        end: ny(2026, 12, 7, 10, 45),
     };
     let settings = BookingSettings {
         max_bookings_per_slot: 2,
@@ -231,59 +187,56 @@ fn with_capacity_two_an_overlapped_slot_stays_open_with_one_place_left() {
     };
     let calendar = Calendar::new(NEW_YORK, settings, &schedule, 45, &[job, job]);
     assert_eq!(
-        calendar.evaluate(at(NEW_YORK, 2026, 12, 7, 10, 30), friday_before()),
+        calendar.evaluate(ny(2026, 12, 7, 10, 30), friday_morning()),
         Err(BookingRejected::SlotUnavailable)
     );
     let one = Calendar::new(NEW_YORK, settings, &schedule, 45, &[job]);
     assert_eq!(
-        one.evaluate(at(NEW_YORK, 2026, 12, 7, 10, 30), friday_before()),
+        one.evaluate(ny(2026, 12, 7, 10, 30), friday_morning()),
         Ok(1)
     );
     assert_eq!(
-        one.evaluate(at(NEW_YORK, 2026, 12, 7, 11, 0), friday_before()),
+        one.evaluate(ny(2026, 12, 7, 11, 0), friday_morning()),
         Ok(2)
     );
 }
 
 #[test]
 fn buffers_keep_jobs_apart_and_inside_working_hours() {
-    let schedule = salon_schedule();
+    let schedule = weekday_hours();
     let settings = BookingSettings {
         buffer_before_minutes: 15,
         buffer_after_minutes: 15,
         ..BookingSettings::default()
     };
     let job = OccupiedPeriod {
-        start: at(NEW_YORK, 2026, 12, 7, 10, 0),
-        end: at(NEW_YORK, 2026, 12, 7, 10, 45),
+        start: ny(2026, 12, 7, 10, 0),
+        end: ny(2026, 12, 7, 10, 45),
     };
     let calendar = Calendar::new(NEW_YORK, settings, &schedule, 45, &[job]);
-    let now = friday_before();
+    let now = friday_morning();
     // 09:00 would need the 08:45 buffer before opening.
     assert_eq!(
-        calendar.evaluate(at(NEW_YORK, 2026, 12, 7, 9, 0), now),
+        calendar.evaluate(ny(2026, 12, 7, 9, 0), now),
         Err(BookingRejected::OutsideWorkingHours)
     );
     // 09:30–10:15 plus buffers runs into the 10:00 job.
     assert_eq!(
-        calendar.evaluate(at(NEW_YORK, 2026, 12, 7, 9, 30), now),
+        calendar.evaluate(ny(2026, 12, 7, 9, 30), now),
         Err(BookingRejected::SlotUnavailable)
     );
     // 11:00 leaves exactly the 15 minutes the job's buffer asks for.
-    assert_eq!(
-        calendar.evaluate(at(NEW_YORK, 2026, 12, 7, 11, 0), now),
-        Ok(1)
-    );
+    assert_eq!(calendar.evaluate(ny(2026, 12, 7, 11, 0), now), Ok(1));
     // 11:00–11:45 plus 15 minutes after fits before noon; 11:30 would not.
     assert_eq!(
-        calendar.evaluate(at(NEW_YORK, 2026, 12, 7, 11, 30), now),
+        calendar.evaluate(ny(2026, 12, 7, 11, 30), now),
         Err(BookingRejected::OutsideWorkingHours)
     );
 }
 
 #[test]
 fn each_booking_rule_answers_with_its_own_reason() {
-    let mut schedule = salon_schedule();
+    let mut schedule = weekday_hours();
     let _ = schedule.set_override(date(2026, 12, 25), vec![]);
     let settings = BookingSettings {
         allow_same_day: false,
@@ -292,8 +245,8 @@ fn each_booking_rule_answers_with_its_own_reason() {
         ..BookingSettings::default()
     };
     let calendar = Calendar::new(NEW_YORK, settings, &schedule, 45, &[]);
-    let now = at(NEW_YORK, 2026, 12, 7, 9, 0);
-    let rejected = |y, m, d, h, mi| calendar.evaluate(at(NEW_YORK, y, m, d, h, mi), now).err();
+    let now = ny(2026, 12, 7, 9, 0);
+    let rejected = |y, m, d, h, mi| calendar.evaluate(ny(y, m, d, h, mi), now).err();
     assert_eq!(rejected(2026, 12, 7, 8, 0), Some(BookingRejected::InPast));
     assert_eq!(
         rejected(2026, 12, 7, 10, 0),
@@ -335,13 +288,13 @@ fn each_booking_rule_answers_with_its_own_reason() {
 
 #[test]
 fn next_slots_skip_past_a_full_slot_to_the_following_free_ones() {
-    let schedule = salon_schedule();
+    let schedule = weekday_hours();
     let job = OccupiedPeriod {
-        start: at(NEW_YORK, 2026, 12, 7, 16, 0),
-        end: at(NEW_YORK, 2026, 12, 7, 16, 45),
+        start: ny(2026, 12, 7, 16, 0),
+        end: ny(2026, 12, 7, 16, 45),
     };
     let calendar = Calendar::new(NEW_YORK, BookingSettings::default(), &schedule, 45, &[job]);
-    let next = calendar.next_slots(at(NEW_YORK, 2026, 12, 7, 16, 0), 14, 3, friday_before());
+    let next = calendar.next_slots(ny(2026, 12, 7, 16, 0), 14, 3, friday_morning());
     let starts: Vec<_> = next.iter().map(|s| s.start.to_rfc3339()).collect();
     assert_eq!(
         starts,
@@ -608,11 +561,11 @@ fn room_beside_other_jobs_counts_overlap_and_buffers() {
         ..BookingSettings::default()
     };
     let job = OccupiedPeriod {
-        start: at(NEW_YORK, 2026, 12, 7, 10, 0),
-        end: at(NEW_YORK, 2026, 12, 7, 11, 0),
+        start: ny(2026, 12, 7, 10, 0),
+        end: ny(2026, 12, 7, 11, 0),
     };
     let span = |h: u32, m: u32, minutes: i64| {
-        let start = at(NEW_YORK, 2026, 12, 7, h, m);
+        let start = ny(2026, 12, 7, h, m);
         (start, start + Duration::minutes(minutes))
     };
     let (a, b) = span(11, 0, 30);

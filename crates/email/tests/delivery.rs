@@ -11,44 +11,22 @@ use std::net::TcpStream;
 use std::path::PathBuf;
 use std::time::{Duration as StdDuration, Instant};
 
-use aws_sdk_sesv2::config::{Credentials, Region};
 use booking_domain::{
     BookingSettings, ClientEmail, ClientName, DeclineReason, MailKind, MailStatus, backoff,
 };
-use booking_email::{
-    DeliveryReport, MailSettings, Mailer, deliver_due, deliver_leased, relay, sdk_config_loader,
-};
+use booking_email::{DeliveryReport, MailSettings, Mailer, deliver_due, deliver_leased, relay};
 use booking_repository::AsyncPgConnection;
 use booking_repository::changes::{self, Booked, NewBooking};
 use booking_repository::diesel_async::RunQueryDsl;
 use booking_repository::outbox::{self, LEASE};
-use booking_test_support::{TestDb, load, salon, service};
+use booking_test_support::ses::{moto_url, ses_client, ses_mailer};
+use booking_test_support::{TestDb, load, ny, salon, service};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use icalendar::Calendar;
 use mail_parser::{MessageParser, MimeHeaders};
 use uuid::Uuid;
 
 const FROM: &str = "bookings@example.com";
-
-fn moto_url() -> String {
-    std::env::var("MOTO_URL")
-        .or_else(|_| std::env::var("AWS_ENDPOINT_URL_SESV2"))
-        .expect("MOTO_URL (or AWS_ENDPOINT_URL_SESV2) must point at a moto server (scripts/test starts one)")
-        .trim_end_matches('/')
-        .to_owned()
-}
-
-/// A client of the production configuration (timeouts, retries, TLS stack), aimed at
-/// `endpoint` with test credentials.
-async fn ses_client(endpoint: &str) -> aws_sdk_sesv2::Client {
-    let config = sdk_config_loader()
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
-        .endpoint_url(endpoint)
-        .load()
-        .await;
-    aws_sdk_sesv2::Client::new(&config)
-}
 
 /// A mailer on moto, with the sender verified (moto refuses unverified senders, like SES in
 /// its sandbox).
@@ -143,24 +121,22 @@ fn read(raw: &str) -> Received {
 
 /// Monday 2026-12-07 in New York, a week ahead of [`now`].
 fn on_monday(hour: u32, minute: u32) -> DateTime<Utc> {
-    chrono_tz::America::New_York
-        .with_ymd_and_hms(2026, 12, 7, hour, minute, 0)
-        .unwrap()
-        .with_timezone(&Utc)
+    ny(2026, 12, 7, hour, minute)
 }
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 30, 14, 0, 0).unwrap()
 }
 
+/// Fields drop in order: the connection closes before the database is dropped.
 struct Salon {
-    db: TestDb,
     conn: AsyncPgConnection,
     tenant_id: Uuid,
     haircut: Uuid,
     owner: String,
     /// Makes client addresses unique across the tests sharing moto.
     tag: String,
+    db: TestDb,
 }
 
 async fn open_salon(require_confirmation: bool) -> Salon {
@@ -450,10 +426,7 @@ async fn an_unreachable_ses_keeps_the_mail_pending_until_a_later_run_sends_it_on
     let mut salon = open_salon(false).await;
     let job = salon.book("dee", on_monday(11, 0)).await;
     // Port 9 (discard) is closed: every connection is refused.
-    let unreachable = Mailer::Ses {
-        client: ses_client("http://127.0.0.1:9").await,
-        configuration_set: None,
-    };
+    let unreachable = ses_mailer("http://127.0.0.1:9").await;
     let report = salon.deliver(&unreachable, now(), Some(job)).await;
     assert_eq!(
         report,
@@ -566,10 +539,7 @@ async fn an_unreachable_ses_never_gives_a_mail_up() {
     let mut salon = open_salon(false).await;
     let job = salon.book("ian", on_monday(9, 30)).await;
     salon.tried(job, 11).await;
-    let unreachable = Mailer::Ses {
-        client: ses_client("http://127.0.0.1:9").await,
-        configuration_set: None,
-    };
+    let unreachable = ses_mailer("http://127.0.0.1:9").await;
     let mut at = now();
     for attempt in 12..=14 {
         assert_eq!(

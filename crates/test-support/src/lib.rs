@@ -1,28 +1,37 @@
-//! Test support: every test gets its own database, cloned from a migrated template (after
-//! crates.io's `crates_io_test_db`), plus a ready-made tenant.
+//! Test support shared by the crates' tests: every test gets its own database, cloned from a
+//! migrated template and dropped with the test (after crates.io's `crates_io_test_db`), the
+//! reference salon to load into it, New York test times, owner tokens, and SES clients for moto.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test scaffolding: failing loudly is the point.
 
 use std::time::Duration;
 
-use booking_domain::{BookingSettings, Schedule, WorkingInterval};
 use booking_repository::diesel_async::pooled_connection::deadpool::Object;
 use booking_repository::diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use booking_repository::tenant_setup::{
-    LoadedTenant, ServiceDefinition, TenantDefinition, load_tenant,
-};
+use booking_repository::tenant_setup::{LoadedTenant, TenantDefinition, load_tenant};
 use booking_repository::{DbPool, build_pool, run_migrations};
-use chrono::Weekday;
 use diesel::QueryableByName;
 use uuid::Uuid;
+
+pub mod salon;
+pub mod ses;
+pub mod time;
+pub mod token;
+
+pub use salon::{interval, salon, weekday_hours};
+pub use time::{NEW_YORK, friday_morning, ny, ny_text};
 
 const TEMPLATE: &str = "booking_template";
 /// Serialises template creation across test processes.
 const TEMPLATE_LOCK: i64 = 0x626f6f6b;
 
-/// A database of one's own, migrated, for one test.
+/// A database of one's own, migrated, for one test. Dropping it drops the database (unless the
+/// thread is panicking: a failed test leaves its database to look at, and `scripts/test` drops
+/// leftover `test_*` databases).
 pub struct TestDb {
     pub url: String,
     pub name: String,
+    /// Where the database was created from, and is dropped from.
+    server: String,
 }
 
 /// The server URL tests run against (`DATABASE_URL`, as `scripts/test` sets it).
@@ -81,6 +90,7 @@ impl TestDb {
         Self {
             url: with_database(&server, &name),
             name,
+            server,
         }
     }
 
@@ -93,6 +103,55 @@ impl TestDb {
             .await
             .expect("connect to the test database")
     }
+}
+
+impl Drop for TestDb {
+    /// `DROP DATABASE … WITH (FORCE)` (closing what is still connected) on a thread of its own
+    /// with a runtime of its own, so it works inside and outside a Tokio runtime. Never panics:
+    /// a database left behind is a warning.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // Connections of the failed test may still be at work; dropping the database under
+            // them would bury the failure in their errors.
+            eprintln!("test database {} kept: the test failed", self.name);
+            return;
+        }
+        let (server, name) = (self.server.clone(), self.name.clone());
+        let dropped = std::thread::Builder::new()
+            .name(format!("drop {name}"))
+            .spawn(move || drop_database(&server, &name))
+            .map_err(|e| e.to_string())
+            .and_then(|thread| {
+                thread
+                    .join()
+                    .unwrap_or_else(|_| Err("the drop panicked".to_owned()))
+            });
+        if let Err(error) = dropped {
+            eprintln!("warning: test database {} not dropped: {error}", self.name);
+        }
+    }
+}
+
+fn drop_database(server: &str, name: &str) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let drop = async {
+            let mut admin = AsyncPgConnection::establish(server)
+                .await
+                .map_err(|e| e.to_string())?;
+            diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut admin)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        match tokio::time::timeout(Duration::from_secs(30), drop).await {
+            Ok(result) => result.map(|_| ()),
+            Err(_) => Err("timed out".to_owned()),
+        }
+    })
 }
 
 async fn ensure_template(admin: &mut AsyncPgConnection, server: &str) {
@@ -130,61 +189,6 @@ async fn ensure_template(admin: &mut AsyncPgConnection, server: &str) {
         .execute(admin)
         .await
         .expect("release the template lock");
-}
-
-fn interval(start: &str, end: &str) -> WorkingInterval {
-    WorkingInterval::parse(start, end).expect("valid interval")
-}
-
-/// Fifi's salon in New York: weekdays 09:00–12:00 and 13:00–17:00, Saturday 10:00–14:00,
-/// a 45-minute haircut and a 90-minute colour.
-pub fn salon(slug: &str, settings: BookingSettings) -> TenantDefinition {
-    let mut schedule = Schedule::new();
-    for day in [
-        Weekday::Mon,
-        Weekday::Tue,
-        Weekday::Wed,
-        Weekday::Thu,
-        Weekday::Fri,
-    ] {
-        schedule
-            .set_weekday(
-                day,
-                vec![interval("09:00", "12:00"), interval("13:00", "17:00")],
-            )
-            .expect("weekday hours");
-    }
-    schedule
-        .set_weekday(Weekday::Sat, vec![interval("10:00", "14:00")])
-        .expect("saturday hours");
-    TenantDefinition {
-        slug: slug.to_owned(),
-        name: format!("Salon {slug}"),
-        zone: chrono_tz::America::New_York,
-        notification_email: format!("owner@{slug}.example"),
-        settings: settings.validate().expect("valid settings"),
-        schedule,
-        services: vec![
-            ServiceDefinition {
-                slug: "haircut".to_owned(),
-                name: "Haircut".to_owned(),
-                duration_minutes: 45,
-                active: true,
-            },
-            ServiceDefinition {
-                slug: "colour".to_owned(),
-                name: "Colour".to_owned(),
-                duration_minutes: 90,
-                active: true,
-            },
-            ServiceDefinition {
-                slug: "retired".to_owned(),
-                name: "Retired service".to_owned(),
-                duration_minutes: 30,
-                active: false,
-            },
-        ],
-    }
 }
 
 /// Loads a tenant definition and returns its ids by service slug.

@@ -1,5 +1,4 @@
 use booking_domain::BookingSettings;
-use booking_functions::{Deps, availability};
 use serde_json::json;
 
 use crate::support::*;
@@ -7,11 +6,9 @@ use crate::support::*;
 #[tokio::test(flavor = "multi_thread")]
 async fn availability_defaults_to_the_week_starting_on_the_tenants_today() {
     let stack = Stack::default().await;
-    let response =
-        availability::handle(&stack.deps, availability_request(stack.haircut, &[])).await;
-    let (status, content_type, body) = read(response);
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(content_type, "application/json");
+    let body = stack.get_availability(stack.haircut, &[]).await;
+    assert_eq!(body.status, 200, "{body}");
+    assert_eq!(body.content_type, "application/json");
     assert_eq!(body["timeZone"], "America/New_York");
     assert_eq!(body["durationMinutes"], 45);
     assert_eq!(
@@ -47,16 +44,13 @@ async fn availability_answers_an_explicit_range_and_shows_the_dst_offset_change(
     })
     .await;
     // Around 2027-03-14, when New York springs forward.
-    let response = availability::handle(
-        &stack.deps,
-        availability_request(
+    let body = stack
+        .get_availability(
             stack.haircut,
             &[("from", "2027-03-12"), ("to", "2027-03-15")],
-        ),
-    )
-    .await;
-    let (status, _, body) = read(response);
-    assert_eq!(status, 200, "{body}");
+        )
+        .await;
+    assert_eq!(body.status, 200, "{body}");
     let slots = body["slots"].as_array().cloned().unwrap_or_default();
     assert_eq!(
         slots.first().map(|s| s["start"].clone()),
@@ -78,21 +72,18 @@ async fn bad_ranges_and_dates_are_refused_with_the_field_named() {
         vec![("from", "2026-02-30")],
         vec![("to", "tomorrow")],
     ] {
-        let response =
-            availability::handle(&stack.deps, availability_request(stack.haircut, &query)).await;
+        let response = stack.get_availability(stack.haircut, &query).await;
         let body = expect_problem(response, 400, "invalid_request");
         assert!(body["errors"][0]["field"].is_string(), "{body}");
     }
     // 62 days inclusive is the most one request may ask for.
-    let response = availability::handle(
-        &stack.deps,
-        availability_request(
+    let response = stack
+        .get_availability(
             stack.haircut,
             &[("from", "2026-12-04"), ("to", "2027-02-03")],
-        ),
-    )
-    .await;
-    assert_eq!(read(response).0, 200);
+        )
+        .await;
+    assert_eq!(response.status, 200);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -104,7 +95,7 @@ async fn unknown_inactive_and_malformed_services_are_not_found() {
         "not-a-uuid".to_owned(),
         "1 OR 1=1".to_owned(),
     ] {
-        let response = availability::handle(&stack.deps, availability_request(&service, &[])).await;
+        let response = stack.get_availability(&service, &[]).await;
         expect_problem(response, 404, "service_not_found");
     }
 }
@@ -112,19 +103,11 @@ async fn unknown_inactive_and_malformed_services_are_not_found() {
 #[tokio::test(flavor = "multi_thread")]
 async fn one_client_asking_too_often_is_told_to_wait_and_others_are_not() {
     let stack = Stack::default().await;
-    let limited = Deps::new(
-        config_with(
-            &stack.db.url,
-            &[("AVAILABILITY_RATE_LIMIT_PER_MINUTE", "3")],
-        ),
-        fixed_clock(friday_morning()),
-        stack.deps.mailer.clone(),
-    )
-    .unwrap();
+    let limited = stack.container_with(&[("AVAILABILITY_RATE_LIMIT_PER_MINUTE", "3")]);
     let week = [("from", "2026-12-07")];
     let ask = |ip: &str| {
-        availability::handle(
-            &limited,
+        limited.send(
+            Route::Availability,
             availability_request_from(stack.haircut, &week, ip, &[]),
         )
     };
@@ -134,38 +117,23 @@ async fn one_client_asking_too_often_is_told_to_wait_and_others_are_not() {
         "2001:db8:1:2::ffff",
         "2001:db8:1:2:abcd::9",
     ] {
-        assert_eq!(read(ask(ip).await).0, 200, "{ip}");
+        assert_eq!(ask(ip).await.status, 200, "{ip}");
     }
     let response = ask("2001:db8:1:2:ffff:ffff:ffff:ffff").await;
-    let wait: u32 = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    assert!((1..=60).contains(&wait), "Retry-After {wait}");
-    expect_problem(response, 429, "rate_limited");
+    expect_rate_limited(response);
     // The next /64 and an IPv4 client have their own.
-    assert_eq!(read(ask("2001:db8:1:3::1").await).0, 200);
-    assert_eq!(read(ask("198.51.100.4").await).0, 200);
+    assert_eq!(ask("2001:db8:1:3::1").await.status, 200);
+    assert_eq!(ask("198.51.100.4").await.status, 200);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn behind_cloudfront_each_viewer_has_its_own_allowance_and_forged_headers_count_for_nothing()
 {
     let stack = Stack::default().await;
-    let limited = Deps::new(
-        config_with(
-            &stack.db.url,
-            &[
-                ("AVAILABILITY_RATE_LIMIT_PER_MINUTE", "2"),
-                ("EDGE_ORIGIN_SECRET", "edge-secret"),
-            ],
-        ),
-        fixed_clock(friday_morning()),
-        stack.deps.mailer.clone(),
-    )
-    .unwrap();
+    let limited = stack.container_with(&[
+        ("AVAILABILITY_RATE_LIMIT_PER_MINUTE", "2"),
+        ("EDGE_ORIGIN_SECRET", "edge-secret"),
+    ]);
     let week = [("from", "2026-12-07")];
     // Every request reaches API Gateway from a CloudFront address.
     let via_edge = |secret: &str, viewer: &str| {
@@ -174,7 +142,7 @@ async fn behind_cloudfront_each_viewer_has_its_own_allowance_and_forged_headers_
             ("cloudfront-viewer-address", viewer),
         ];
         let request = availability_request_from(stack.haircut, &week, "130.176.0.1", &headers);
-        availability::handle(&limited, request)
+        limited.send(Route::Availability, request)
     };
     for viewer in [
         "198.51.100.1:50001",
@@ -183,7 +151,7 @@ async fn behind_cloudfront_each_viewer_has_its_own_allowance_and_forged_headers_
     ] {
         for _ in 0..2 {
             assert_eq!(
-                read(via_edge("edge-secret", viewer).await).0,
+                via_edge("edge-secret", viewer).await.status,
                 200,
                 "{viewer}"
             );
@@ -196,7 +164,7 @@ async fn behind_cloudfront_each_viewer_has_its_own_allowance_and_forged_headers_
     );
     // Without the secret the viewer header is anybody's: the request counts for its source.
     for viewer in ["192.0.2.1:1", "192.0.2.2:2"] {
-        assert_eq!(read(via_edge("guess", viewer).await).0, 200);
+        assert_eq!(via_edge("guess", viewer).await.status, 200);
     }
     expect_problem(via_edge("guess", "192.0.2.3:3").await, 429, "rate_limited");
 }

@@ -1,5 +1,5 @@
 use booking_domain::BookingSettings;
-use booking_functions::{availability, book_slot};
+use booking_functions::book_slot;
 use booking_repository::idempotency;
 use serde_json::{Value, json};
 
@@ -10,10 +10,9 @@ async fn a_booking_lands_scheduled_and_its_slot_leaves_availability() {
     let stack = Stack::default().await;
     let start = ny_text(2026, 12, 7, 10, 0);
     let body = json!({"start": start, "name": "Jane Client", "email": "Jane@Example.com", "phone": "+1 555 0100", "notes": "Short on the sides"}).to_string();
-    let (status, content_type, created) =
-        read(book_slot::handle(&stack.deps, book_request(stack.haircut, &body, &[])).await);
-    assert_eq!(status, 201, "{created}");
-    assert_eq!(content_type, "application/json");
+    let created = stack.post_book(stack.haircut, &body).await;
+    assert_eq!(created.status, 201, "{created}");
+    assert_eq!(created.content_type, "application/json");
     let job = &created["job"];
     assert_eq!(job["status"], "scheduled");
     assert_eq!(job["serviceId"], json!(stack.haircut));
@@ -36,16 +35,8 @@ async fn a_booking_lands_scheduled_and_its_slot_leaves_availability() {
             .is_some_and(|t| t.ends_with("-05:00"))
     );
 
-    let (_, _, listed) = read(
-        availability::handle(
-            &stack.deps,
-            availability_request(
-                stack.haircut,
-                &[("from", "2026-12-07"), ("to", "2026-12-07")],
-            ),
-        )
-        .await,
-    );
+    let monday = [("from", "2026-12-07"), ("to", "2026-12-07")];
+    let listed = stack.get_availability(stack.haircut, &monday).await;
     let starts: Vec<&str> = listed["slots"]
         .as_array()
         .into_iter()
@@ -59,37 +50,23 @@ async fn a_booking_lands_scheduled_and_its_slot_leaves_availability() {
     );
 
     // The colour service (90 min) shares the calendar: 09:00 would overlap, 11:00 passes noon.
-    let (_, _, colour) = read(
-        availability::handle(
-            &stack.deps,
-            availability_request(
-                stack.colour,
-                &[("from", "2026-12-07"), ("to", "2026-12-07")],
-            ),
-        )
-        .await,
-    );
+    let colour = stack.get_availability(stack.colour, &monday).await;
     assert_eq!(colour["slots"][0]["start"], "2026-12-07T13:00:00-05:00");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tenant_requiring_confirmation_gets_pending_bookings() {
-    let stack = Stack::new(BookingSettings {
-        require_confirmation: true,
-        ..BookingSettings::default()
-    })
-    .await;
+    let stack = Stack::pending().await;
     let body = booking_body(&ny_text(2026, 12, 7, 13, 0), "jane@example.com");
-    let (status, _, created) =
-        read(book_slot::handle(&stack.deps, book_request(stack.haircut, &body, &[])).await);
+    let created = stack.post_book(stack.haircut, &body).await;
     assert_eq!(
-        (status, created["job"]["status"].as_str()),
+        (created.status, created["job"]["status"].as_str()),
         (201, Some("pending-confirmation"))
     );
     // A pending booking holds its place.
     let again = booking_body(&ny_text(2026, 12, 7, 13, 0), "other@example.com");
     expect_problem(
-        book_slot::handle(&stack.deps, book_request(stack.haircut, &again, &[])).await,
+        stack.post_book(stack.haircut, &again).await,
         409,
         "slot_unavailable",
     );
@@ -115,11 +92,7 @@ async fn each_booking_rule_refuses_with_its_own_code_and_writes_nothing() {
     ];
     for (start, code) in cases {
         let body = booking_body(&start, "jane@example.com");
-        let problem = expect_problem(
-            book_slot::handle(&stack.deps, book_request(stack.haircut, &body, &[])).await,
-            422,
-            code,
-        );
+        let problem = expect_problem(stack.post_book(stack.haircut, &body).await, 422, code);
         assert!(problem.get("alternatives").is_none());
     }
     assert_eq!(
@@ -132,13 +105,10 @@ async fn each_booking_rule_refuses_with_its_own_code_and_writes_nothing() {
 async fn a_taken_slot_is_a_409_offering_the_next_three_free_slots() {
     let stack = Stack::default().await;
     let first = booking_body(&ny_text(2026, 12, 7, 16, 0), "first@example.com");
-    assert_eq!(
-        read(book_slot::handle(&stack.deps, book_request(stack.haircut, &first, &[])).await).0,
-        201
-    );
+    assert_eq!(stack.post_book(stack.haircut, &first).await.status, 201);
     let second = booking_body(&ny_text(2026, 12, 7, 16, 0), "second@example.com");
     let problem = expect_problem(
-        book_slot::handle(&stack.deps, book_request(stack.haircut, &second, &[])).await,
+        stack.post_book(stack.haircut, &second).await,
         409,
         "slot_unavailable",
     );
@@ -190,7 +160,7 @@ async fn bad_input_is_a_clear_400_and_changes_nothing() {
     ];
     for (body, field) in cases {
         let problem = expect_problem(
-            book_slot::handle(&stack.deps, book_request(stack.haircut, &body, &[])).await,
+            stack.post_book(stack.haircut, &body).await,
             400,
             "invalid_request",
         );
@@ -207,7 +177,7 @@ async fn bad_input_is_a_clear_400_and_changes_nothing() {
     // Several problems are reported together.
     let many = json!({"start": "soon", "name": "", "email": "@"}).to_string();
     let problem = expect_problem(
-        book_slot::handle(&stack.deps, book_request(stack.haircut, &many, &[])).await,
+        stack.post_book(stack.haircut, &many).await,
         400,
         "invalid_request",
     );
@@ -224,20 +194,16 @@ async fn bad_input_is_a_clear_400_and_changes_nothing() {
         lambda_http::http::HeaderValue::from_static("text/plain"),
     );
     let plain = lambda_http::Request::from_parts(parts, body);
-    expect_problem(
-        book_slot::handle(&stack.deps, plain).await,
-        400,
-        "invalid_request",
-    );
+    expect_problem(stack.send(Route::Book, plain).await, 400, "invalid_request");
     // An unknown service with a good body is a 404.
     let good = booking_body(&start, "jane@example.com");
     expect_problem(
-        book_slot::handle(&stack.deps, book_request(uuid::Uuid::new_v4(), &good, &[])).await,
+        stack.post_book(uuid::Uuid::new_v4(), &good).await,
         404,
         "service_not_found",
     );
     expect_problem(
-        book_slot::handle(&stack.deps, book_request(stack.retired, &good, &[])).await,
+        stack.post_book(stack.retired, &good).await,
         404,
         "service_not_found",
     );
@@ -257,9 +223,8 @@ async fn sql_metacharacters_and_unicode_are_stored_and_returned_verbatim() {
     let name = "Robert'); DROP TABLE jobs;-- Ñandú 李 🎉";
     let notes = "line one\nline two: 100% \"quoted\" \\ back";
     let body = json!({"start": ny_text(2026, 12, 7, 9, 0), "name": name, "email": "o'brien+x@example.com", "notes": notes}).to_string();
-    let (status, _, created) =
-        read(book_slot::handle(&stack.deps, book_request(stack.haircut, &body, &[])).await);
-    assert_eq!(status, 201, "{created}");
+    let created = stack.post_book(stack.haircut, &body).await;
+    assert_eq!(created.status, 201, "{created}");
     assert_eq!(created["job"]["client"]["name"], name);
     assert_eq!(created["job"]["client"]["email"], "o'brien+x@example.com");
     assert_eq!(created["job"]["notes"], notes);
@@ -275,10 +240,7 @@ async fn one_contact_per_email_whatever_its_case() {
     ] {
         let body = json!({"start": ny_text(2026, 12, 7, hour, 0), "name": name, "email": email})
             .to_string();
-        assert_eq!(
-            read(book_slot::handle(&stack.deps, book_request(stack.haircut, &body, &[])).await).0,
-            201
-        );
+        assert_eq!(stack.post_book(stack.haircut, &body).await.status, 201);
     }
     assert_eq!(
         (stack.count("contacts").await, stack.count("jobs").await),
@@ -290,10 +252,11 @@ async fn one_contact_per_email_whatever_its_case() {
 async fn the_local_router_shape_without_path_parameters_books_too() {
     let stack = Stack::default().await;
     let body = booking_body(&ny_text(2026, 12, 8, 9, 0), "jane@example.com");
-    let (status, _, created) =
-        read(book_slot::handle(&stack.deps, local_book_request(stack.haircut, &body)).await);
+    let created = stack
+        .send(Route::Book, local_book_request(stack.haircut, &body))
+        .await;
     assert_eq!(
-        (status, created["job"]["serviceId"].clone()),
+        (created.status, created["job"]["serviceId"].clone()),
         (201, json!(stack.haircut))
     );
 }
@@ -303,24 +266,19 @@ async fn an_idempotency_key_replays_the_first_answer_and_refuses_another_body() 
     let stack = Stack::default().await;
     let body = booking_body(&ny_text(2026, 12, 7, 9, 0), "jane@example.com");
     let key = [("Idempotency-Key", "order-7f3a")];
-    let first = book_slot::handle(&stack.deps, book_request(stack.haircut, &body, &key)).await;
-    let (status, _, created) = read(first);
-    assert_eq!(status, 201);
-    let replayed = book_slot::handle(&stack.deps, book_request(stack.haircut, &body, &key)).await;
+    let created = stack.post_book_with(stack.haircut, &body, &key).await;
+    assert_eq!(created.status, 201);
+    let again = stack.post_book_with(stack.haircut, &body, &key).await;
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!(
-        replayed
-            .headers()
-            .get("idempotent-replayed")
-            .and_then(|v| v.to_str().ok()),
-        Some("true")
+        (again.status, &again["job"]["id"]),
+        (201, &created["job"]["id"])
     );
-    let (status, _, again) = read(replayed);
-    assert_eq!((status, &again["job"]["id"]), (201, &created["job"]["id"]));
     assert_eq!(stack.count("jobs").await, 1);
 
     let other = booking_body(&ny_text(2026, 12, 7, 13, 0), "jane@example.com");
     expect_problem(
-        book_slot::handle(&stack.deps, book_request(stack.haircut, &other, &key)).await,
+        stack.post_book_with(stack.haircut, &other, &key).await,
         422,
         "idempotency_key_reused",
     );
@@ -329,12 +287,12 @@ async fn an_idempotency_key_replays_the_first_answer_and_refuses_another_body() 
     let taken = booking_body(&ny_text(2026, 12, 7, 9, 0), "late@example.com");
     let late_key = [("Idempotency-Key", "order-late")];
     expect_problem(
-        book_slot::handle(&stack.deps, book_request(stack.haircut, &taken, &late_key)).await,
+        stack.post_book_with(stack.haircut, &taken, &late_key).await,
         409,
         "slot_unavailable",
     );
     expect_problem(
-        book_slot::handle(&stack.deps, book_request(stack.haircut, &taken, &late_key)).await,
+        stack.post_book_with(stack.haircut, &taken, &late_key).await,
         409,
         "slot_unavailable",
     );
@@ -343,11 +301,9 @@ async fn an_idempotency_key_replays_the_first_answer_and_refuses_another_body() 
     // Malformed keys are refused before anything happens.
     for bad in ["has space", &"k".repeat(256)] {
         let problem = expect_problem(
-            book_slot::handle(
-                &stack.deps,
-                book_request(stack.haircut, &other, &[("Idempotency-Key", bad)]),
-            )
-            .await,
+            stack
+                .post_book_with(stack.haircut, &other, &[("Idempotency-Key", bad)])
+                .await,
             400,
             "invalid_request",
         );
@@ -367,11 +323,9 @@ async fn a_key_still_being_processed_answers_request_in_progress() {
         .await
         .expect("claim");
     assert_eq!(claim, idempotency::Claim::Fresh);
-    let response = book_slot::handle(
-        &stack.deps,
-        book_request(stack.haircut, &body, &[("Idempotency-Key", "busy-key")]),
-    )
-    .await;
+    let response = stack
+        .post_book_with(stack.haircut, &body, &[("Idempotency-Key", "busy-key")])
+        .await;
     expect_problem(response, 409, "request_in_progress");
     assert_eq!(stack.count("jobs").await, 0);
     let _: Value = json!(null);
@@ -384,25 +338,15 @@ async fn one_address_booking_too_often_is_told_to_wait_and_others_are_not() {
     limited.config.booking_rate_limit_per_minute = 3;
     for hour in [9, 13, 14] {
         let body = booking_body(&ny_text(2026, 12, 7, hour, 0), "jane@example.com");
-        assert_eq!(
-            read(book_slot::handle(&limited, book_request(stack.haircut, &body, &[])).await).0,
-            201
-        );
+        assert_eq!(limited.post_book(stack.haircut, &body).await.status, 201);
     }
     let body = booking_body(&ny_text(2026, 12, 7, 15, 0), "jane@example.com");
-    let response = book_slot::handle(&limited, book_request(stack.haircut, &body, &[])).await;
-    let wait: u32 = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    assert!((1..=60).contains(&wait), "Retry-After {wait}");
-    expect_problem(response, 429, "rate_limited");
+    let response = limited.post_book(stack.haircut, &body).await;
+    expect_rate_limited(response);
     assert_eq!(stack.count("jobs").await, 3);
     // Another client address has its own allowance.
     let elsewhere = local_book_request(stack.haircut, &body);
-    assert_eq!(read(book_slot::handle(&limited, elsewhere).await).0, 201);
+    assert_eq!(limited.send(Route::Book, elsewhere).await.status, 201);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -413,22 +357,22 @@ async fn refusals_count_against_the_limit_and_a_limited_key_can_be_used_again() 
     // Two refusals use up the allowance: probing costs as much as booking.
     let sunday = booking_body(&ny_text(2026, 12, 6, 10, 0), "jane@example.com");
     for _ in 0..2 {
-        let response = book_slot::handle(&limited, book_request(stack.haircut, &sunday, &[])).await;
+        let response = limited.post_book(stack.haircut, &sunday).await;
         expect_problem(response, 422, "outside_working_hours");
     }
     let body = booking_body(&ny_text(2026, 12, 7, 9, 0), "jane@example.com");
     let keyed = [("Idempotency-Key", "limited-key")];
-    let response = book_slot::handle(&limited, book_request(stack.haircut, &body, &keyed)).await;
+    let response = limited.post_book_with(stack.haircut, &body, &keyed).await;
     expect_problem(response, 429, "rate_limited");
     assert_eq!(stack.count("jobs").await, 0);
     // "Not now" is not the key's answer: once allowed, the same key books.
     limited.config.booking_rate_limit_per_minute = 10;
-    let response = book_slot::handle(&limited, book_request(stack.haircut, &body, &keyed)).await;
-    assert_eq!(read(response).0, 201);
-    let replay = book_slot::handle(&limited, book_request(stack.haircut, &body, &keyed)).await;
+    let response = limited.post_book_with(stack.haircut, &body, &keyed).await;
+    assert_eq!(response.status, 201);
+    let replay = limited.post_book_with(stack.haircut, &body, &keyed).await;
     assert_eq!(
         replay
-            .headers()
+            .headers
             .get("idempotent-replayed")
             .map(|v| v.as_bytes()),
         Some(&b"true"[..])

@@ -2,10 +2,10 @@
 
 use std::collections::BTreeSet;
 
-use booking_domain::BookingSettings;
-use booking_functions::{availability, book_slot, owner_routes};
-use lambda_http::{Body, Response};
+use booking_functions::Deps;
+use lambda_http::Request;
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use crate::support::*;
 
@@ -24,9 +24,15 @@ impl Contract {
         }
     }
 
-    /// Checks `response` against the spec's schema for `method path` and its status.
-    fn check(&mut self, method: &str, path: &str, response: Response<Body>) -> Value {
-        let (status, content_type, body) = read(response);
+    /// Checks `reply` against the spec's schema for `route` and its status.
+    fn check(&mut self, route: Route, reply: Reply) -> Value {
+        let (method, path) = (route.method(), route.path());
+        let Reply {
+            status,
+            content_type,
+            body,
+            ..
+        } = reply;
         let operation = &self.spec["paths"][path][method];
         assert!(
             operation.is_object(),
@@ -65,236 +71,127 @@ impl Contract {
     }
 }
 
-const AVAILABILITY: &str = "/services/{serviceId}/availability";
-const BOOK: &str = "/services/{serviceId}/book";
-const JOBS: &str = "/jobs";
-const CONFIRM: &str = "/jobs/{jobId}/confirm";
-const DECLINE: &str = "/jobs/{jobId}/decline";
+/// One row's request: the route, the deps that answer it, and how to build it given the job
+/// the latest booking before the row made.
+struct Call<'a> {
+    route: Route,
+    deps: &'a Deps,
+    request: Box<dyn Fn(&str) -> Request + 'a>,
+}
+
+/// Which job an owner row acts on.
+#[derive(Clone, Copy)]
+enum Job {
+    /// The one the latest successful booking before the row made.
+    Booked,
+    Id(&'static str),
+}
+
+type Query = &'static [(&'static str, &'static str)];
+
+fn get(deps: &Deps, service: Uuid, query: Query) -> Call<'_> {
+    Call {
+        route: Route::Availability,
+        deps,
+        request: Box::new(move |_| availability_request(service, query)),
+    }
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_route_answers_as_openapi_json_describes() {
     let mut contract = Contract::load();
-    let stack = Stack::new(BookingSettings {
-        require_confirmation: true,
-        ..BookingSettings::default()
-    })
-    .await;
+    let stack = Stack::pending().await;
     let deps = &stack.deps;
-    let token = stack.token();
+    let limited = stack.container_with(&[("AVAILABILITY_RATE_LIMIT_PER_MINUTE", "1")]);
+    let token: &str = &stack.token();
+    let haircut = stack.haircut;
+    let book = |service: Uuid, body: String, headers: Query| Call {
+        route: Route::Book,
+        deps,
+        request: Box::new(move |_| book_request(service, &body, headers)),
+    };
+    let confirm = |job: Job, auth| Call {
+        route: Route::Confirm,
+        deps,
+        request: Box::new(move |booked| {
+            let job = match job {
+                Job::Booked => booked,
+                Job::Id(id) => id,
+            };
+            owner_request(Some(job), Some("confirm"), "", Auth::clone(&auth))
+        }),
+    };
+    let decline = |body: String| Call {
+        route: Route::Decline,
+        deps,
+        request: Box::new(move |job| {
+            owner_request(Some(job), Some("decline"), &body, Auth::Bearer(token))
+        }),
+    };
+    let create = |body: String| Call {
+        route: Route::CreateJob,
+        deps,
+        request: Box::new(move |_| owner_request(None, None, &body, Auth::Bearer(token))),
+    };
+    let reason = json!({"reason": "Closed for a private event"}).to_string();
+    let manual = json!({"serviceId": haircut, "start": ny_text(2026, 12, 9, 18, 0), "name": "Evening", "email": "e@example.com", "phone": "555 0101"}).to_string();
+    let key: Query = &[("Idempotency-Key", "k1")];
 
-    contract.check(
-        "get",
-        AVAILABILITY,
-        availability::handle(deps, availability_request(stack.haircut, &[])).await,
-    );
-    contract.check(
-        "get",
-        AVAILABILITY,
-        availability::handle(deps, availability_request(stack.haircut, &[("from", "x")])).await,
-    );
-    contract.check(
-        "get",
-        AVAILABILITY,
-        availability::handle(deps, availability_request(uuid::Uuid::new_v4(), &[])).await,
-    );
-    let limited = booking_functions::Deps::new(
-        config_with(
-            &stack.db.url,
-            &[("AVAILABILITY_RATE_LIMIT_PER_MINUTE", "1")],
-        ),
-        fixed_clock(friday_morning()),
-        deps.mailer.clone(),
-    )
-    .expect("deps");
-    for _ in 0..2 {
-        contract.check(
-            "get",
-            AVAILABILITY,
-            availability::handle(&limited, availability_request(stack.haircut, &[])).await,
+    let monday = |hour, minute| ny_text(2026, 12, 7, hour, minute);
+
+    // In order, each expected status with its request.
+    #[rustfmt::skip]
+    let rows: Vec<(u16, Call<'_>)> = vec![
+        (200, get(deps, haircut, &[])),
+        (400, get(deps, haircut, &[("from", "x")])),
+        (404, get(deps, Uuid::new_v4(), &[])),
+        (200, get(&limited, haircut, &[])),
+        (429, get(&limited, haircut, &[])),
+        (201, book(haircut, booking_body(&monday(10, 0), "a@example.com"), key)),
+        (400, book(haircut, "{".to_owned(), &[])),
+        (404, book(Uuid::new_v4(), booking_body(&monday(10, 0), "b@example.com"), &[])),
+        (409, book(haircut, booking_body(&monday(10, 0), "b@example.com"), &[])),
+        (422, book(haircut, booking_body(&monday(10, 10), "b@example.com"), &[])),
+        (422, book(haircut, booking_body(&monday(13, 0), "b@example.com"), key)),
+        (200, confirm(Job::Booked, Auth::Bearer(token))),
+        (409, confirm(Job::Booked, Auth::Bearer(token))),
+        (401, confirm(Job::Booked, Auth::None)),
+        (404, confirm(Job::Id("nope"), Auth::Bearer(token))),
+        // The pending booking the decline rows act on.
+        (201, book(haircut, booking_body(&monday(13, 0), "c@example.com"), &[])),
+        (400, decline("{}".to_owned())),
+        (200, decline(reason.clone())),
+        (409, decline(reason.clone())),
+        (201, create(manual.clone())),
+        (409, create(manual.clone())),
+        (400, create("[]".to_owned())),
+    ];
+    let mut booked = String::new();
+    for (status, call) in rows {
+        let route = call.route;
+        let reply = call.deps.send(route, (call.request)(&booked)).await;
+        assert_eq!(
+            reply.status,
+            status,
+            "{} {}: {reply}",
+            route.method(),
+            route.path()
         );
+        let body = contract.check(route, reply);
+        if (route, status) == (Route::Book, 201) {
+            booked = body["job"]["id"].as_str().expect("job id").to_owned();
+        }
     }
 
-    let start = ny_text(2026, 12, 7, 10, 0);
-    let booked = contract.check(
-        "post",
-        BOOK,
-        book_slot::handle(
-            deps,
-            book_request(
-                stack.haircut,
-                &booking_body(&start, "a@example.com"),
-                &[("Idempotency-Key", "k1")],
-            ),
-        )
-        .await,
-    );
-    let job = booked["job"]["id"].as_str().expect("id").to_owned();
-    contract.check(
-        "post",
-        BOOK,
-        book_slot::handle(deps, book_request(stack.haircut, "{", &[])).await,
-    );
-    contract.check(
-        "post",
-        BOOK,
-        book_slot::handle(
-            deps,
-            book_request(
-                uuid::Uuid::new_v4(),
-                &booking_body(&start, "b@example.com"),
-                &[],
-            ),
-        )
-        .await,
-    );
-    contract.check(
-        "post",
-        BOOK,
-        book_slot::handle(
-            deps,
-            book_request(stack.haircut, &booking_body(&start, "b@example.com"), &[]),
-        )
-        .await,
-    );
-    contract.check(
-        "post",
-        BOOK,
-        book_slot::handle(
-            deps,
-            book_request(
-                stack.haircut,
-                &booking_body(&ny_text(2026, 12, 7, 10, 10), "b@example.com"),
-                &[],
-            ),
-        )
-        .await,
-    );
-    contract.check(
-        "post",
-        BOOK,
-        book_slot::handle(
-            deps,
-            book_request(
-                stack.haircut,
-                &booking_body(&ny_text(2026, 12, 7, 13, 0), "b@example.com"),
-                &[("Idempotency-Key", "k1")],
-            ),
-        )
-        .await,
-    );
-
-    contract.check(
-        "post",
-        CONFIRM,
-        owner_routes::confirm(
-            deps,
-            owner_request(Some(&job), Some("confirm"), "", Auth::Bearer(&token)),
-        )
-        .await,
-    );
-    contract.check(
-        "post",
-        CONFIRM,
-        owner_routes::confirm(
-            deps,
-            owner_request(Some(&job), Some("confirm"), "", Auth::Bearer(&token)),
-        )
-        .await,
-    );
-    contract.check(
-        "post",
-        CONFIRM,
-        owner_routes::confirm(
-            deps,
-            owner_request(Some(&job), Some("confirm"), "", Auth::None),
-        )
-        .await,
-    );
-    contract.check(
-        "post",
-        CONFIRM,
-        owner_routes::confirm(
-            deps,
-            owner_request(Some("nope"), Some("confirm"), "", Auth::Bearer(&token)),
-        )
-        .await,
-    );
-
-    let pending = stack
-        .book(&ny_text(2026, 12, 7, 13, 0), "c@example.com")
-        .await;
-    let reason = json!({"reason": "Closed for a private event"}).to_string();
-    contract.check(
-        "post",
-        DECLINE,
-        owner_routes::decline(
-            deps,
-            owner_request(Some(&pending), Some("decline"), "{}", Auth::Bearer(&token)),
-        )
-        .await,
-    );
-    contract.check(
-        "post",
-        DECLINE,
-        owner_routes::decline(
-            deps,
-            owner_request(
-                Some(&pending),
-                Some("decline"),
-                &reason,
-                Auth::Bearer(&token),
-            ),
-        )
-        .await,
-    );
-    contract.check(
-        "post",
-        DECLINE,
-        owner_routes::decline(
-            deps,
-            owner_request(
-                Some(&pending),
-                Some("decline"),
-                &reason,
-                Auth::Bearer(&token),
-            ),
-        )
-        .await,
-    );
-
-    let manual = json!({"serviceId": stack.haircut, "start": ny_text(2026, 12, 9, 18, 0), "name": "Evening", "email": "e@example.com", "phone": "555 0101"}).to_string();
-    contract.check(
-        "post",
-        JOBS,
-        owner_routes::create(
-            deps,
-            owner_request(None, None, &manual, Auth::Bearer(&token)),
-        )
-        .await,
-    );
-    contract.check(
-        "post",
-        JOBS,
-        owner_routes::create(
-            deps,
-            owner_request(None, None, &manual, Auth::Bearer(&token)),
-        )
-        .await,
-    );
-    contract.check(
-        "post",
-        JOBS,
-        owner_routes::create(deps, owner_request(None, None, "[]", Auth::Bearer(&token))).await,
-    );
-
     // Every operation's success answer was seen.
-    for (method, path, status) in [
-        ("get", AVAILABILITY, 200),
-        ("post", BOOK, 201),
-        ("post", JOBS, 201),
-        ("post", CONFIRM, 200),
-        ("post", DECLINE, 200),
+    for (route, status) in [
+        (Route::Availability, 200),
+        (Route::Book, 201),
+        (Route::CreateJob, 201),
+        (Route::Confirm, 200),
+        (Route::Decline, 200),
     ] {
+        let (method, path) = (route.method(), route.path());
         assert!(
             contract
                 .seen
@@ -307,8 +204,5 @@ async fn every_route_answers_as_openapi_json_describes() {
         .as_object()
         .map(|p| p.keys().map(String::as_str).collect())
         .unwrap_or_default();
-    assert_eq!(
-        documented,
-        BTreeSet::from([AVAILABILITY, BOOK, JOBS, CONFIRM, DECLINE])
-    );
+    assert_eq!(documented, Route::ALL.map(Route::path).into());
 }

@@ -2,9 +2,10 @@
 //! the sender right after commit, and never able to fail or undo the change.
 
 use booking_domain::BookingSettings;
-use booking_email::{Mailer, relay, sdk_config_loader};
-use booking_functions::{Deps, book_slot, owner_routes};
+use booking_email::relay;
+use booking_functions::Deps;
 use booking_repository::diesel_async::RunQueryDsl;
+use booking_test_support::ses::{moto_url, ses_mailer};
 use chrono::Duration;
 use serde_json::json;
 use std::time::Duration as StdDuration;
@@ -25,12 +26,18 @@ async fn an_instant_booking_mails_the_client_and_the_owner_once() {
     let body = booking_body(&ny_text(2026, 12, 7, 10, 0), "jane@example.com");
     let key = [("Idempotency-Key", "once")];
     assert_eq!(
-        read(book_slot::handle(&stack.deps, book_request(stack.haircut, &body, &key)).await).0,
+        stack
+            .post_book_with(stack.haircut, &body, &key)
+            .await
+            .status,
         201
     );
     // A replay sends nothing more.
     assert_eq!(
-        read(book_slot::handle(&stack.deps, book_request(stack.haircut, &body, &key)).await).0,
+        stack
+            .post_book_with(stack.haircut, &body, &key)
+            .await
+            .status,
         201
     );
     let mails = sent(&stack.deps);
@@ -46,11 +53,7 @@ async fn an_instant_booking_mails_the_client_and_the_owner_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pending_confirmed_and_declined_bookings_each_send_their_mail() {
-    let stack = Stack::new(BookingSettings {
-        require_confirmation: true,
-        ..BookingSettings::default()
-    })
-    .await;
+    let stack = Stack::pending().await;
     let confirmed = stack
         .book(&ny_text(2026, 12, 7, 10, 0), "carla@example.com")
         .await;
@@ -58,13 +61,7 @@ async fn pending_confirmed_and_declined_bookings_each_send_their_mail() {
         .book(&ny_text(2026, 12, 7, 13, 0), "dora@example.com")
         .await;
     let token = stack.token();
-    let (_, _, body) = read(
-        owner_routes::confirm(
-            &stack.deps,
-            owner_request(Some(&confirmed), Some("confirm"), "", Auth::Bearer(&token)),
-        )
-        .await,
-    );
+    let body = stack.post_confirm(&confirmed, &token).await;
     // The dashboard sees which mails went out.
     let emails = body["job"]["emails"]
         .as_array()
@@ -80,36 +77,12 @@ async fn pending_confirmed_and_declined_bookings_each_send_their_mail() {
     );
     let reason = json!({"reason": "We are closed that afternoon."}).to_string();
     assert_eq!(
-        read(
-            owner_routes::decline(
-                &stack.deps,
-                owner_request(
-                    Some(&declined),
-                    Some("decline"),
-                    &reason,
-                    Auth::Bearer(&token)
-                )
-            )
-            .await
-        )
-        .0,
+        stack.post_decline(&declined, &reason, &token).await.status,
         200
     );
     // An invalid transition sends nothing.
     assert_eq!(
-        read(
-            owner_routes::decline(
-                &stack.deps,
-                owner_request(
-                    Some(&declined),
-                    Some("decline"),
-                    &reason,
-                    Auth::Bearer(&token)
-                )
-            )
-            .await
-        )
-        .0,
+        stack.post_decline(&declined, &reason, &token).await.status,
         409
     );
 
@@ -136,22 +109,9 @@ async fn refused_bookings_and_hand_entered_jobs_send_no_mail() {
     let stack = Stack::default().await;
     let token = stack.token();
     let manual = json!({"serviceId": stack.haircut, "start": ny_text(2026, 12, 7, 10, 0), "name": "Walk In", "email": "walkin@example.com"}).to_string();
-    assert_eq!(
-        read(
-            owner_routes::create(
-                &stack.deps,
-                owner_request(None, None, &manual, Auth::Bearer(&token))
-            )
-            .await
-        )
-        .0,
-        201
-    );
+    assert_eq!(stack.post_job(&manual, &token).await.status, 201);
     let taken = booking_body(&ny_text(2026, 12, 7, 10, 0), "late@example.com");
-    assert_eq!(
-        read(book_slot::handle(&stack.deps, book_request(stack.haircut, &taken, &[])).await).0,
-        409
-    );
+    assert_eq!(stack.post_book(stack.haircut, &taken).await.status, 409);
     assert!(sent(&stack.deps).is_empty());
     assert_eq!(stack.count("emails").await, 0);
 }
@@ -160,24 +120,10 @@ async fn refused_bookings_and_hand_entered_jobs_send_no_mail() {
 async fn with_ses_unreachable_the_booking_lands_and_the_relay_delivers_later() {
     let stack = Stack::default().await;
     // SES behind a closed port: every send fails fast with a connection error.
-    let sdk = sdk_config_loader()
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sesv2::config::Credentials::new(
-            "testing", "testing", None, None, "tests",
-        ))
-        .endpoint_url("http://127.0.0.1:9")
-        .load()
-        .await;
-    let outage = Deps::new(
-        config(&stack.db.url),
-        fixed_clock(friday_morning()),
-        Mailer::ses(&sdk, None),
-    )
-    .expect("deps");
+    let outage = deps_with(&stack.db.url, &[], ses_mailer("http://127.0.0.1:9").await);
     let body = booking_body(&ny_text(2026, 12, 7, 10, 0), "jane@example.com");
-    let (status, _, created) =
-        read(book_slot::handle(&outage, book_request(stack.haircut, &body, &[])).await);
-    assert_eq!(status, 201, "{created}");
+    let created = outage.post_book(stack.haircut, &body).await;
+    assert_eq!(created.status, 201, "{created}");
     assert_eq!(
         stack
             .count("emails WHERE status = 'pending' AND attempts = 1 AND last_error IS NOT NULL")
@@ -272,11 +218,7 @@ async fn stalling_ses(recipient: &str, stall: Stall) -> String {
         .await
         .expect("bind");
     let address = listener.local_addr().expect("address");
-    let upstream = std::env::var("MOTO_URL")
-        .expect("MOTO_URL (scripts/test starts moto)")
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned();
+    let upstream = moto_url().trim_start_matches("http://").to_owned();
     let needle = recipient.as_bytes().to_vec();
     tokio::spawn(async move {
         while let Ok((client, _)) = listener.accept().await {
@@ -332,29 +274,15 @@ async fn kill_connections(url: &str) {
 
 /// Deps whose mailer reaches SES at `endpoint`.
 async fn deps_with_ses(stack: &Stack, endpoint: &str) -> Deps {
-    let sdk = sdk_config_loader()
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sesv2::config::Credentials::new(
-            "testing", "testing", None, None, "tests",
-        ))
-        .endpoint_url(endpoint)
-        .load()
-        .await;
-    Deps::new(
-        config(&stack.db.url),
-        fixed_clock(friday_morning()),
-        Mailer::ses(&sdk, None),
-    )
-    .expect("deps")
+    deps_with(&stack.db.url, &[], ses_mailer(endpoint).await)
 }
 
 /// Books Monday 10:00 for `client` through `deps` and answers the job's mails as
 /// (kind, status) once the handler is done.
 async fn book_and_read_mails(stack: &Stack, deps: &Deps, client: &str) -> Vec<(String, String)> {
     let body = booking_body(&ny_text(2026, 12, 7, 10, 0), client);
-    let (status, _, created) =
-        read(book_slot::handle(deps, book_request(stack.haircut, &body, &[])).await);
-    assert_eq!(status, 201, "{created}");
+    let created = deps.post_book(stack.haircut, &body).await;
+    assert_eq!(created.status, 201, "{created}");
     #[derive(diesel::QueryableByName)]
     struct Mail {
         #[diesel(sql_type = diesel::sql_types::Text)]
@@ -432,9 +360,8 @@ async fn a_sixth_booking_mail_to_one_address_within_an_hour_waits_for_the_relay(
     }
     // The sixth, at another business: the booking lands, its client mail waits.
     let body = booking_body(&ny_text(2026, 12, 7, 10, 0), client);
-    let (status, _, created) =
-        read(book_slot::handle(&stack.deps, book_request(other_haircut, &body, &[])).await);
-    assert_eq!(status, 201, "{created}");
+    let created = stack.post_book(other_haircut, &body).await;
+    assert_eq!(created.status, 201, "{created}");
     let to_client = |deps: &Deps| {
         sent(deps)
             .into_iter()
@@ -506,7 +433,7 @@ async fn simultaneous_bookings_for_one_address_at_five_businesses_share_its_five
         let start = start.clone();
         bookings.push(tokio::spawn(async move {
             start.wait().await;
-            read(book_slot::handle(&deps, book_request(service, &body, &[])).await).0
+            deps.post_book(service, &body).await.status
         }));
     }
     for booking in bookings {

@@ -1,17 +1,10 @@
 use booking_domain::BookingSettings;
-use booking_functions::{availability, owner_routes};
+use booking_test_support::token::{Algorithm, segment, sign};
 use booking_test_support::{load, salon, service};
 use futures_util::future::join_all;
 use serde_json::json;
 
 use crate::support::*;
-
-fn pending_salon() -> BookingSettings {
-    BookingSettings {
-        require_confirmation: true,
-        ..BookingSettings::default()
-    }
-}
 
 fn reason(text: &str) -> String {
     json!({ "reason": text }).to_string()
@@ -19,26 +12,16 @@ fn reason(text: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_owner_confirms_a_pending_booking_once() {
-    let stack = Stack::new(pending_salon()).await;
+    let stack = Stack::pending().await;
     let job = stack
         .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
         .await;
     let token = stack.token();
-    let (status, _, confirmed) = read(
-        owner_routes::confirm(
-            &stack.deps,
-            owner_request(Some(&job), Some("confirm"), "", Auth::Bearer(&token)),
-        )
-        .await,
-    );
-    assert_eq!(status, 200, "{confirmed}");
+    let confirmed = stack.post_confirm(&job, &token).await;
+    assert_eq!(confirmed.status, 200, "{confirmed}");
     assert_eq!(confirmed["job"]["status"], "scheduled");
     assert!(confirmed["job"]["updatedAt"].as_str() >= confirmed["job"]["createdAt"].as_str());
-    let again = owner_routes::confirm(
-        &stack.deps,
-        owner_request(Some(&job), Some("confirm"), "", Auth::Bearer(&token)),
-    )
-    .await;
+    let again = stack.post_confirm(&job, &token).await;
     let problem = expect_problem(again, 409, "invalid_transition");
     assert!(
         problem["detail"]
@@ -51,23 +34,14 @@ async fn an_owner_confirms_a_pending_booking_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_declined_booking_keeps_its_reason_and_frees_the_slot() {
-    let stack = Stack::new(pending_salon()).await;
+    let stack = Stack::pending().await;
     let start = ny_text(2026, 12, 7, 10, 0);
     let job = stack.book(&start, "jane@example.com").await;
     let token = stack.token();
-    let (status, _, declined) = read(
-        owner_routes::decline(
-            &stack.deps,
-            owner_request(
-                Some(&job),
-                Some("decline"),
-                &reason("Fully booked, sorry!"),
-                Auth::Bearer(&token),
-            ),
-        )
-        .await,
-    );
-    assert_eq!(status, 200, "{declined}");
+    let declined = stack
+        .post_decline(&job, &reason("Fully booked, sorry!"), &token)
+        .await;
+    assert_eq!(declined.status, 200, "{declined}");
     assert_eq!(
         (
             declined["job"]["status"].as_str(),
@@ -75,16 +49,12 @@ async fn a_declined_booking_keeps_its_reason_and_frees_the_slot() {
         ),
         (Some("cancelled"), Some("Fully booked, sorry!"))
     );
-    let (_, _, listed) = read(
-        availability::handle(
-            &stack.deps,
-            availability_request(
-                stack.haircut,
-                &[("from", "2026-12-07"), ("to", "2026-12-07")],
-            ),
+    let listed = stack
+        .get_availability(
+            stack.haircut,
+            &[("from", "2026-12-07"), ("to", "2026-12-07")],
         )
-        .await,
-    );
+        .await;
     assert!(
         listed["slots"]
             .as_array()
@@ -92,17 +62,13 @@ async fn a_declined_booking_keeps_its_reason_and_frees_the_slot() {
             .flatten()
             .any(|s| s["start"] == json!(start))
     );
-    let confirm_after = owner_routes::confirm(
-        &stack.deps,
-        owner_request(Some(&job), Some("confirm"), "", Auth::Bearer(&token)),
-    )
-    .await;
+    let confirm_after = stack.post_confirm(&job, &token).await;
     expect_problem(confirm_after, 409, "invalid_transition");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn decline_reasons_are_checked_and_bad_ones_change_nothing() {
-    let stack = Stack::new(pending_salon()).await;
+    let stack = Stack::pending().await;
     let job = stack
         .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
         .await;
@@ -115,91 +81,67 @@ async fn decline_reasons_are_checked_and_bad_ones_change_nothing() {
         json!({"reason": 42}).to_string(),
         "nope".to_owned(),
     ] {
-        let response = owner_routes::decline(
-            &stack.deps,
-            owner_request(Some(&job), Some("decline"), &body, Auth::Bearer(&token)),
-        )
-        .await;
+        let response = stack.post_decline(&job, &body, &token).await;
         expect_problem(response, 400, "invalid_request");
     }
-    let (status, _, declined) = read(
-        owner_routes::decline(
-            &stack.deps,
-            owner_request(
-                Some(&job),
-                Some("decline"),
-                &reason(&"r".repeat(1000)),
-                Auth::Bearer(&token),
-            ),
-        )
-        .await,
-    );
+    let declined = stack
+        .post_decline(&job, &reason(&"r".repeat(1000)), &token)
+        .await;
     assert_eq!(
-        (status, declined["job"]["status"].as_str()),
+        (declined.status, declined["job"]["status"].as_str()),
         (200, Some("cancelled"))
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn owner_routes_refuse_missing_forged_and_expired_tokens() {
-    let stack = Stack::new(pending_salon()).await;
+    let stack = Stack::pending().await;
     let job = stack
         .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
         .await;
     let tenant = stack.tenant.tenant_id;
     let now = chrono::Utc::now().timestamp();
-    let sign = |claims: serde_json::Value, secret: &str, alg: jsonwebtoken::Algorithm| {
-        jsonwebtoken::encode(
-            &jsonwebtoken::Header::new(alg),
-            &claims,
-            &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
-        )
-        .expect("sign")
-    };
     let expired = sign(
-        json!({"sub": "o", "tenant_id": tenant, "exp": now - 3600}),
+        &json!({"sub": "o", "tenant_id": tenant, "exp": now - 3600}),
         TEST_SECRET,
-        jsonwebtoken::Algorithm::HS256,
+        Algorithm::HS256,
     );
     let wrong_secret = sign(
-        json!({"sub": "o", "tenant_id": tenant, "exp": now + 600}),
+        &json!({"sub": "o", "tenant_id": tenant, "exp": now + 600}),
         "not-the-secret",
-        jsonwebtoken::Algorithm::HS256,
+        Algorithm::HS256,
     );
     let other_alg = sign(
-        json!({"sub": "o", "tenant_id": tenant, "exp": now + 600}),
+        &json!({"sub": "o", "tenant_id": tenant, "exp": now + 600}),
         TEST_SECRET,
-        jsonwebtoken::Algorithm::HS512,
+        Algorithm::HS512,
     );
     let no_exp = sign(
-        json!({"sub": "o", "tenant_id": tenant}),
+        &json!({"sub": "o", "tenant_id": tenant}),
         TEST_SECRET,
-        jsonwebtoken::Algorithm::HS256,
+        Algorithm::HS256,
     );
     let no_tenant = sign(
-        json!({"sub": "o", "exp": now + 600}),
+        &json!({"sub": "o", "exp": now + 600}),
         TEST_SECRET,
-        jsonwebtoken::Algorithm::HS256,
+        Algorithm::HS256,
     );
     let bad_tenant = sign(
-        json!({"sub": "o", "tenant_id": "fifi", "exp": now + 600}),
+        &json!({"sub": "o", "tenant_id": "fifi", "exp": now + 600}),
         TEST_SECRET,
-        jsonwebtoken::Algorithm::HS256,
+        Algorithm::HS256,
     );
     // `alg: none`: header and claims, no signature.
-    let b64 = |v: serde_json::Value| {
-        use base64_like::encode;
-        encode(v.to_string().as_bytes())
-    };
     let alg_none = format!(
         "{}.{}.",
-        b64(json!({"alg": "none", "typ": "JWT"})),
-        b64(json!({"sub": "o", "tenant_id": tenant, "exp": now + 600}))
+        segment(&json!({"alg": "none", "typ": "JWT"})),
+        segment(&json!({"sub": "o", "tenant_id": tenant, "exp": now + 600}))
     );
     let tampered = {
         let good = stack.token();
         let mut parts: Vec<String> = good.split('.').map(str::to_owned).collect();
-        parts[1] = b64(json!({"sub": "o", "tenant_id": uuid::Uuid::new_v4(), "exp": now + 600}));
+        parts[1] =
+            segment(&json!({"sub": "o", "tenant_id": uuid::Uuid::new_v4(), "exp": now + 600}));
         parts.join(".")
     };
     let tokens = [
@@ -214,49 +156,20 @@ async fn owner_routes_refuse_missing_forged_and_expired_tokens() {
         "garbage".to_owned(),
     ];
     for token in &tokens {
-        let confirm = owner_routes::confirm(
-            &stack.deps,
-            owner_request(Some(&job), Some("confirm"), "", Auth::Bearer(token)),
-        )
-        .await;
+        let confirm = stack.post_confirm(&job, token).await;
         expect_problem(confirm, 401, "unauthorized");
-        let decline = owner_routes::decline(
-            &stack.deps,
-            owner_request(
-                Some(&job),
-                Some("decline"),
-                &reason("x"),
-                Auth::Bearer(token),
-            ),
-        )
-        .await;
+        let decline = stack.post_decline(&job, &reason("x"), token).await;
         expect_problem(decline, 401, "unauthorized");
-        let create = owner_routes::create(
-            &stack.deps,
-            owner_request(None, None, "{}", Auth::Bearer(token)),
-        )
-        .await;
+        let create = stack.post_job("{}", token).await;
         expect_problem(create, 401, "unauthorized");
     }
-    let anonymous = owner_routes::confirm(
-        &stack.deps,
-        owner_request(Some(&job), Some("confirm"), "", Auth::None),
-    )
-    .await;
+    let anonymous = stack.post_confirm(&job, Auth::None).await;
     expect_problem(anonymous, 401, "unauthorized");
     // Without an authorizer and without a secret, every owner route is closed.
     let mut closed = stack.container();
     closed.config.auth_jwt_secret = None;
     let token = stack.token();
-    expect_problem(
-        owner_routes::confirm(
-            &closed,
-            owner_request(Some(&job), Some("confirm"), "", Auth::Bearer(&token)),
-        )
-        .await,
-        401,
-        "unauthorized",
-    );
+    expect_problem(closed.post_confirm(&job, &token).await, 401, "unauthorized");
     assert_eq!(
         stack
             .count("jobs WHERE status = 'pending-confirmation'")
@@ -265,34 +178,13 @@ async fn owner_routes_refuse_missing_forged_and_expired_tokens() {
     );
 }
 
-/// Minimal unpadded base64url, enough to forge tokens in tests.
-mod base64_like {
-    pub fn encode(bytes: &[u8]) -> String {
-        const ALPHABET: &[u8; 64] =
-            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        let mut out = String::new();
-        for chunk in bytes.chunks(3) {
-            let b = [
-                chunk[0],
-                *chunk.get(1).unwrap_or(&0),
-                *chunk.get(2).unwrap_or(&0),
-            ];
-            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-            for i in 0..=chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            }
-        }
-        out
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn verified_authorizer_claims_are_accepted_without_a_bearer_token() {
-    let stack = Stack::new(pending_salon()).await;
+    let stack = Stack::pending().await;
     let job = stack
         .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
         .await;
-    let rival = load(&stack.db, &salon("rival", pending_salon())).await;
+    let rival = load(&stack.db, &salon("rival", requiring_confirmation())).await;
     let mut conn = stack.db.connection().await;
     for (slug, subject) in [("fifi", "cognito-user"), ("rival", "x")] {
         booking_repository::members::add(&mut conn, slug, ISSUER, subject)
@@ -301,82 +193,46 @@ async fn verified_authorizer_claims_are_accepted_without_a_bearer_token() {
     }
     let aws = behind_authorizer(&stack);
     let cognito = json!({"iss": ISSUER, "sub": "cognito-user"});
-    let (status, _, body) = read(
-        owner_routes::confirm(
-            &aws,
-            owner_request(Some(&job), Some("confirm"), "", Auth::Authorizer(cognito)),
-        )
-        .await,
-    );
+    let body = aws.post_confirm(&job, Auth::Authorizer(cognito)).await;
     assert_eq!(
-        (status, body["job"]["status"].as_str()),
+        (body.status, body["job"]["status"].as_str()),
         (200, Some("scheduled"))
     );
     let other_tenant = json!({"iss": ISSUER, "sub": "x", "tenant_id": stack.tenant.tenant_id});
-    let response = owner_routes::decline(
-        &aws,
-        owner_request(
-            Some(&job),
-            Some("decline"),
-            &reason("x"),
-            Auth::Authorizer(other_tenant),
-        ),
-    )
-    .await;
+    let response = aws
+        .post_decline(&job, &reason("x"), Auth::Authorizer(other_tenant))
+        .await;
     expect_problem(response, 404, "job_not_found");
     assert_ne!(rival.tenant_id, stack.tenant.tenant_id);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn another_tenants_token_finds_no_job_and_no_service() {
-    let stack = Stack::new(pending_salon()).await;
+    let stack = Stack::pending().await;
     let job = stack
         .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
         .await;
-    let rival = load(&stack.db, &salon("rival", pending_salon())).await;
+    let rival = load(&stack.db, &salon("rival", requiring_confirmation())).await;
     let rival_token = owner_token(rival.tenant_id, 600);
-    let confirm = owner_routes::confirm(
-        &stack.deps,
-        owner_request(Some(&job), Some("confirm"), "", Auth::Bearer(&rival_token)),
-    )
-    .await;
-    let unknown = owner_routes::confirm(
-        &stack.deps,
-        owner_request(
-            Some(&uuid::Uuid::new_v4().to_string()),
-            Some("confirm"),
-            "",
-            Auth::Bearer(&rival_token),
-        ),
-    )
-    .await;
+    let confirm = stack.post_confirm(&job, &rival_token).await;
+    let unknown = stack
+        .post_confirm(&uuid::Uuid::new_v4().to_string(), &rival_token)
+        .await;
     // Indistinguishable from a job that does not exist.
-    assert_eq!(read(confirm), read(unknown));
-    let decline = owner_routes::decline(
-        &stack.deps,
-        owner_request(
-            Some(&job),
-            Some("decline"),
-            &reason("mine now"),
-            Auth::Bearer(&rival_token),
-        ),
-    )
-    .await;
+    assert_eq!(
+        (confirm.status, confirm.content_type, confirm.body),
+        (unknown.status, unknown.content_type, unknown.body)
+    );
+    let decline = stack
+        .post_decline(&job, &reason("mine now"), &rival_token)
+        .await;
     expect_problem(decline, 404, "job_not_found");
     let body = json!({"serviceId": stack.haircut, "start": ny_text(2026, 12, 8, 10, 0), "name": "Spy", "email": "spy@example.com"}).to_string();
-    let create = owner_routes::create(
-        &stack.deps,
-        owner_request(None, None, &body, Auth::Bearer(&rival_token)),
-    )
-    .await;
+    let create = stack.post_job(&body, &rival_token).await;
     expect_problem(create, 404, "service_not_found");
     for malformed in ["not-a-uuid", "1; DROP TABLE jobs"] {
         let token = stack.token();
-        let response = owner_routes::confirm(
-            &stack.deps,
-            owner_request(Some(malformed), Some("confirm"), "", Auth::Bearer(&token)),
-        )
-        .await;
+        let response = stack.post_confirm(malformed, &token).await;
         expect_problem(response, 404, "job_not_found");
     }
     assert_eq!(
@@ -387,17 +243,13 @@ async fn another_tenants_token_finds_no_job_and_no_service() {
     );
     let rival_service = service(&rival, "haircut");
     let own = json!({"serviceId": rival_service, "start": ny_text(2026, 12, 8, 10, 0), "name": "Own", "email": "own@example.com"}).to_string();
-    let created = owner_routes::create(
-        &stack.deps,
-        owner_request(None, None, &own, Auth::Bearer(&rival_token)),
-    )
-    .await;
-    assert_eq!(read(created).0, 201);
+    let created = stack.post_job(&own, &rival_token).await;
+    assert_eq!(created.status, 201);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn confirm_and_decline_racing_for_one_job_let_exactly_one_win() {
-    let stack = Stack::new(pending_salon()).await;
+    let stack = Stack::pending().await;
     let token = stack.token();
     for hour in [9, 10, 11] {
         let job = stack
@@ -412,24 +264,11 @@ async fn confirm_and_decline_racing_for_one_job_let_exactly_one_win() {
             let (job, token) = (job.clone(), token.clone());
             tasks.push(tokio::spawn(async move {
                 let response = if i % 2 == 0 {
-                    owner_routes::confirm(
-                        &deps,
-                        owner_request(Some(&job), Some("confirm"), "", Auth::Bearer(&token)),
-                    )
-                    .await
+                    deps.post_confirm(&job, &token).await
                 } else {
-                    owner_routes::decline(
-                        &deps,
-                        owner_request(
-                            Some(&job),
-                            Some("decline"),
-                            &reason("race"),
-                            Auth::Bearer(&token),
-                        ),
-                    )
-                    .await
+                    deps.post_decline(&job, &reason("race"), &token).await
                 };
-                response.status().as_u16()
+                response.status
             }));
         }
         let statuses: Vec<u16> = join_all(tasks)
@@ -466,13 +305,9 @@ async fn a_confirmation_that_would_overbook_is_refused_naming_the_conflict() {
         .book(&ny_text(2026, 12, 7, 10, 0), "second@example.com")
         .await;
     // … then the owner lowers capacity to one (Cal.com #10789's gap).
-    load(&stack.db, &salon("fifi", pending_salon())).await;
+    load(&stack.db, &salon("fifi", requiring_confirmation())).await;
     let token = stack.token();
-    let response = owner_routes::confirm(
-        &stack.deps,
-        owner_request(Some(&first), Some("confirm"), "", Auth::Bearer(&token)),
-    )
-    .await;
+    let response = stack.post_confirm(&first, &token).await;
     let problem = expect_problem(response, 409, "slot_unavailable");
     assert_eq!(
         problem["conflicts"].as_array().map(Vec::len),
@@ -499,14 +334,8 @@ async fn hand_entered_jobs_may_leave_working_hours_but_never_overbook() {
     let token = stack.token();
     let sunday = json!({"serviceId": stack.colour, "start": ny_text(2026, 12, 6, 20, 0), "name": "Late Client",
         "email": "late@example.com", "title": "After-hours colour", "notes": "Side door"}).to_string();
-    let (status, _, created) = read(
-        owner_routes::create(
-            &stack.deps,
-            owner_request(None, None, &sunday, Auth::Bearer(&token)),
-        )
-        .await,
-    );
-    assert_eq!(status, 201, "{created}");
+    let created = stack.post_job(&sunday, &token).await;
+    assert_eq!(created.status, 201, "{created}");
     assert_eq!(created["job"]["status"], "scheduled");
     assert_eq!(created["job"]["source"], "admin");
     assert_eq!(created["job"]["title"], "After-hours colour");
@@ -517,11 +346,7 @@ async fn hand_entered_jobs_may_leave_working_hours_but_never_overbook() {
         .await;
     let overlapping = json!({"serviceId": stack.haircut, "start": ny_text(2026, 12, 7, 10, 30), "name": "Walk In", "email": "walkin@example.com"}).to_string();
     let problem = expect_problem(
-        owner_routes::create(
-            &stack.deps,
-            owner_request(None, None, &overlapping, Auth::Bearer(&token)),
-        )
-        .await,
+        stack.post_job(&overlapping, &token).await,
         409,
         "slot_unavailable",
     );
@@ -536,7 +361,7 @@ async fn hand_entered_jobs_may_leave_working_hours_but_never_overbook() {
         (json!({"serviceId": stack.haircut, "start": ny_text(2026, 12, 7, 13, 0), "name": "A", "email": "a@"}).to_string(), "email"),
         (json!({"serviceId": stack.haircut, "start": ny_text(2026, 12, 7, 13, 0), "name": "A", "email": "a@example.com", "title": "t".repeat(201)}).to_string(), "title"),
     ] {
-        let problem = expect_problem(owner_routes::create(&stack.deps, owner_request(None, None, &body, Auth::Bearer(&token))).await, 400, "invalid_request");
+        let problem = expect_problem(stack.post_job(&body, &token).await, 400, "invalid_request");
         assert_eq!(problem["errors"][0]["field"], field, "{problem}");
     }
     assert_eq!(stack.count("jobs").await, 2);
@@ -546,7 +371,7 @@ async fn hand_entered_jobs_may_leave_working_hours_but_never_overbook() {
 /// other jobs (and the contact) show: each job keeps the name and phone it was booked with.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_public_booking_never_rewrites_another_bookings_client() {
-    let stack = Stack::new(pending_salon()).await;
+    let stack = Stack::pending().await;
     let job = stack
         .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
         .await;
@@ -555,30 +380,13 @@ async fn a_public_booking_never_rewrites_another_bookings_client() {
         "phone": "+1 555 0666",
     })
     .to_string();
-    let (status, _, theirs) = read(
-        booking_functions::book_slot::handle(
-            &stack.deps,
-            book_request(stack.haircut, &impostor, &[]),
-        )
-        .await,
-    );
-    assert_eq!(status, 201, "{theirs}");
+    let theirs = stack.post_book(stack.haircut, &impostor).await;
+    assert_eq!(theirs.status, 201, "{theirs}");
     assert_eq!(theirs["job"]["client"]["name"], "Mallory");
     assert_eq!(theirs["job"]["client"]["phone"], "+1 555 0666");
 
-    let (status, _, confirmed) = read(
-        owner_routes::confirm(
-            &stack.deps,
-            owner_request(
-                Some(&job),
-                Some("confirm"),
-                "",
-                Auth::Bearer(&stack.token()),
-            ),
-        )
-        .await,
-    );
-    assert_eq!(status, 200, "{confirmed}");
+    let confirmed = stack.post_confirm(&job, &stack.token()).await;
+    assert_eq!(confirmed.status, 200, "{confirmed}");
     assert_eq!(confirmed["job"]["client"]["name"], "Jane Client");
     assert_eq!(confirmed["job"]["client"]["phone"], "+1 555 0100");
     let greeted = stack
@@ -617,17 +425,13 @@ async fn a_public_booking_never_rewrites_another_bookings_client() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn authorizer_claims_in_a_raw_event_are_ignored_unless_configured_behind_an_authorizer() {
-    let stack = Stack::new(pending_salon()).await;
+    let stack = Stack::pending().await;
     let job = stack
         .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
         .await;
     // The default configuration (as locally): claims anybody can write into an event.
     let forged = json!({"sub": "nobody", "tenant_id": stack.tenant.tenant_id.to_string()});
-    let response = owner_routes::confirm(
-        &stack.deps,
-        owner_request(Some(&job), Some("confirm"), "", Auth::Authorizer(forged)),
-    )
-    .await;
+    let response = stack.post_confirm(&job, Auth::Authorizer(forged)).await;
     expect_problem(response, 401, "unauthorized");
     assert_eq!(
         stack
@@ -649,18 +453,15 @@ fn behind_authorizer(stack: &Stack) -> booking_functions::Deps {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_member_claiming_another_tenant_acts_only_for_their_own() {
-    let stack = Stack::new(pending_salon()).await;
+    let stack = Stack::pending().await;
     let own_job = stack
         .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
         .await;
-    let rival = load(&stack.db, &salon("rival", pending_salon())).await;
+    let rival = load(&stack.db, &salon("rival", requiring_confirmation())).await;
     let rival_haircut = service(&rival, "haircut");
     let body = booking_body(&ny_text(2026, 12, 7, 11, 0), "rick@example.com");
-    let (status, _, booked) = read(
-        booking_functions::book_slot::handle(&stack.deps, book_request(rival_haircut, &body, &[]))
-            .await,
-    );
-    assert_eq!(status, 201, "{booked}");
+    let booked = stack.post_book(rival_haircut, &body).await;
+    assert_eq!(booked.status, 201, "{booked}");
     let rival_job = booked["job"]["id"].as_str().unwrap().to_owned();
     let mut conn = stack.db.connection().await;
     booking_repository::members::add(&mut conn, "fifi", ISSUER, "staff-a")
@@ -675,29 +476,15 @@ async fn a_member_claiming_another_tenant_acts_only_for_their_own() {
         "tenant_id": rival.tenant_id.to_string(),
     });
     let as_member = || Auth::Authorizer(claims.clone());
-    let response = owner_routes::confirm(
-        &aws,
-        owner_request(Some(&rival_job), Some("confirm"), "", as_member()),
-    )
-    .await;
+    let response = aws.post_confirm(&rival_job, as_member()).await;
     expect_problem(response, 404, "job_not_found");
     let on_rival = json!({"serviceId": rival_haircut, "start": ny_text(2026, 12, 8, 10, 0), "name": "Spy", "email": "spy@example.com"});
-    let response = owner_routes::create(
-        &aws,
-        owner_request(None, None, &on_rival.to_string(), as_member()),
-    )
-    .await;
+    let response = aws.post_job(&on_rival.to_string(), as_member()).await;
     expect_problem(response, 404, "service_not_found");
     // Their own tenant's job is theirs to confirm.
-    let (status, _, confirmed) = read(
-        owner_routes::confirm(
-            &aws,
-            owner_request(Some(&own_job), Some("confirm"), "", as_member()),
-        )
-        .await,
-    );
+    let confirmed = aws.post_confirm(&own_job, as_member()).await;
     assert_eq!(
-        (status, confirmed["job"]["status"].as_str()),
+        (confirmed.status, confirmed["job"]["status"].as_str()),
         (200, Some("scheduled"))
     );
     assert_eq!(
@@ -711,7 +498,7 @@ async fn a_member_claiming_another_tenant_acts_only_for_their_own() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_verified_user_who_is_nobodys_member_is_refused() {
-    let stack = Stack::new(pending_salon()).await;
+    let stack = Stack::pending().await;
     let job = stack
         .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
         .await;
@@ -727,16 +514,9 @@ async fn a_verified_user_who_is_nobodys_member_is_refused() {
         json!({"iss": "https://elsewhere.example", "sub": "staff-a", "tenant_id": tenant}),
         json!({"sub": "staff-a", "tenant_id": tenant}),
     ] {
-        let response = owner_routes::decline(
-            &aws,
-            owner_request(
-                Some(&job),
-                Some("decline"),
-                &reason("x"),
-                Auth::Authorizer(claims),
-            ),
-        )
-        .await;
+        let response = aws
+            .post_decline(&job, &reason("x"), Auth::Authorizer(claims))
+            .await;
         expect_problem(response, 401, "unauthorized");
     }
     assert_eq!(

@@ -1,7 +1,6 @@
 //! Many containers, one slot: exactly capacity wins, across separate connections.
 
 use booking_domain::BookingSettings;
-use booking_functions::book_slot;
 use booking_repository::diesel_async::RunQueryDsl;
 use futures_util::future::join_all;
 
@@ -25,10 +24,7 @@ async fn storm(stack: &Stack, requests: Vec<(uuid::Uuid, String)>) -> Vec<u16> {
                 tokio::spawn(async move {
                     let body = booking_body(&start, &format!("client{i}@example.com"));
                     barrier.wait().await;
-                    book_slot::handle(&deps, book_request(service, &body, &[]))
-                        .await
-                        .status()
-                        .as_u16()
+                    deps.post_book(service, &body).await.status
                 })
             });
     join_all(tasks)
@@ -171,13 +167,10 @@ async fn tenant_loads_racing_bookings_never_deadlock() {
                 let start = ny_text(2026, 12, 7 + round % 5, 9 + booker % 2, 0);
                 let email = format!("b{booker}r{round}@example.com");
                 let service = if round % 2 == 0 { haircut } else { colour };
-                let status = book_slot::handle(
-                    &deps,
-                    book_request(service, &booking_body(&start, &email), &[]),
-                )
-                .await
-                .status()
-                .as_u16();
+                let status = deps
+                    .post_book(service, &booking_body(&start, &email))
+                    .await
+                    .status;
                 if status != 201 && status != 409 {
                     failures.push(format!("booking {booker}/{round}: {status}"));
                 }

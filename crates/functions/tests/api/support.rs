@@ -1,47 +1,33 @@
+//! What the handler tests share beyond booking-test-support: the salon stack behind the real
+//! handlers, API Gateway events built from fixtures, and request helpers that send one and read
+//! the answer (`stack.post_book(service, &body)`, `stack.post_confirm(&job, &token)`, …).
+
 use std::sync::Arc;
 
 use booking_domain::BookingSettings;
 use booking_edge::Config;
 use booking_email::Mailer;
-use booking_functions::{Clock, Deps};
+use booking_functions::{Clock, Deps, availability, book_slot, owner_routes};
 use booking_repository::diesel_async::RunQueryDsl;
 use booking_repository::tenant_setup::LoadedTenant;
 use booking_test_support::{TestDb, load, salon, service};
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
+use lambda_http::http::HeaderMap;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-pub const NEW_YORK: chrono_tz::Tz = chrono_tz::America::New_York;
+pub use booking_test_support::token::{TEST_SECRET, owner_token};
+pub use booking_test_support::{friday_morning, ny, ny_text};
 
-/// Tests run on Friday 2026-12-04 at 09:00 in New York.
-pub fn friday_morning() -> DateTime<Utc> {
-    ny(2026, 12, 4, 9, 0)
-}
-
-pub fn ny(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
-    NEW_YORK
-        .with_ymd_and_hms(y, mo, d, h, mi, 0)
-        .single()
-        .expect("unambiguous test time")
-        .with_timezone(&Utc)
-}
-
-/// `2026-12-07T10:00:00-05:00` for Monday at ten.
-pub fn ny_text(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> String {
-    ny(y, mo, d, h, mi).with_timezone(&NEW_YORK).to_rfc3339()
-}
-
-pub fn fixed_clock(at: DateTime<Utc>) -> Clock {
+fn fixed_clock(at: DateTime<Utc>) -> Clock {
     Arc::new(move || at)
 }
 
-pub fn config(url: &str) -> Config {
-    config_with(url, &[])
-}
-
-/// [`config`] with some variables set (or overridden) as in the environment.
-pub fn config_with(url: &str, overrides: &[(&str, &str)]) -> Config {
+/// The functions' configuration on `url`, with some variables set (or overridden) as in the
+/// environment.
+fn config_with(url: &str, overrides: &[(&str, &str)]) -> Config {
     let url = url.to_owned();
     let overrides: Vec<(String, String)> = overrides
         .iter()
@@ -53,7 +39,7 @@ pub fn config_with(url: &str, overrides: &[(&str, &str)]) -> Config {
         }
         match name {
             "DATABASE_URL" => Some(url.clone()),
-            "AUTH_JWT_SECRET" => Some("test-secret".to_owned()),
+            "AUTH_JWT_SECRET" => Some(TEST_SECRET.to_owned()),
             // Storms come from one fixture address; the limits have their own tests.
             "BOOKING_RATE_LIMIT_PER_MINUTE" | "AVAILABILITY_RATE_LIMIT_PER_MINUTE" => {
                 Some("0".to_owned())
@@ -64,26 +50,40 @@ pub fn config_with(url: &str, overrides: &[(&str, &str)]) -> Config {
     .expect("test config")
 }
 
+/// Deps on `url` with `overrides`, the clock at [`friday_morning`] and `mailer`.
+pub fn deps_with(url: &str, overrides: &[(&str, &str)], mailer: Mailer) -> Deps {
+    Deps::new(
+        config_with(url, overrides),
+        fixed_clock(friday_morning()),
+        mailer,
+    )
+    .expect("deps")
+}
+
+/// The default settings, but every booking waits for the owner's confirmation.
+pub fn requiring_confirmation() -> BookingSettings {
+    BookingSettings {
+        require_confirmation: true,
+        ..BookingSettings::default()
+    }
+}
+
 /// A migrated database with one salon, and deps whose clock stands at [`friday_morning`].
+/// (Fields drop in order: the deps' connections close before the database is dropped.)
 pub struct Stack {
-    pub db: TestDb,
     pub deps: Deps,
     pub tenant: LoadedTenant,
     pub haircut: Uuid,
     pub colour: Uuid,
     pub retired: Uuid,
+    pub db: TestDb,
 }
 
 impl Stack {
     pub async fn new(settings: BookingSettings) -> Self {
         let db = TestDb::new().await;
         let tenant = load(&db, &salon("fifi", settings)).await;
-        let deps = Deps::new(
-            config(&db.url),
-            fixed_clock(friday_morning()),
-            Mailer::in_memory(),
-        )
-        .expect("deps");
+        let deps = deps_with(&db.url, &[], Mailer::in_memory());
         Self {
             haircut: service(&tenant, "haircut"),
             colour: service(&tenant, "colour"),
@@ -98,14 +98,19 @@ impl Stack {
         Self::new(BookingSettings::default()).await
     }
 
+    /// A salon [`requiring_confirmation`]: bookings wait for the owner.
+    pub async fn pending() -> Self {
+        Self::new(requiring_confirmation()).await
+    }
+
     /// Deps with a pool of their own: another Lambda container.
     pub fn container(&self) -> Deps {
-        Deps::new(
-            config(&self.db.url),
-            fixed_clock(friday_morning()),
-            self.deps.mailer.clone(),
-        )
-        .expect("deps")
+        self.container_with(&[])
+    }
+
+    /// [`Stack::container`] configured with `overrides` (sharing the stack's mailer).
+    pub fn container_with(&self, overrides: &[(&str, &str)]) -> Deps {
+        deps_with(&self.db.url, overrides, self.deps.mailer.clone())
     }
 
     pub async fn count(&self, table: &str) -> i64 {
@@ -121,7 +126,22 @@ impl Stack {
             .expect("count");
         row.n
     }
+
+    /// Books `start` on the haircut as a client would and returns the job's id.
+    pub async fn book(&self, start: &str, email: &str) -> String {
+        let created = self
+            .post_book(self.haircut, &booking_body(start, email))
+            .await;
+        assert_eq!(created.status, 201, "{created}");
+        created["job"]["id"].as_str().expect("job id").to_owned()
+    }
+
+    pub fn token(&self) -> String {
+        owner_token(self.tenant.tenant_id, 600)
+    }
 }
+
+// --- requests as API Gateway delivers them -----------------------------------------------------
 
 fn fixture(name: &str) -> String {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -197,62 +217,25 @@ pub fn booking_body(start: &str, email: &str) -> String {
         .to_string()
 }
 
-/// Status, content type and JSON body of a response.
-pub fn read(response: Response<Body>) -> (u16, String, Value) {
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let body = match response.body() {
-        Body::Text(text) => serde_json::from_str(text).unwrap_or(Value::String(text.clone())),
-        Body::Binary(bytes) => serde_json::from_slice(bytes).unwrap_or(Value::Null),
-        _ => Value::Null,
-    };
-    (status, content_type, body)
-}
-
-/// Asserts a problem+json answer with `status` and `code`, and returns its body.
-pub fn expect_problem(response: Response<Body>, status: u16, code: &str) -> Value {
-    let (got, content_type, body) = read(response);
-    assert_eq!(
-        (got, body["code"].as_str()),
-        (status, Some(code)),
-        "body: {body}"
-    );
-    assert_eq!(content_type, "application/problem+json");
-    assert_eq!(body["status"], json!(status));
-    assert!(
-        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
-        "detail missing: {body}"
-    );
-    assert!(body["type"].is_string() && body["title"].is_string());
-    body
-}
-
-pub const TEST_SECRET: &str = "test-secret";
-
-/// An HS256 owner token for `tenant_id`, expiring `expires_in` seconds from the real now.
-pub fn owner_token(tenant_id: Uuid, expires_in: i64) -> String {
-    let now = chrono::Utc::now().timestamp();
-    let claims =
-        json!({"sub": "owner@test", "tenant_id": tenant_id, "iat": now, "exp": now + expires_in});
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(TEST_SECRET.as_bytes()),
-    )
-    .expect("sign a token")
-}
-
-/// How an owner request is authenticated in a test.
+/// How an owner request is authenticated in a test; a token (`&token`) is a bearer token.
+#[derive(Clone)]
 pub enum Auth<'a> {
     None,
     Bearer(&'a str),
     /// Claims an API Gateway JWT authorizer verified.
-    Authorizer(serde_json::Value),
+    Authorizer(Value),
+}
+
+impl<'a> From<&'a str> for Auth<'a> {
+    fn from(token: &'a str) -> Self {
+        Auth::Bearer(token)
+    }
+}
+
+impl<'a> From<&'a String> for Auth<'a> {
+    fn from(token: &'a String) -> Self {
+        Auth::Bearer(token)
+    }
 }
 
 /// An owner route as API Gateway's HTTP API delivers it: `POST /jobs/{id}/{action}` or `POST /jobs`.
@@ -291,22 +274,214 @@ pub fn owner_request(
     lambda_http::request::from_str(&event).expect("owner fixture parses")
 }
 
-impl Stack {
-    /// Books `start` on the haircut as a client would and returns the job's id.
-    pub async fn book(&self, start: &str, email: &str) -> String {
-        let body = booking_body(start, email);
-        let (status, _, created) = read(
-            booking_functions::book_slot::handle(
-                &self.deps,
-                book_request(self.haircut, &body, &[]),
-            )
-            .await,
-        );
-        assert_eq!(status, 201, "{created}");
-        created["job"]["id"].as_str().expect("job id").to_owned()
+// --- answers -----------------------------------------------------------------------------------
+
+/// A handler's answer, read: status, content type, headers and the JSON body (a body that is
+/// no JSON is kept as a string). `reply["job"]` indexes the body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl std::ops::Index<&str> for Reply {
+    type Output = Value;
+
+    fn index(&self, key: &str) -> &Value {
+        &self.body[key]
+    }
+}
+
+impl std::fmt::Display for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status, self.body)
+    }
+}
+
+/// Reads a handler's response.
+fn read(response: Response<Body>) -> Reply {
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let body = match response.body() {
+        Body::Text(text) => serde_json::from_str(text).unwrap_or(Value::String(text.clone())),
+        Body::Binary(bytes) => serde_json::from_slice(bytes).unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
+    Reply {
+        status,
+        content_type,
+        headers: response.headers().clone(),
+        body,
+    }
+}
+
+/// Asserts a problem+json answer with `status` and `code`, and returns its body.
+pub fn expect_problem(reply: Reply, status: u16, code: &str) -> Value {
+    let Reply {
+        status: got,
+        content_type,
+        body,
+        ..
+    } = reply;
+    assert_eq!(
+        (got, body["code"].as_str()),
+        (status, Some(code)),
+        "body: {body}"
+    );
+    assert_eq!(content_type, "application/problem+json");
+    assert_eq!(body["status"], json!(status));
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "detail missing: {body}"
+    );
+    assert!(body["type"].is_string() && body["title"].is_string());
+    body
+}
+
+/// Asserts a 429 `rate_limited` problem whose `Retry-After` asks for 1 to 60 seconds.
+pub fn expect_rate_limited(reply: Reply) {
+    let wait: u32 = reply
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    expect_problem(reply, 429, "rate_limited");
+}
+
+// --- routes and request helpers ----------------------------------------------------------------
+
+/// The five routes, as openapi.json names them, each with its handler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    Availability,
+    Book,
+    CreateJob,
+    Confirm,
+    Decline,
+}
+
+impl Route {
+    pub const ALL: [Route; 5] = [
+        Route::Availability,
+        Route::Book,
+        Route::CreateJob,
+        Route::Confirm,
+        Route::Decline,
+    ];
+
+    /// The method as openapi.json spells it.
+    pub fn method(self) -> &'static str {
+        match self {
+            Route::Availability => "get",
+            _ => "post",
+        }
     }
 
-    pub fn token(&self) -> String {
-        owner_token(self.tenant.tenant_id, 600)
+    pub fn path(self) -> &'static str {
+        match self {
+            Route::Availability => "/services/{serviceId}/availability",
+            Route::Book => "/services/{serviceId}/book",
+            Route::CreateJob => "/jobs",
+            Route::Confirm => "/jobs/{jobId}/confirm",
+            Route::Decline => "/jobs/{jobId}/decline",
+        }
+    }
+
+    /// Hands `request` to the route's handler.
+    pub async fn handle(self, deps: &Deps, request: Request) -> Response<Body> {
+        match self {
+            Route::Availability => availability::handle(deps, request).await,
+            Route::Book => book_slot::handle(deps, request).await,
+            Route::CreateJob => owner_routes::create(deps, request).await,
+            Route::Confirm => owner_routes::confirm(deps, request).await,
+            Route::Decline => owner_routes::decline(deps, request).await,
+        }
+    }
+}
+
+/// Request helpers: build the request, call the handler through `deps()`, read the answer.
+/// For the [`Stack`] (its deps) and for any other [`Deps`] (another container, another
+/// configuration). Each builds its request at once; the future borrows only the deps.
+pub trait Api {
+    fn deps(&self) -> &Deps;
+
+    /// Any request, to `route`'s handler.
+    fn send(&self, route: Route, request: Request) -> BoxFuture<'_, Reply> {
+        let deps = self.deps();
+        Box::pin(async move { read(route.handle(deps, request).await) })
+    }
+
+    /// `GET /services/{service}/availability?query`.
+    fn get_availability(
+        &self,
+        service: impl ToString,
+        query: &[(&str, &str)],
+    ) -> BoxFuture<'_, Reply> {
+        self.send(Route::Availability, availability_request(service, query))
+    }
+
+    /// `POST /services/{service}/book` with `body`.
+    fn post_book(&self, service: impl ToString, body: &str) -> BoxFuture<'_, Reply> {
+        self.post_book_with(service, body, &[])
+    }
+
+    /// [`Api::post_book`] with request `headers` (`Idempotency-Key`).
+    fn post_book_with(
+        &self,
+        service: impl ToString,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> BoxFuture<'_, Reply> {
+        self.send(Route::Book, book_request(service, body, headers))
+    }
+
+    /// `POST /jobs/{job}/confirm`.
+    fn post_confirm<'a>(&self, job: &str, auth: impl Into<Auth<'a>>) -> BoxFuture<'_, Reply> {
+        let request = owner_request(Some(job), Some("confirm"), "", auth.into());
+        self.send(Route::Confirm, request)
+    }
+
+    /// `POST /jobs/{job}/decline` with `body`.
+    fn post_decline<'a>(
+        &self,
+        job: &str,
+        body: &str,
+        auth: impl Into<Auth<'a>>,
+    ) -> BoxFuture<'_, Reply> {
+        let request = owner_request(Some(job), Some("decline"), body, auth.into());
+        self.send(Route::Decline, request)
+    }
+
+    /// `POST /jobs` (a hand-entered job) with `body`.
+    fn post_job<'a>(&self, body: &str, auth: impl Into<Auth<'a>>) -> BoxFuture<'_, Reply> {
+        self.send(
+            Route::CreateJob,
+            owner_request(None, None, body, auth.into()),
+        )
+    }
+}
+
+impl Api for Deps {
+    fn deps(&self) -> &Deps {
+        self
+    }
+}
+
+impl Api for Stack {
+    fn deps(&self) -> &Deps {
+        &self.deps
     }
 }

@@ -3,9 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use booking_domain::BookingSettings;
 use booking_email::Mailer;
-use booking_functions::{Deps, availability, owner_routes};
 use booking_repository::diesel;
 use booking_repository::diesel_async::RunQueryDsl;
 use serde_json::json;
@@ -41,16 +39,11 @@ fn unaccepted_server() -> (std::net::TcpListener, String) {
     )
 }
 
-async fn availability_against(url: &str) -> (Duration, lambda_http::Response<lambda_http::Body>) {
-    let deps = Deps::new(
-        config(url),
-        fixed_clock(friday_morning()),
-        Mailer::in_memory(),
-    )
-    .expect("deps");
-    let request = availability_request(uuid::Uuid::new_v4(), &[("from", "2026-12-07")]);
+async fn availability_against(url: &str) -> (Duration, Reply) {
+    let deps = deps_with(url, &[], Mailer::in_memory());
+    let availability = deps.get_availability(uuid::Uuid::new_v4(), &[("from", "2026-12-07")]);
     let started = Instant::now();
-    let response = tokio::time::timeout(HANG * 2, availability::handle(&deps, request))
+    let response = tokio::time::timeout(HANG * 2, availability)
         .await
         .expect("the handler hung on a silent database");
     (started.elapsed(), response)
@@ -75,11 +68,7 @@ async fn a_database_that_never_accepts_is_unavailable_within_seconds() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_statement_waiting_on_a_lock_gives_up_with_unavailable() {
-    let stack = Stack::new(BookingSettings {
-        require_confirmation: true,
-        ..BookingSettings::default()
-    })
-    .await;
+    let stack = Stack::pending().await;
     let job = stack
         .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
         .await;
@@ -95,10 +84,7 @@ async fn a_statement_waiting_on_a_lock_gives_up_with_unavailable() {
         .unwrap();
     let token = stack.token();
     let started = Instant::now();
-    let confirm = owner_routes::confirm(
-        &stack.deps,
-        owner_request(Some(&job), Some("confirm"), "", Auth::Bearer(&token)),
-    );
+    let confirm = stack.post_confirm(&job, &token);
     let response = tokio::time::timeout(HANG * 2, confirm)
         .await
         .expect("the confirmation waited on the lock without end");
