@@ -365,12 +365,12 @@ def booking(tenant: Tenant, service: str, start: str, prefix: str, key: str | No
                tag={"email": address, "service": service, "start": start, "tenant": tenant.key})
 
 
-def admin_job(tenant: Tenant, service: str, start: str, prefix: str) -> Req:
+def hand_entered_job(tenant: Tenant, service: str, start: str, prefix: str) -> Req:
     name, address = client(prefix)
     body = {"serviceId": tenant.service(service), "start": start, "name": name, "email": address,
             "title": f"Walk-in {name}"}
     return Req("POST", "/jobs", body, bearer(tenant.token),
-               tag={"email": address, "service": service, "start": start, "tenant": tenant.key, "admin": True})
+               tag={"email": address, "service": service, "start": start, "tenant": tenant.key, "hand_entered": True})
 
 
 def emulator_500(r: Resp) -> bool:
@@ -465,7 +465,7 @@ def storm_burst(tenant: Tenant, kind: str, size: int, tag: str) -> list[Resp]:
     elif kind == "mixed":
         # Public bookings and owner-entered jobs for one start: the same guard for both.
         start = offered[1]["start"]
-        reqs = [admin_job(tenant, base_service, start, tag) if i % 3 == 0
+        reqs = [hand_entered_job(tenant, base_service, start, tag) if i % 3 == 0
                 else booking(tenant, base_service, start, tag) for i in range(size)]
     else:
         # Overlapping but different starts (one slot interval apart), different services.
@@ -482,13 +482,13 @@ def storm_burst(tenant: Tenant, kind: str, size: int, tag: str) -> list[Resp]:
     for r in answers:
         if r.status == 201:
             job = r.json["job"]
-            expected = "pending-confirmation" if tenant.confirm and not r.req.tag.get("admin") else "scheduled"
+            expected = "pending-confirmation" if tenant.confirm and not r.req.tag.get("hand_entered") else "scheduled"
             check(job["status"] == expected, f"status {job['status']} instead of {expected}")
             check(parse_instant(job["start"]) == parse_instant(r.req.tag["start"]), f"start moved: {r.brief()}")
         elif r.status == 409:
             expect_problem(r, 409, "slot_unavailable", "a lost race")
             body = r.json or {}
-            if r.req.tag.get("admin"):
+            if r.req.tag.get("hand_entered"):
                 check(isinstance(body.get("conflicts"), list), f"no conflicts listed: {r.brief()}")
             else:
                 check(isinstance(body.get("alternatives"), list) and len(body["alternatives"]) <= 3,
@@ -704,7 +704,7 @@ def phase_hostile(solo: Tenant, trio: Tenant) -> dict:
         ("range too long", Req("GET", f"/services/{service}/availability?from=2026-12-01&to=2027-12-01"), 400, "invalid_request"),
         ("to before from", Req("GET", f"/services/{service}/availability?from=2026-12-10&to=2026-12-01"), 400, "invalid_request"),
         ("1 MB decline reason", Req("POST", f"/jobs/{uuid.uuid4()}/decline", {"reason": "r" * (1 << 20)}, bearer(trio.token)), 400, "invalid_request"),
-        ("admin job, deep JSON", Req("POST", "/jobs", '[' * 50000 + ']' * 50000, {**bearer(solo.token), "content-type": "application/json"}), 400, "invalid_request"),
+        ("hand-entered job, deep JSON", Req("POST", "/jobs", '[' * 50000 + ']' * 50000, {**bearer(solo.token), "content-type": "application/json"}), 400, "invalid_request"),
     ]
     # A body that is not UTF-8: cargo lambda watch itself answers 500 (its own body, before any
     # function runs: API Gateway would not forward such an event either). Noted, not failed.
@@ -792,9 +792,9 @@ def phase_auth(solo: Tenant, trio: Tenant) -> None:
     job = job[0] if job else str(uuid.uuid4())
     day, _ = trio.window()
     start = slots(trio, "checkup", day)[0]["start"]
-    admin_body = {"serviceId": trio.service("checkup"), "start": start, "name": "Forger", "email": f"forger@{CLIENT_DOMAIN}"}
+    hand_entered_body = {"serviceId": trio.service("checkup"), "start": start, "name": "Forger", "email": f"forger@{CLIENT_DOMAIN}"}
     routes = [("confirm", f"/jobs/{job}/confirm", None), ("decline", f"/jobs/{job}/decline", {"reason": "forged"}),
-              ("create", "/jobs", admin_body)]
+              ("enter by hand", "/jobs", hand_entered_body)]
     refused = 0
     for what, header in forged.items():
         for route, path, body in routes:
@@ -825,11 +825,11 @@ def phase_auth(solo: Tenant, trio: Tenant) -> None:
             check(mine.raw == none.raw, f"another tenant's job answers differently from no job: {mine.raw!r} vs {none.raw!r}")
     after = Counter(r["status"] for r in rows(f"SELECT status FROM jobs WHERE id IN ({','.join(lit(j) for j in jobs)})")) if jobs else {}
     check(set(after) <= {"pending-confirmation"}, f"another tenant's token changed jobs: {after}")
-    cross = post("/jobs", {**admin_body, "email": f"cross@{CLIENT_DOMAIN}"}, **bearer(solo.token))
+    cross = post("/jobs", {**hand_entered_body, "email": f"cross@{CLIENT_DOMAIN}"}, **bearer(solo.token))
     expect_problem(cross, 404, "service_not_found", "owner job on another tenant's service")
     check(scalar(f"SELECT count(*) FROM contacts WHERE email = 'cross@{CLIENT_DOMAIN}'") == 0, "cross-tenant job written")
     # A token for a tenant that does not exist.
-    ghost = post("/jobs", {**admin_body, "email": f"ghost@{CLIENT_DOMAIN}"},
+    ghost = post("/jobs", {**hand_entered_body, "email": f"ghost@{CLIENT_DOMAIN}"},
                  authorization="Bearer " + jwt({**good_claims, "tenant_id": str(uuid.uuid4())}))
     check(ghost.status in (401, 404), f"token of an unknown tenant: {ghost.brief()}")
     check(scalar(f"SELECT count(*) FROM contacts WHERE email = 'ghost@{CLIENT_DOMAIN}'") == 0, "ghost-tenant job written")

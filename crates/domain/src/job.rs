@@ -7,22 +7,22 @@ use std::fmt;
 pub enum JobSource {
     /// Booked by a client on the public booking page.
     Public,
-    /// Entered by an owner or staff member.
-    Admin,
+    /// Entered by hand by an owner or staff member (`POST /jobs`).
+    HandEntered,
 }
 
 impl JobSource {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Public => "public",
-            Self::Admin => "admin",
+            Self::HandEntered => "hand-entered",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "public" => Some(Self::Public),
-            "admin" => Some(Self::Admin),
+            "hand-entered" => Some(Self::HandEntered),
             _ => None,
         }
     }

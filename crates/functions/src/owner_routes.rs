@@ -115,7 +115,7 @@ pub async fn decline(deps: &Deps, request: Request) -> Response<Body> {
     )
 }
 
-pub async fn create(deps: &Deps, request: Request) -> Response<Body> {
+pub async fn enter_by_hand(deps: &Deps, request: Request) -> Response<Body> {
     respond(
         async {
             let caller = caller(deps, &request)?;

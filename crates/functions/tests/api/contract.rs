@@ -129,7 +129,7 @@ async fn every_route_answers_as_openapi_json_describes() {
         }),
     };
     let create = |body: String| Call {
-        route: Route::CreateJob,
+        route: Route::EnterJob,
         deps,
         request: Box::new(move |_| owner_request(None, None, &body, Auth::Bearer(token))),
     };
@@ -187,7 +187,7 @@ async fn every_route_answers_as_openapi_json_describes() {
     for (route, status) in [
         (Route::Availability, 200),
         (Route::Book, 201),
-        (Route::CreateJob, 201),
+        (Route::EnterJob, 201),
         (Route::Confirm, 200),
         (Route::Decline, 200),
     ] {

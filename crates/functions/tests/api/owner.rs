@@ -337,7 +337,7 @@ async fn hand_entered_jobs_may_leave_working_hours_but_never_overbook() {
     let created = stack.post_job(&sunday, &token).await;
     assert_eq!(created.status, 201, "{created}");
     assert_eq!(created["job"]["status"], "scheduled");
-    assert_eq!(created["job"]["source"], "admin");
+    assert_eq!(created["job"]["source"], "hand-entered");
     assert_eq!(created["job"]["title"], "After-hours colour");
     assert_eq!(created["job"]["end"], "2026-12-06T21:30:00-05:00");
 

@@ -368,7 +368,7 @@ pub fn expect_rate_limited(reply: Reply) {
 pub enum Route {
     Availability,
     Book,
-    CreateJob,
+    EnterJob,
     Confirm,
     Decline,
 }
@@ -377,7 +377,7 @@ impl Route {
     pub const ALL: [Route; 5] = [
         Route::Availability,
         Route::Book,
-        Route::CreateJob,
+        Route::EnterJob,
         Route::Confirm,
         Route::Decline,
     ];
@@ -394,7 +394,7 @@ impl Route {
         match self {
             Route::Availability => "/services/{serviceId}/availability",
             Route::Book => "/services/{serviceId}/book",
-            Route::CreateJob => "/jobs",
+            Route::EnterJob => "/jobs",
             Route::Confirm => "/jobs/{jobId}/confirm",
             Route::Decline => "/jobs/{jobId}/decline",
         }
@@ -405,7 +405,7 @@ impl Route {
         match self {
             Route::Availability => availability::handle(deps, request).await,
             Route::Book => book_slot::handle(deps, request).await,
-            Route::CreateJob => owner_routes::create(deps, request).await,
+            Route::EnterJob => owner_routes::enter_by_hand(deps, request).await,
             Route::Confirm => owner_routes::confirm(deps, request).await,
             Route::Decline => owner_routes::decline(deps, request).await,
         }
@@ -468,7 +468,7 @@ pub trait Api {
     /// `POST /jobs` (a hand-entered job) with `body`.
     fn post_job<'a>(&self, body: &str, auth: impl Into<Auth<'a>>) -> BoxFuture<'_, Reply> {
         self.send(
-            Route::CreateJob,
+            Route::EnterJob,
             owner_request(None, None, body, auth.into()),
         )
     }

@@ -58,7 +58,7 @@ pub async fn enter_by_hand(
                 .as_ref()
                 .filter(|n| !n.is_empty())
                 .map(|n| n.as_str().to_owned()),
-            source: JobSource::Admin.as_str(),
+            source: JobSource::HandEntered.as_str(),
             changed_by: actor.to_owned(),
             client_name: job.name.as_str().to_owned(),
             client_phone: job.phone.as_ref().map(|p| p.as_str().to_owned()),

@@ -1,0 +1,4 @@
+-- One name for a job an owner enters by hand, in the code, the API and the data.
+ALTER TABLE jobs DROP CONSTRAINT jobs_source_check;
+UPDATE jobs SET source = 'hand-entered' WHERE source = 'admin';
+ALTER TABLE jobs ADD CONSTRAINT jobs_source_check CHECK (source IN ('public', 'hand-entered'));
