@@ -1,66 +1,54 @@
-// The tables as Diesel sees them (kept by hand, matching `migrations/`). Generated columns
-// (contacts.email_key) are left out: they are never written, and conflicts name their constraint.
-
-diesel::table! {
-    tenants (id) {
-        id -> Uuid,
-        slug -> Text,
-        name -> Text,
-        time_zone -> Text,
-        notification_email -> Text,
-        require_confirmation -> Bool,
-        allow_same_day -> Bool,
-        min_notice_minutes -> Int4,
-        max_advance_days -> Int4,
-        max_bookings_per_slot -> Int4,
-        slot_interval_minutes -> Int4,
-        buffer_before_minutes -> Int4,
-        buffer_after_minutes -> Int4,
-        created_at -> Timestamptz,
-        updated_at -> Timestamptz,
-    }
-}
-
-diesel::table! {
-    services (id) {
-        id -> Uuid,
-        tenant_id -> Uuid,
-        slug -> Text,
-        name -> Text,
-        duration_minutes -> Int4,
-        active -> Bool,
-        created_at -> Timestamptz,
-        updated_at -> Timestamptz,
-    }
-}
-
-diesel::table! {
-    working_hours (tenant_id, weekday, start_minute) {
-        tenant_id -> Uuid,
-        weekday -> Int2,
-        start_minute -> Int2,
-        end_minute -> Int2,
-    }
-}
-
-diesel::table! {
-    date_overrides (tenant_id, on_date) {
-        tenant_id -> Uuid,
-        on_date -> Date,
-        start_minute -> Nullable<Int2>,
-        end_minute -> Nullable<Int2>,
-    }
-}
+// @generated automatically by Diesel CLI.
 
 diesel::table! {
     contacts (id) {
         id -> Uuid,
         tenant_id -> Uuid,
         email -> Text,
+        email_key -> Nullable<Text>,
         name -> Text,
         phone -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    date_overrides (id) {
+        tenant_id -> Uuid,
+        on_date -> Date,
+        start_minute -> Nullable<Int2>,
+        end_minute -> Nullable<Int2>,
+        id -> Int8,
+    }
+}
+
+diesel::table! {
+    emails (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        job_id -> Uuid,
+        kind -> Text,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        last_error -> Nullable<Text>,
+        ses_message_id -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (scope, key) {
+        scope -> Text,
+        key -> Text,
+        request_hash -> Bytea,
+        job_id -> Nullable<Uuid>,
+        response_status -> Nullable<Int2>,
+        response_body -> Nullable<Text>,
+        created_at -> Timestamptz,
     }
 }
 
@@ -86,45 +74,31 @@ diesel::table! {
 }
 
 diesel::table! {
-    idempotency_keys (scope, key) {
-        scope -> Text,
-        key -> Text,
-        request_hash -> Bytea,
-        job_id -> Nullable<Uuid>,
-        response_status -> Nullable<Int2>,
-        response_body -> Nullable<Text>,
-        created_at -> Timestamptz,
+    mail_recipient_turns (id) {
+        recipient -> Bytea,
+        due_at -> Timestamptz,
+        id -> Int8,
     }
 }
 
-diesel::joinable!(services -> tenants (tenant_id));
-diesel::joinable!(jobs -> contacts (contact_id));
-diesel::joinable!(jobs -> services (service_id));
-
-diesel::allow_tables_to_appear_in_same_query!(
-    tenants,
-    services,
-    working_hours,
-    date_overrides,
-    contacts,
-    jobs,
-    idempotency_keys,
-);
+diesel::table! {
+    rate_limit_windows (bucket, window_start) {
+        bucket -> Text,
+        window_start -> Timestamptz,
+        hits -> Int4,
+    }
+}
 
 diesel::table! {
-    emails (id) {
+    services (id) {
         id -> Uuid,
         tenant_id -> Uuid,
-        job_id -> Uuid,
-        kind -> Text,
-        status -> Text,
-        attempts -> Int4,
-        next_attempt_at -> Timestamptz,
-        last_error -> Nullable<Text>,
-        ses_message_id -> Nullable<Text>,
+        slug -> Text,
+        name -> Text,
+        duration_minutes -> Int4,
+        active -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
-        sent_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -136,3 +110,60 @@ diesel::table! {
         created_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    tenants (id) {
+        id -> Uuid,
+        slug -> Text,
+        name -> Text,
+        time_zone -> Text,
+        notification_email -> Text,
+        require_confirmation -> Bool,
+        allow_same_day -> Bool,
+        min_notice_minutes -> Int4,
+        max_advance_days -> Int4,
+        max_bookings_per_slot -> Int4,
+        slot_interval_minutes -> Int4,
+        buffer_before_minutes -> Int4,
+        buffer_after_minutes -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    working_hours (tenant_id, weekday, start_minute) {
+        tenant_id -> Uuid,
+        weekday -> Int2,
+        start_minute -> Int2,
+        end_minute -> Int2,
+    }
+}
+
+diesel::joinable!(contacts -> tenants (tenant_id));
+diesel::joinable!(date_overrides -> tenants (tenant_id));
+diesel::joinable!(emails -> jobs (job_id));
+diesel::joinable!(emails -> tenants (tenant_id));
+diesel::joinable!(idempotency_keys -> jobs (job_id));
+// Jobs reference their contact and service through composite (tenant, id) keys, which
+// print-schema does not turn into joins: schema.patch adds them.
+diesel::joinable!(jobs -> contacts (contact_id));
+diesel::joinable!(jobs -> services (service_id));
+diesel::joinable!(jobs -> tenants (tenant_id));
+diesel::joinable!(services -> tenants (tenant_id));
+diesel::joinable!(tenant_members -> tenants (tenant_id));
+diesel::joinable!(working_hours -> tenants (tenant_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    contacts,
+    date_overrides,
+    emails,
+    idempotency_keys,
+    jobs,
+    mail_recipient_turns,
+    rate_limit_windows,
+    services,
+    tenant_members,
+    tenants,
+    working_hours,
+);
