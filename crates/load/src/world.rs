@@ -288,13 +288,13 @@ async fn seed(
     .await?;
     diesel::sql_query(
         "INSERT INTO jobs (tenant_id, service_id, contact_id, title, starts_at, ends_at, status, \
-                           source, changed_by) \
+                           source, changed_by, client_name) \
          SELECT $1, $2, c.ids[1 + g % array_length(c.ids, 1)], 'Seeded job ' || g, t.s, \
                 t.s + interval '45 minutes', \
                 CASE WHEN $5 THEN 'scheduled' \
                      ELSE (ARRAY['scheduled', 'completed', 'cancelled', 'pending-confirmation', \
                                  'scheduled', 'completed'])[1 + g % 6] END, \
-                'admin', 'seed' \
+                'admin', 'seed', 'Seeded client ' || g \
          FROM generate_series(1, $6) g \
          CROSS JOIN (SELECT array_agg(id ORDER BY email) AS ids FROM contacts WHERE tenant_id = $1) c \
          CROSS JOIN LATERAL (SELECT $3 + make_interval(mins => \
