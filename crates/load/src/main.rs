@@ -16,6 +16,7 @@
 mod cold_start;
 mod explain;
 mod handlers;
+mod labels;
 mod stats;
 mod world;
 
@@ -103,6 +104,10 @@ fn main() -> std::process::ExitCode {
         }
     };
     let options = <Options as clap::Parser>::parse();
+    if let Err(error) = labels::install() {
+        eprintln!("booking-load: cannot install the statement labeller: {error}");
+        return std::process::ExitCode::FAILURE;
+    }
     match runtime.block_on(run(options)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {

@@ -326,6 +326,31 @@ const AVAILABILITY_EVENT: &str = include_str!("../events/http-v2-availability.js
 /// client comes from an address of its own (`client` numbers it), as distinct people do: the
 /// per-address rate limit then counts, but never refuses.
 pub fn book_event(service: Uuid, start: &str, email: &str, client: usize) -> String {
+    book_event_with_headers(service, start, email, client, "")
+}
+
+/// [`book_event`] with an `Idempotency-Key` header.
+pub fn book_event_with_key(
+    service: Uuid,
+    start: &str,
+    email: &str,
+    client: usize,
+    key: &str,
+) -> String {
+    let header = format!(
+        ",\n    \"idempotency-key\": {}",
+        Value::String(key.to_owned())
+    );
+    book_event_with_headers(service, start, email, client, &header)
+}
+
+fn book_event_with_headers(
+    service: Uuid,
+    start: &str,
+    email: &str,
+    client: usize,
+    headers: &str,
+) -> String {
     let body = json!({
         "start": start,
         "name": "Load Client",
@@ -335,7 +360,7 @@ pub fn book_event(service: Uuid, start: &str, email: &str, client: usize) -> Str
     .to_string();
     BOOK_EVENT
         .replace("SERVICE_ID", &service.to_string())
-        .replace("HEADERS", "")
+        .replace("HEADERS", headers)
         .replace("BODY", &Value::String(body).to_string())
         .replace("203.0.113.7", &client_address(client))
 }

@@ -284,6 +284,7 @@ pub(crate) async fn upsert_contact(
 
 /// [`upsert_contact`], also returning the contact as the job record shows it (after the
 /// update); on a shared connection, to pipeline it with the job's insert.
+#[tracing::instrument(level = "trace", name = "contact upsert", skip_all)]
 async fn upsert_contact_on(
     mut conn: &AsyncPgConnection,
     tenant_id: Uuid,
@@ -338,6 +339,7 @@ pub(crate) async fn insert_job(
 
 /// Inserts a public booking's job as `job_id`, its contact found by email in the same
 /// statement: the contact's upsert runs just before it, in the same pipeline.
+#[tracing::instrument(level = "trace", name = "job insert", skip_all)]
 async fn insert_booked_job(
     mut conn: &AsyncPgConnection,
     job_id: Uuid,

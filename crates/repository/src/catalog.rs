@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use diesel::sql_types::Bool;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::schema::{date_overrides, jobs, services, tenants, working_hours};
@@ -166,6 +167,7 @@ pub(crate) async fn lock_bookable_service_on(
 /// other row. Every transaction that locks rows takes its tenant's first, and a tenant load
 /// writes the tenant row before its services, so two transactions never wait on each other in
 /// opposite orders (no deadlock).
+#[tracing::instrument(level = "trace", name = "lock service + tenant (FOR NO KEY UPDATE)", skip_all)]
 async fn lock_tenant_of_service(
     mut conn: &AsyncPgConnection,
     service_id: Uuid,
@@ -184,6 +186,7 @@ async fn lock_tenant_of_service(
 }
 
 /// [`bookable_service`] on a shared connection, to pipeline it with other reads.
+#[tracing::instrument(level = "trace", name = "service + tenant", skip_all)]
 pub(crate) async fn bookable_service_on(
     mut conn: &AsyncPgConnection,
     service_id: Uuid,
@@ -311,8 +314,12 @@ pub(crate) async fn service_calendar_inputs(
             .load::<(DateTime<Utc>, DateTime<Utc>)>(&mut conn)
             .await
     };
-    let (weekly, overrides, occupied) =
-        futures_util::future::try_join3(weekly, overrides, occupied).await?;
+    let (weekly, overrides, occupied) = futures_util::future::try_join3(
+        weekly.instrument(tracing::trace_span!("weekly hours")),
+        overrides.instrument(tracing::trace_span!("date overrides")),
+        occupied.instrument(tracing::trace_span!("occupied jobs")),
+    )
+    .await?;
     let occupied = occupied
         .into_iter()
         .map(|(start, end)| OccupiedPeriod { start, end })

@@ -100,6 +100,7 @@ pub async fn enqueue(
 /// are recorded already leased to it (one attempt, due again after [`LEASE`]), so no lease
 /// statement is needed after commit. If the caller never sends them, the relay does once the
 /// lease runs out — as for any sender that dies mid-way.
+#[tracing::instrument(level = "trace", name = "outbox enqueue", skip_all)]
 pub(crate) async fn enqueue_leased_on(
     mut conn: &AsyncPgConnection,
     tenant_id: Uuid,
@@ -175,6 +176,7 @@ pub async fn claim_due(
 }
 
 /// [`claim_due`] on a shared connection, to pipeline it with [`mail_contexts_on`].
+#[tracing::instrument(level = "trace", name = "mail lease (claim, commits)", skip_all)]
 pub async fn claim_due_on(
     mut conn: &AsyncPgConnection,
     now: DateTime<Utc>,
@@ -215,6 +217,7 @@ pub struct SentMail {
 
 /// Records that SES accepted the mails, in one statement. A mail already recorded as sent
 /// keeps its first message id.
+#[tracing::instrument(level = "trace", name = "mail marked sent (commits)", skip_all)]
 pub async fn mark_sent_many(
     conn: &mut AsyncPgConnection,
     sent: &[SentMail],
@@ -245,6 +248,7 @@ pub async fn mark_sent_many(
 /// up (`failed`); otherwise it is due again after [`backoff`]. Only the sender holding the
 /// lease records anything: if the lease ran out and another sender took the mail, this is a
 /// no-op. Returns the mail's status afterwards.
+#[tracing::instrument(level = "trace", name = "mail marked failed (commits)", skip_all)]
 pub async fn mark_failed(
     conn: &mut AsyncPgConnection,
     mail: &ClaimedMail,
@@ -282,6 +286,7 @@ pub async fn mark_failed(
 
 /// What the mails of the jobs `job_ids` show, as the jobs are now, each with its tenant's id
 /// (for the caller to check against the mail's); a job that is gone is missing.
+#[tracing::instrument(level = "trace", name = "mail context (job, contact, service, tenant)", skip_all)]
 pub async fn mail_contexts_on(
     mut conn: &AsyncPgConnection,
     job_ids: &[Uuid],
