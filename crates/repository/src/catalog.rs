@@ -167,7 +167,11 @@ pub(crate) async fn lock_bookable_service_on(
 /// other row. Every transaction that locks rows takes its tenant's first, and a tenant load
 /// writes the tenant row before its services, so two transactions never wait on each other in
 /// opposite orders (no deadlock).
-#[tracing::instrument(level = "trace", name = "lock service + tenant (FOR NO KEY UPDATE)", skip_all)]
+#[tracing::instrument(
+    level = "trace",
+    name = "lock service + tenant (FOR NO KEY UPDATE)",
+    skip_all
+)]
 async fn lock_tenant_of_service(
     mut conn: &AsyncPgConnection,
     service_id: Uuid,

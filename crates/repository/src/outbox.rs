@@ -286,7 +286,11 @@ pub async fn mark_failed(
 
 /// What the mails of the jobs `job_ids` show, as the jobs are now, each with its tenant's id
 /// (for the caller to check against the mail's); a job that is gone is missing.
-#[tracing::instrument(level = "trace", name = "mail context (job, contact, service, tenant)", skip_all)]
+#[tracing::instrument(
+    level = "trace",
+    name = "mail context (job, contact, service, tenant)",
+    skip_all
+)]
 pub async fn mail_contexts_on(
     mut conn: &AsyncPgConnection,
     job_ids: &[Uuid],
