@@ -7,9 +7,18 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::CONTENT_TYPE;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use crate::stats::{Report, Samples, round};
@@ -27,143 +36,83 @@ enum Seen {
     Error(String),
 }
 
-/// One HTTP/1.1 request as the runtime client sends it.
-struct HttpRequest {
-    method: String,
-    path: String,
-    body: Vec<u8>,
-}
-
-async fn read_request(reader: &mut BufReader<TcpStream>) -> Result<Option<HttpRequest>> {
-    let mut line = String::new();
-    if reader.read_line(&mut line).await? == 0 {
-        return Ok(None);
-    }
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap_or_default().to_owned();
-    let path = parts.next().unwrap_or_default().to_owned();
-    let mut length = 0_usize;
-    let mut chunked = false;
-    loop {
-        line.clear();
-        if reader.read_line(&mut line).await? == 0 {
-            return Ok(None);
-        }
-        let header = line.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = header.split_once(':') {
-            let value = value.trim();
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.parse()?;
-            } else if name.eq_ignore_ascii_case("transfer-encoding")
-                && value.eq_ignore_ascii_case("chunked")
-            {
-                chunked = true;
-            }
-        }
-    }
-    let mut body = Vec::new();
-    if chunked {
-        loop {
-            line.clear();
-            reader.read_line(&mut line).await?;
-            let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or("0"), 16)?;
-            if size == 0 {
-                // Trailers end with an empty line.
-                loop {
-                    line.clear();
-                    if reader.read_line(&mut line).await? == 0 || line.trim().is_empty() {
-                        break;
-                    }
-                }
-                break;
-            }
-            let start = body.len();
-            body.resize(start + size, 0);
-            reader.read_exact(&mut body[start..]).await?;
-            let mut crlf = [0_u8; 2];
-            reader.read_exact(&mut crlf).await?;
-        }
-    } else if length > 0 {
-        body.resize(length, 0);
-        reader.read_exact(&mut body).await?;
-    }
-    Ok(Some(HttpRequest { method, path, body }))
-}
-
-fn response(status: &str, headers: &[(&str, String)], body: &str) -> String {
-    let mut text = format!("HTTP/1.1 {status}\r\ncontent-type: application/json\r\n");
-    for (name, value) in headers {
-        text.push_str(&format!("{name}: {value}\r\n"));
-    }
-    text.push_str(&format!("content-length: {}\r\n\r\n{body}", body.len()));
-    text
-}
-
-/// Serves one connection of the runtime client: the first `next` gets the event, later ones are
-/// held open (the process is killed while it waits, as Lambda freezes it).
-async fn serve(
-    stream: TcpStream,
+/// The fake Runtime API's state for one cold start: the event to hand out once, and where to
+/// report what it saw.
+#[derive(Clone)]
+struct RuntimeApi {
     event: Arc<String>,
     seen: mpsc::UnboundedSender<Seen>,
-    handed_out: Arc<std::sync::atomic::AtomicBool>,
-) -> Result<()> {
-    let mut reader = BufReader::new(stream);
-    while let Some(request) = read_request(&mut reader).await? {
-        let now = Instant::now();
-        let body = String::from_utf8_lossy(&request.body).into_owned();
-        if request.method == "GET" && request.path.ends_with("/invocation/next") {
-            let _ = seen.send(Seen::NextPoll(now));
-            if handed_out.swap(true, std::sync::atomic::Ordering::SeqCst) {
-                // The second poll: the function is idle again. Hold it.
-                std::future::pending::<()>().await;
-            }
-            let deadline = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_millis() + 30_000)
-                .unwrap_or_default();
-            let headers = [
-                (
-                    "lambda-runtime-aws-request-id",
-                    "8476a536-e9f4-11e8-9739-2dfe598c3fcd".to_owned(),
-                ),
-                ("lambda-runtime-deadline-ms", deadline.to_string()),
-                (
-                    "lambda-runtime-invoked-function-arn",
-                    "arn:aws:lambda:us-east-1:123456789012:function:bench".to_owned(),
-                ),
-                (
-                    "lambda-runtime-trace-id",
-                    "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=0"
-                        .to_owned(),
-                ),
-            ];
-            reader
-                .get_mut()
-                .write_all(response("200 OK", &headers, &event).as_bytes())
-                .await?;
-        } else if request.method == "POST" && request.path.ends_with("/response") {
-            let _ = seen.send(Seen::Response(now, body));
-            reader
-                .get_mut()
-                .write_all(response("202 Accepted", &[], r#"{"status":"OK"}"#).as_bytes())
-                .await?;
-        } else if request.method == "POST" && request.path.ends_with("/error") {
-            let _ = seen.send(Seen::Error(body));
-            reader
-                .get_mut()
-                .write_all(response("202 Accepted", &[], r#"{"status":"OK"}"#).as_bytes())
-                .await?;
-        } else {
-            reader
-                .get_mut()
-                .write_all(response("404 Not Found", &[], "{}").as_bytes())
-                .await?;
+    handed_out: Arc<AtomicBool>,
+}
+
+fn json_response(status: StatusCode, body: String) -> Result<Response<Full<Bytes>>> {
+    Ok(Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(body)))?)
+}
+
+/// Answers one request of the runtime client: the first `next` gets the event, later ones are
+/// held open (the process is killed while it waits, as Lambda freezes it).
+async fn answer(api: RuntimeApi, request: Request<Incoming>) -> Result<Response<Full<Bytes>>> {
+    let (parts, body) = request.into_parts();
+    let body = body.collect().await?.to_bytes();
+    let now = Instant::now();
+    let path = parts.uri.path();
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let accepted = || json_response(StatusCode::ACCEPTED, r#"{"status":"OK"}"#.to_owned());
+    if parts.method == Method::GET && path.ends_with("/invocation/next") {
+        let _ = api.seen.send(Seen::NextPoll(now));
+        if api.handed_out.swap(true, Ordering::SeqCst) {
+            // The second poll: the function is idle again. Hold it.
+            std::future::pending::<()>().await;
         }
+        let deadline = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() + 30_000)
+            .unwrap_or_default();
+        Ok(Response::builder()
+            .status(StatusCode::OK)
+            .header(CONTENT_TYPE, "application/json")
+            .header(
+                "lambda-runtime-aws-request-id",
+                "8476a536-e9f4-11e8-9739-2dfe598c3fcd",
+            )
+            .header("lambda-runtime-deadline-ms", deadline.to_string())
+            .header(
+                "lambda-runtime-invoked-function-arn",
+                "arn:aws:lambda:us-east-1:123456789012:function:bench",
+            )
+            .header(
+                "lambda-runtime-trace-id",
+                "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=0",
+            )
+            .body(Full::new(Bytes::from(api.event.as_bytes().to_vec())))?)
+    } else if parts.method == Method::POST && path.ends_with("/response") {
+        let _ = api.seen.send(Seen::Response(now, body));
+        accepted()
+    } else if parts.method == Method::POST && path.ends_with("/error") {
+        let _ = api.seen.send(Seen::Error(body));
+        accepted()
+    } else {
+        json_response(StatusCode::NOT_FOUND, "{}".to_owned())
     }
-    Ok(())
+}
+
+/// Serves the runtime client's connections until aborted (which drops every connection).
+async fn serve(listener: TcpListener, api: RuntimeApi) {
+    let mut connections = tokio::task::JoinSet::new();
+    while let Ok((stream, _)) = listener.accept().await {
+        let _ = stream.set_nodelay(true);
+        let api = api.clone();
+        connections.spawn(async move {
+            let service = service_fn(move |request| answer(api.clone(), request));
+            // A connection ends when the process is killed; nothing to report.
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
 }
 
 /// One cold start: (ready, first response, the response's status code).
@@ -177,19 +126,12 @@ async fn cold_start(
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
     let (seen_tx, mut seen) = mpsc::unbounded_channel();
-    let event = Arc::new(event);
-    let handed_out = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let acceptor = tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let _ = stream.set_nodelay(true);
-            tokio::spawn(serve(
-                stream,
-                event.clone(),
-                seen_tx.clone(),
-                handed_out.clone(),
-            ));
-        }
-    });
+    let api = RuntimeApi {
+        event: Arc::new(event),
+        seen: seen_tx,
+        handed_out: Arc::new(AtomicBool::new(false)),
+    };
+    let acceptor = tokio::spawn(serve(listener, api));
 
     let mut command = tokio::process::Command::new(binary);
     command

@@ -1,35 +1,64 @@
-//! `EXPLAIN (ANALYZE, BUFFERS)` of the hot queries exactly as the repository sends them: a
-//! connection with `auto_explain` loaded runs the repository's own functions (availability
-//! reads, the booking transaction, the post-commit mail delivery), and the plans come back as
-//! notices on that connection.
+//! `EXPLAIN (ANALYZE, BUFFERS)` of the hot queries exactly as the handlers send them: a
+//! container whose one connection has `auto_explain` loaded runs the real handlers (an
+//! availability read, then a booking with an `Idempotency-Key`, its rate-limit hit and its
+//! post-commit mail delivery), and the plans come back as notices on that connection. Each plan
+//! is labelled by the call site that issued its statement ([`crate::labels`]).
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use booking_email::{MailSettings, Mailer, deliver_leased};
-use booking_repository::changes::{self, KeyRef, NewBooking};
+use booking_functions::{Deps, availability, book_slot};
+use booking_repository::diesel_async::pooled_connection::deadpool::Pool;
+use booking_repository::diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use booking_repository::diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
-use booking_repository::rate_limit::RateLimit;
-use booking_repository::{AsyncPgConnection, catalog, idempotency};
-use chrono::Days;
-use diesel::sql_types::Text;
-use serde_json::json;
+use booking_repository::{AsyncPgConnection, DbPool};
+use diesel::ConnectionError;
+use diesel::connection::{Instrumentation, InstrumentationEvent};
+use futures_util::FutureExt;
+use serde_json::{Value, json};
 use tokio_postgres::{AsyncMessage, NoTls};
 
-use crate::handlers::label;
+use crate::labels;
 use crate::stats::Report;
 use crate::world::{self, World};
 use crate::{Error, Result};
 
-/// A connection whose server notices (the plans) are kept.
-async fn explaining_connection(url: &str) -> Result<(AsyncPgConnection, Arc<Mutex<Vec<String>>>)> {
+type Shared<T> = Arc<Mutex<T>>;
+
+fn take<T: Default>(shared: &Shared<T>) -> T {
+    std::mem::take(&mut *shared.lock().unwrap_or_else(PoisonError::into_inner))
+}
+
+/// Remembers the label each statement was issued under, by its SQL text.
+struct Labeller(Shared<HashMap<String, String>>);
+
+impl Instrumentation for Labeller {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::StartQuery { query, .. } = event {
+            let sql = query.to_string();
+            let label = labels::of(&sql);
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(labels::text(&sql).to_owned(), label);
+        }
+    }
+}
+
+/// A connection that keeps its server notices (the plans) and the labels of its statements.
+async fn explaining_connection(
+    url: &str,
+    notices: Shared<Vec<String>>,
+    labels: Shared<HashMap<String, String>>,
+) -> Result<AsyncPgConnection> {
     let (client, mut connection) = tokio_postgres::connect(url, NoTls).await?;
-    let notices = Arc::new(Mutex::new(Vec::new()));
-    let kept = notices.clone();
     tokio::spawn(async move {
         while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
             match message {
-                Ok(AsyncMessage::Notice(notice)) => kept
+                Ok(AsyncMessage::Notice(notice)) => notices
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .push(notice.message().to_owned()),
@@ -49,96 +78,96 @@ async fn explaining_connection(url: &str) -> Result<(AsyncPgConnection, Arc<Mute
          SET client_min_messages = log;",
     )
     .await?;
-    Ok((conn, notices))
+    conn.set_instrumentation(Labeller(labels));
+    Ok(conn)
 }
 
-/// One availability read and one booking (its rate-limit hit, an idempotency key, the
-/// transaction and its mails), as the handlers run them.
-async fn hot_path(conn: &mut AsyncPgConnection, world: &World, round: usize) -> Result<()> {
-    let now = world::now();
-    let from = world::today();
-    let to = from
-        .checked_add_days(Days::new(world::AVAILABILITY_DAYS - 1))
-        .unwrap_or(from);
-    let inputs = catalog::service_with_calendar(conn, world.availability.service_id, (from, to))
-        .await?
-        .ok_or("the reference service is missing")?;
-    let calendar = inputs.calendar();
-    let slots = calendar.slots(from, to, now);
-    let slot = slots
+/// A one-connection pool over [`explaining_connection`], for a container's `Deps`.
+fn explaining_pool(
+    url: &str,
+    notices: &Shared<Vec<String>>,
+    labels: &Shared<HashMap<String, String>>,
+) -> Result<DbPool> {
+    let mut config = ManagerConfig::default();
+    // As the functions' pool: no test query per checkout.
+    config.recycling_method = RecyclingMethod::Fast;
+    let (notices, labels) = (notices.clone(), labels.clone());
+    config.custom_setup = Box::new(move |url| {
+        let (url, notices, labels) = (url.to_owned(), notices.clone(), labels.clone());
+        async move {
+            explaining_connection(&url, notices, labels)
+                .await
+                .map_err(|e| ConnectionError::BadConnection(e.to_string()))
+        }
+        .boxed()
+    });
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
+    Ok(Pool::builder(manager).max_size(1).build()?)
+}
+
+/// The status and JSON body of a handler's answer.
+fn answer(response: &lambda_http::Response<lambda_http::Body>) -> (u16, Value) {
+    let body = serde_json::from_slice(response.body().as_ref()).unwrap_or(Value::Null);
+    (response.status().as_u16(), body)
+}
+
+/// One availability read and one booking of a slot it lists (with an idempotency key, counted
+/// against the rate limit, its mails delivered after the commit), through the real handlers;
+/// then the floor insert.
+async fn hot_path(deps: &Deps, world: &World, round: usize) -> Result<()> {
+    let request = world::request(&world::reference_availability_event(world))?;
+    let (status, body) = answer(&availability::handle(deps, request).await);
+    if status != 200 {
+        return Err(Error::from(format!(
+            "the explained availability read answered {status}: {body}"
+        )));
+    }
+    let start = body["slots"]
         .get(round * 7 + 3)
-        .ok_or("the reference calendar has no free slot")?;
+        .and_then(|slot| slot["start"].as_str())
+        .ok_or("the reference calendar has no free slot")?
+        .to_owned();
 
-    let bucket = format!("book:198.51.100.{round}");
-    let key = format!("explain-{round}");
-    let scope = booking_functions::book_slot::key_scope(inputs.service.id);
-    idempotency::claim(conn, &scope, &key, key.as_bytes()).await?;
-    let request = NewBooking {
-        start: slot.start.with_timezone(&chrono::Utc),
-        name: booking_domain::ClientName::parse("Explain Client")?,
-        email: booking_domain::ClientEmail::parse(&format!("explain{round}@load.example"))?,
-        phone: None,
-        notes: None,
-    };
-    let booked = changes::book(
-        conn,
-        inputs.service.id,
-        &request,
-        now,
-        Some(KeyRef {
-            scope: &scope,
-            key: &key,
-        }),
-        Some(RateLimit {
-            bucket: &bucket,
-            limit: 20,
-            window: chrono::Duration::minutes(1),
-        }),
-    )
-    .await
-    .map_err(|e| Error::from(format!("the explained booking failed: {e}")))?;
-    let settings = MailSettings {
-        from_address: "bookings@example.com".to_owned(),
-        public_app_url: "http://localhost:5173".to_owned(),
-    };
-    deliver_leased(
-        conn,
-        &Mailer::in_memory(),
-        &settings,
-        &booked.mails,
-        &booked.mail_context(),
-        now,
-        &mut Vec::new(),
-    )
-    .await?;
+    let event = world::book_event_with_key(
+        world.availability.service_id,
+        &start,
+        &format!("explain{round}@load.example"),
+        80_000 + round,
+        &format!("explain-{round}"),
+    );
+    let (status, body) = answer(&book_slot::handle(deps, world::request(&event)?).await);
+    if status != 201 {
+        return Err(Error::from(format!(
+            "the explained booking answered {status}: {body}"
+        )));
+    }
 
-    conn.transaction::<_, diesel::result::Error, _>(async |conn| {
-        diesel::sql_query("INSERT INTO bench_floor (payload) VALUES ($1)")
-            .bind::<Text, _>("explain")
-            .execute(conn)
-            .await?;
-        Ok(())
-    })
-    .await?;
-    Ok(())
+    let mut conn = deps.pool.get().await?;
+    crate::handlers::floor_transaction(&mut conn, "explain").await
 }
 
 /// Writes the plans as markdown to `out` and a summary line per statement to the report.
 pub async fn run(world: &World, out: &std::path::Path, report: &mut Report) -> Result<()> {
-    let (mut conn, notices) = explaining_connection(&world.db.url).await?;
-    diesel::sql_query(
-        "CREATE TABLE IF NOT EXISTS bench_floor (id bigserial PRIMARY KEY, payload text NOT NULL)",
-    )
-    .execute(&mut conn)
-    .await?;
+    let notices = Shared::default();
+    let labels = Shared::default();
+    let mut deps = world.container()?;
+    deps.pool = explaining_pool(&world.db.url, &notices, &labels)?;
+    {
+        let mut conn = deps.pool.get().await?;
+        diesel::sql_query(
+            "CREATE TABLE IF NOT EXISTS bench_floor (id bigserial PRIMARY KEY, payload text NOT NULL)",
+        )
+        .execute(&mut conn)
+        .await?;
+    }
+    let collecting = labels::Collecting::start();
     // A first round prepares the statements and warms the cache, as a warm container has.
-    hot_path(&mut conn, world, 0).await?;
-    notices
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clear();
-    hot_path(&mut conn, world, 1).await?;
-    let plans = std::mem::take(&mut *notices.lock().unwrap_or_else(PoisonError::into_inner));
+    hot_path(&deps, world, 0).await?;
+    take(&notices);
+    hot_path(&deps, world, 1).await?;
+    drop(collecting);
+    let plans = take(&notices);
+    let labels = take(&labels);
 
     let mut text = String::new();
     for plan in &plans {
@@ -152,7 +181,11 @@ pub async fn run(world: &World, out: &std::path::Path, report: &mut Report) -> R
             .and_then(|rest| rest.split_whitespace().next())
             .and_then(|d| d.parse::<f64>().ok())
             .unwrap_or(f64::NAN);
-        let name = label(query);
+        let name = labels
+            .iter()
+            .find(|(sql, _)| sql.lines().next() == Some(query))
+            .map(|(_, label)| label.clone())
+            .unwrap_or_else(|| labels::of(query));
         writeln!(
             text,
             "#### {name} ({duration:.3} ms)\n\n```text\n{plan}\n```\n"

@@ -12,7 +12,9 @@ use diesel::sql_types::Text;
 use lambda_http::Request;
 use serde_json::json;
 use tokio::sync::Barrier;
+use tracing::Instrument as _;
 
+use crate::labels;
 use crate::stats::{Report, Samples, ms, round};
 use crate::world::{self, Bench, World};
 use crate::{Error, Result};
@@ -110,12 +112,17 @@ impl<'a> Slots<'a> {
     }
 }
 
-async fn floor_transaction(deps: &Deps) -> Result<()> {
-    let mut conn = deps.pool.get().await?;
+/// The floor: one row into an unindexed table, in a transaction of its own.
+pub async fn floor_transaction(
+    conn: &mut booking_repository::AsyncPgConnection,
+    payload: &str,
+) -> Result<()> {
     conn.transaction::<_, diesel::result::Error, _>(async |conn| {
-        diesel::sql_query("INSERT INTO bench_floor (payload) VALUES ($1)")
-            .bind::<Text, _>("floor")
-            .execute(conn)
+        let insert = diesel::sql_query("INSERT INTO bench_floor (payload) VALUES ($1)")
+            .bind::<Text, _>(payload);
+        // Built inside the span: diesel reports the statement when `execute` is called.
+        async { insert.execute(conn).await }
+            .instrument(tracing::trace_span!("floor insert"))
             .await?;
         Ok(())
     })
@@ -123,12 +130,17 @@ async fn floor_transaction(deps: &Deps) -> Result<()> {
     Ok(())
 }
 
+async fn floor_call(deps: &Deps) -> Result<()> {
+    let mut conn = deps.pool.get().await?;
+    floor_transaction(&mut conn, "floor").await
+}
+
 async fn call(deps: &Deps, call: Call) -> u16 {
     match call {
         Call::Availability(request) => availability::handle(deps, request).await.status().as_u16(),
         Call::Book(request) => book_slot::handle(deps, request).await.status().as_u16(),
         // 200: committed; 500: failed.
-        Call::Floor => match floor_transaction(deps).await {
+        Call::Floor => match floor_call(deps).await {
             Ok(()) => 200,
             Err(_) => 500,
         },
@@ -478,6 +490,8 @@ struct Profile {
     round_trips: u64,
     prepares: u64,
     statements: BTreeMap<String, Statement>,
+    /// The label each statement's SQL was started under.
+    labels: HashMap<String, String>,
 }
 
 #[derive(Default, Clone)]
@@ -496,7 +510,10 @@ impl Instrumentation for Recorder {
         match event {
             InstrumentationEvent::StartQuery { query, .. } => {
                 let sql = query.to_string();
-                let key = label(&sql);
+                let key = labels::of(&sql);
+                profile
+                    .labels
+                    .insert(labels::text(&sql).to_owned(), key.clone());
                 if profile.active == 0 {
                     profile.round_trips += 1;
                 }
@@ -507,7 +524,7 @@ impl Instrumentation for Recorder {
                     .entry(key.clone())
                     .or_insert_with(|| Statement {
                         order,
-                        sql: sql.split(" -- binds:").next().unwrap_or("").to_owned(),
+                        sql: labels::text(&sql).to_owned(),
                         ..Statement::default()
                     });
                 profile
@@ -517,7 +534,17 @@ impl Instrumentation for Recorder {
                     .push(Instant::now());
             }
             InstrumentationEvent::FinishQuery { query, .. } => {
-                let key = label(&query.to_string());
+                let sql = query.to_string();
+                // The span of the call site when the statement ends inside it, else the label
+                // its start was given.
+                let key = match labels::current() {
+                    Some(_) => labels::of(&sql),
+                    None => profile
+                        .labels
+                        .get(labels::text(&sql))
+                        .cloned()
+                        .unwrap_or_else(|| labels::of(&sql)),
+                };
                 profile.active = profile.active.saturating_sub(1);
                 let started = profile.in_flight.get_mut(&key).and_then(Vec::pop);
                 if let (Some(started), Some(statement)) =
@@ -531,52 +558,6 @@ impl Instrumentation for Recorder {
             _ => {}
         }
     }
-}
-
-/// A short name for each statement the handlers send.
-pub fn label(sql: &str) -> String {
-    let has = |needle: &str| sql.contains(needle);
-    let trimmed = sql.trim_start();
-    let name = if trimmed.starts_with("BEGIN") {
-        "BEGIN"
-    } else if trimmed.starts_with("COMMIT") {
-        "COMMIT"
-    } else if trimmed.starts_with("ROLLBACK") {
-        "ROLLBACK"
-    } else if has("FOR NO KEY UPDATE") {
-        "lock service + tenant (FOR NO KEY UPDATE)"
-    } else if has("FROM \"working_hours\"") {
-        "weekly hours"
-    } else if has("FROM \"date_overrides\"") {
-        "date overrides"
-    } else if has("INSERT INTO \"contacts\"") {
-        "contact upsert"
-    } else if has("INSERT INTO \"jobs\"") || has("INSERT INTO jobs") {
-        "job insert"
-    } else if has("INSERT INTO \"emails\"") {
-        "outbox enqueue"
-    } else if has("UPDATE emails SET attempts") {
-        "mail lease (claim, commits)"
-    } else if has("INNER JOIN \"contacts\"") {
-        "mail context (job, contact, service, tenant)"
-    } else if has("UPDATE \"emails\"") || has("UPDATE emails SET status = 'sent'") {
-        "mail marked sent (commits)"
-    } else if has("FROM \"contacts\"") {
-        "contact re-select after job insert"
-    } else if has("rate_limit_windows") {
-        "rate-limit hit"
-    } else if has("idempotency_keys") {
-        "idempotency key"
-    } else if has("FROM \"jobs\"") {
-        "occupied jobs"
-    } else if has("INNER JOIN \"tenants\"") {
-        "service + tenant"
-    } else if has("bench_floor") {
-        "floor insert"
-    } else {
-        return sql.chars().take(60).collect();
-    };
-    name.to_owned()
 }
 
 async fn profile(
@@ -611,12 +592,14 @@ async fn profile(
         }
         let mut handler_time = Duration::ZERO;
         let mut statuses = BTreeMap::<u16, usize>::new();
+        let collecting = labels::Collecting::start();
         for next in calls {
             let at = Instant::now();
             let status = call(&deps, next).await;
             handler_time += at.elapsed();
             *statuses.entry(status).or_default() += 1;
         }
+        drop(collecting);
         let profile = std::mem::take(&mut *shared.lock().unwrap_or_else(PoisonError::into_inner));
         let n = count.max(1) as f64;
         let mut statements: Vec<(String, Statement)> = profile.statements.into_iter().collect();

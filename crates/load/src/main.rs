@@ -9,13 +9,14 @@
 //!
 //! ```text
 //! booking-load [--quick] [--json FILE] [--explain FILE] [--bin-dir DIR] [--cold-runs N]
-//!              [--skip-handlers] [--skip-cold-start]
+//!              [--skip-handlers]
 //! ```
 //! Mails go to an in-memory mailer: SES is never part of a measurement.
 
 mod cold_start;
 mod explain;
 mod handlers;
+mod labels;
 mod stats;
 mod world;
 
@@ -24,60 +25,36 @@ use std::path::PathBuf;
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 pub type Result<T> = std::result::Result<T, Error>;
 
-#[derive(Debug)]
+/// Where the booking backend stands against its physical floor.
+#[derive(Debug, clap::Parser)]
+#[command(name = "booking-load", after_help = ENVIRONMENT)]
 struct Options {
+    /// Few requests per measurement (a smoke run).
+    #[arg(long)]
     quick: bool,
-    json: Option<String>,
+    /// Append one JSON object per measurement to FILE.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Write EXPLAIN (ANALYZE, BUFFERS) of the hot queries to FILE (markdown).
+    #[arg(long, value_name = "FILE")]
     explain: Option<PathBuf>,
+    /// Measure cold starts of DIR/availability and DIR/book-slot (release builds).
+    #[arg(long, value_name = "DIR")]
     bin_dir: Option<PathBuf>,
+    /// Cold starts per binary.
+    #[arg(long, value_name = "N", default_value_t = 20)]
     cold_runs: usize,
-    handlers: bool,
+    /// Only the cold start and/or the plans.
+    #[arg(long)]
+    skip_handlers: bool,
 }
 
-const USAGE: &str = "usage: booking-load [--quick] [--json FILE] [--explain FILE] \
-[--bin-dir DIR] [--cold-runs N] [--skip-handlers]
-
-  --quick          few requests per measurement (a smoke run)
-  --json FILE      append one JSON object per measurement to FILE
-  --explain FILE   write EXPLAIN (ANALYZE, BUFFERS) of the hot queries to FILE (markdown)
-  --bin-dir DIR    measure cold starts of DIR/availability and DIR/book-slot (release builds)
-  --cold-runs N    cold starts per binary (default 20)
-  --skip-handlers  only the cold start and/or the plans
-
-DATABASE_URL must name a Postgres server where a database may be created.";
-
-fn options() -> Result<Options> {
-    let mut options = Options {
-        quick: false,
-        json: None,
-        explain: None,
-        bin_dir: None,
-        cold_runs: 20,
-        handlers: true,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--quick" => options.quick = true,
-            "--json" => options.json = Some(value()?),
-            "--explain" => options.explain = Some(PathBuf::from(value()?)),
-            "--bin-dir" => options.bin_dir = Some(PathBuf::from(value()?)),
-            "--cold-runs" => options.cold_runs = value()?.parse()?,
-            "--skip-handlers" => options.handlers = false,
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                std::process::exit(0);
-            }
-            other => return Err(format!("unknown argument `{other}`\n{USAGE}").into()),
-        }
-    }
-    Ok(options)
-}
+const ENVIRONMENT: &str =
+    "DATABASE_URL must name a Postgres server where a database may be created.";
 
 async fn run(options: Options) -> Result<()> {
-    if std::env::var("DATABASE_URL").is_err() {
-        return Err(format!("DATABASE_URL is not set\n{USAGE}").into());
+    if std::env::var_os("DATABASE_URL").is_none() {
+        return Err(format!("DATABASE_URL is not set\n{ENVIRONMENT}").into());
     }
     let plan = if options.quick {
         handlers::Plan::quick()
@@ -97,7 +74,7 @@ async fn run(options: Options) -> Result<()> {
         world::AVAILABILITY_DAYS,
     );
     let outcome = async {
-        if options.handlers {
+        if !options.skip_handlers {
             handlers::run(&world, plan, &mut report).await?;
         }
         if let Some(bin_dir) = &options.bin_dir {
@@ -126,7 +103,12 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match options().and_then(|options| runtime.block_on(run(options))) {
+    let options = <Options as clap::Parser>::parse();
+    if let Err(error) = labels::install() {
+        eprintln!("booking-load: cannot install the statement labeller: {error}");
+        return std::process::ExitCode::FAILURE;
+    }
+    match runtime.block_on(run(options)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("booking-load: {error}");

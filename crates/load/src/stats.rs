@@ -80,7 +80,7 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn new(json_path: Option<&str>) -> std::io::Result<Self> {
+    pub fn new(json_path: Option<&std::path::Path>) -> std::io::Result<Self> {
         let json = match json_path {
             Some(path) => Some(
                 std::fs::OpenOptions::new()

@@ -288,13 +288,13 @@ async fn seed(
     .await?;
     diesel::sql_query(
         "INSERT INTO jobs (tenant_id, service_id, contact_id, title, starts_at, ends_at, status, \
-                           source, changed_by) \
+                           source, changed_by, client_name) \
          SELECT $1, $2, c.ids[1 + g % array_length(c.ids, 1)], 'Seeded job ' || g, t.s, \
                 t.s + interval '45 minutes', \
                 CASE WHEN $5 THEN 'scheduled' \
                      ELSE (ARRAY['scheduled', 'completed', 'cancelled', 'pending-confirmation', \
                                  'scheduled', 'completed'])[1 + g % 6] END, \
-                'admin', 'seed' \
+                'admin', 'seed', 'Seeded client ' || g \
          FROM generate_series(1, $6) g \
          CROSS JOIN (SELECT array_agg(id ORDER BY email) AS ids FROM contacts WHERE tenant_id = $1) c \
          CROSS JOIN LATERAL (SELECT $3 + make_interval(mins => \
@@ -326,6 +326,31 @@ const AVAILABILITY_EVENT: &str = include_str!("../events/http-v2-availability.js
 /// client comes from an address of its own (`client` numbers it), as distinct people do: the
 /// per-address rate limit then counts, but never refuses.
 pub fn book_event(service: Uuid, start: &str, email: &str, client: usize) -> String {
+    book_event_with_headers(service, start, email, client, "")
+}
+
+/// [`book_event`] with an `Idempotency-Key` header.
+pub fn book_event_with_key(
+    service: Uuid,
+    start: &str,
+    email: &str,
+    client: usize,
+    key: &str,
+) -> String {
+    let header = format!(
+        ",\n    \"idempotency-key\": {}",
+        Value::String(key.to_owned())
+    );
+    book_event_with_headers(service, start, email, client, &header)
+}
+
+fn book_event_with_headers(
+    service: Uuid,
+    start: &str,
+    email: &str,
+    client: usize,
+    headers: &str,
+) -> String {
     let body = json!({
         "start": start,
         "name": "Load Client",
@@ -335,7 +360,7 @@ pub fn book_event(service: Uuid, start: &str, email: &str, client: usize) -> Str
     .to_string();
     BOOK_EVENT
         .replace("SERVICE_ID", &service.to_string())
-        .replace("HEADERS", "")
+        .replace("HEADERS", headers)
         .replace("BODY", &Value::String(body).to_string())
         .replace("203.0.113.7", &client_address(client))
 }

@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use diesel::sql_types::Bool;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::schema::{date_overrides, jobs, services, tenants, working_hours};
@@ -142,6 +143,7 @@ pub(crate) fn pair(row: (TenantRow, ServiceRow)) -> Result<(Tenant, Service), Di
 
 /// An active service and its tenant; `None` for an unknown or inactive service. On a shared
 /// connection, to pipeline it with other reads.
+#[tracing::instrument(level = "trace", name = "service + tenant", skip_all)]
 pub async fn bookable_service_on(
     mut conn: &AsyncPgConnection,
     service_id: Uuid,
@@ -247,8 +249,12 @@ pub(crate) async fn service_calendar_inputs(
             .load::<(DateTime<Utc>, DateTime<Utc>)>(&mut conn)
             .await
     };
-    let (weekly, overrides, occupied) =
-        futures_util::future::try_join3(weekly, overrides, occupied).await?;
+    let (weekly, overrides, occupied) = futures_util::future::try_join3(
+        weekly.instrument(tracing::trace_span!("weekly hours")),
+        overrides.instrument(tracing::trace_span!("date overrides")),
+        occupied.instrument(tracing::trace_span!("occupied jobs")),
+    )
+    .await?;
     let occupied = occupied
         .into_iter()
         .map(|(start, end)| OccupiedPeriod { start, end })

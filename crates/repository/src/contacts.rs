@@ -23,6 +23,7 @@ pub(crate) struct GivenClient<'a> {
 /// rewrites what the contact holds: it only fills a phone the contact lacks (a job keeps its own
 /// copy of the name and phone it was made with). Returns the contact's id and what a job shows
 /// of it; on a shared connection, to pipeline it with the job's insert.
+#[tracing::instrument(level = "trace", name = "contact upsert", skip_all)]
 pub(crate) async fn upsert(
     mut conn: &AsyncPgConnection,
     tenant_id: Uuid,

@@ -69,6 +69,7 @@ pub(crate) async fn bookable_service(
 }
 
 /// Locks the row of the tenant that owns `service_id`.
+#[tracing::instrument(level = "trace", name = "tenant guard (FOR NO KEY UPDATE)", skip_all)]
 async fn lock_tenant_of_service(
     mut conn: &AsyncPgConnection,
     service_id: Uuid,

@@ -47,6 +47,7 @@ struct Existing {
 }
 
 /// Claims `key` within `scope` for a request with `body`.
+#[tracing::instrument(level = "trace", name = "idempotency key", skip_all)]
 pub async fn claim(
     conn: &mut AsyncPgConnection,
     scope: &str,
@@ -99,6 +100,7 @@ pub async fn claim(
 
 /// Ties a landed booking to its key, inside the booking's transaction (on a shared
 /// connection, to pipeline it with the booking's writes).
+#[tracing::instrument(level = "trace", name = "idempotency key (attach job)", skip_all)]
 pub(crate) async fn attach_job(
     mut conn: &AsyncPgConnection,
     scope: &str,

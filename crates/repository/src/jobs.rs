@@ -218,6 +218,7 @@ pub(crate) async fn insert(
 
 /// Inserts a public booking's job as `job_id`, its contact found by email in the same
 /// statement: the contact's upsert runs just before it, in the same pipeline.
+#[tracing::instrument(level = "trace", name = "job insert", skip_all)]
 pub(crate) async fn insert_booked(
     mut conn: &AsyncPgConnection,
     job_id: Uuid,

@@ -1,6 +1,10 @@
 //! Postgres through diesel-async: the schema, the rows, and every query the functions run.
 //! Functions here return Diesel results (or a small error enum where a transaction also carries
 //! a domain decision); the edge maps them to HTTP.
+//!
+//! The function (or future) that issues a statement runs in a `trace`-level span named for that
+//! statement ("weekly hours", "job insert", …): off in the functions (their logs stop at `info`),
+//! collected by `booking-load` to label the statements of its profile and plans.
 
 pub mod catalog;
 pub mod changes;

@@ -134,6 +134,7 @@ const ENQUEUE_BOOKING: &str = "\
 /// The client's mail counts against [`BOOKING_MAILS_PER_ADDRESS_HOUR`]: past it, it is
 /// recorded unleased and due at its turn (the relay sends it then), and not returned. Two
 /// statements, pipelined: the address's lock, then the turn and the mails.
+#[tracing::instrument(level = "trace", name = "outbox enqueue", skip_all)]
 pub(crate) async fn enqueue_booking_on(
     mut conn: &AsyncPgConnection,
     tenant_id: Uuid,
@@ -238,6 +239,7 @@ pub async fn claim_due(
 }
 
 /// [`claim_due`] on a shared connection, to pipeline it with [`mail_contexts_on`].
+#[tracing::instrument(level = "trace", name = "mail lease (claim, commits)", skip_all)]
 pub async fn claim_due_on(
     mut conn: &AsyncPgConnection,
     now: DateTime<Utc>,
@@ -278,6 +280,7 @@ pub struct SentMail {
 
 /// Records that SES accepted the mails, in one statement. A mail already recorded as sent
 /// keeps its first message id.
+#[tracing::instrument(level = "trace", name = "mail marked sent (commits)", skip_all)]
 pub async fn mark_sent_many(
     conn: &mut AsyncPgConnection,
     sent: &[SentMail],
@@ -309,6 +312,7 @@ pub async fn mark_sent_many(
 /// mails given up by mistake). Only the sender holding the
 /// lease records anything: if the lease ran out and another sender took the mail, this is a
 /// no-op. Returns the mail's status afterwards.
+#[tracing::instrument(level = "trace", name = "mail marked failed (commits)", skip_all)]
 pub async fn mark_failed(
     conn: &mut AsyncPgConnection,
     mail: &ClaimedMail,
@@ -363,6 +367,11 @@ pub async fn redrive_failed(
 
 /// What the mails of the jobs `job_ids` show, as the jobs are now, each with its tenant's id
 /// (for the caller to check against the mail's); a job that is gone is missing.
+#[tracing::instrument(
+    level = "trace",
+    name = "mail context (job, contact, service, tenant)",
+    skip_all
+)]
 pub async fn mail_contexts_on(
     mut conn: &AsyncPgConnection,
     job_ids: &[Uuid],

@@ -23,6 +23,7 @@ pub struct RateLimit<'a> {
 /// the caller must wait, if the window already had `limit.limit` hits. Takes a shared
 /// connection, to pipeline it with other statements; inside a transaction the hit counts only
 /// if the transaction commits, and the bucket's row stays locked until then.
+#[tracing::instrument(level = "trace", name = "rate-limit hit", skip_all)]
 pub async fn hit(
     mut conn: &AsyncPgConnection,
     RateLimit {
