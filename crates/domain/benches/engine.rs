@@ -4,7 +4,7 @@
 use std::hint::black_box;
 
 use booking_domain::{BookingSettings, Calendar, OccupiedPeriod, Schedule, WorkingInterval};
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc, Weekday};
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 const ZONE: chrono_tz::Tz = chrono_tz::America::New_York;
@@ -12,14 +12,8 @@ const ZONE: chrono_tz::Tz = chrono_tz::America::New_York;
 fn schedule() -> Schedule {
     let mut schedule = Schedule::new();
     let hours = |a, b| WorkingInterval::parse(a, b).unwrap_or_else(|e| panic!("{e}"));
-    for day in [
-        Weekday::Mon,
-        Weekday::Tue,
-        Weekday::Wed,
-        Weekday::Thu,
-        Weekday::Fri,
-        Weekday::Sat,
-    ] {
+    // Monday to Saturday.
+    for day in booking_domain::WEEK.into_iter().take(6) {
         let _ = schedule.set_weekday(day, vec![hours("08:00", "12:00"), hours("13:00", "20:00")]);
     }
     schedule

@@ -16,5 +16,5 @@ pub use client::{
 };
 pub use job::{InvalidTransition, JobSource, JobStatus};
 pub use mail::{MailContext, MailKind, MailStatus, backoff};
-pub use schedule::{Schedule, ScheduleError, WorkingInterval};
+pub use schedule::{Schedule, ScheduleError, WEEK, WorkingInterval};
 pub use settings::{BookingSettings, SettingsError};

@@ -79,6 +79,17 @@ fn parse_minute(text: &str) -> Result<u16, ScheduleError> {
     u16::try_from(minute).map_err(|_| malformed())
 }
 
+/// The days of the week, Monday first (ISO 8601 order).
+pub const WEEK: [Weekday; 7] = [
+    Weekday::Mon,
+    Weekday::Tue,
+    Weekday::Wed,
+    Weekday::Thu,
+    Weekday::Fri,
+    Weekday::Sat,
+    Weekday::Sun,
+];
+
 pub fn format_minute(minute: u16) -> String {
     format!("{:02}:{:02}", minute / 60, minute % 60)
 }

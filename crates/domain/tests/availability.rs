@@ -391,18 +391,7 @@ fn cases() -> impl Strategy<Value = Case> {
                 let from = date(2026, month, day);
                 let to = from + Duration::days(9);
                 let mut schedule = Schedule::new();
-                for (weekday, intervals) in [
-                    Weekday::Mon,
-                    Weekday::Tue,
-                    Weekday::Wed,
-                    Weekday::Thu,
-                    Weekday::Fri,
-                    Weekday::Sat,
-                    Weekday::Sun,
-                ]
-                .into_iter()
-                .zip(days)
-                {
+                for (weekday, intervals) in booking_domain::WEEK.into_iter().zip(days) {
                     let _ = schedule.set_weekday(weekday, intervals);
                 }
                 let origin =

@@ -11,7 +11,7 @@ use booking_functions::Deps;
 use booking_repository::diesel_async::RunQueryDsl;
 use booking_repository::tenant_setup::{ServiceDefinition, TenantDefinition};
 use booking_test_support::{TestDb, load, salon, service, with_database};
-use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc, Weekday};
+use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use diesel::sql_types::{Bool, Integer, Timestamptz, Uuid as SqlUuid};
 use lambda_http::Request;
@@ -66,15 +66,7 @@ fn hours(start: &str, end: &str) -> Result<WorkingInterval> {
 
 fn wide_calendar(slug: &str) -> Result<TenantDefinition> {
     let mut schedule = Schedule::new();
-    for day in [
-        Weekday::Mon,
-        Weekday::Tue,
-        Weekday::Wed,
-        Weekday::Thu,
-        Weekday::Fri,
-        Weekday::Sat,
-        Weekday::Sun,
-    ] {
+    for day in booking_domain::WEEK {
         schedule.set_weekday(day, vec![hours("06:00", "22:00")?])?;
     }
     Ok(TenantDefinition {
@@ -102,14 +94,8 @@ fn wide_calendar(slug: &str) -> Result<TenantDefinition> {
 
 fn reference_calendar() -> Result<TenantDefinition> {
     let mut schedule = Schedule::new();
-    for day in [
-        Weekday::Mon,
-        Weekday::Tue,
-        Weekday::Wed,
-        Weekday::Thu,
-        Weekday::Fri,
-        Weekday::Sat,
-    ] {
+    // Monday to Saturday.
+    for day in booking_domain::WEEK.into_iter().take(6) {
         schedule.set_weekday(
             day,
             vec![hours("08:00", "12:00")?, hours("13:00", "20:00")?],

@@ -2,8 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use booking_domain::{BookingSettings, Schedule};
-use chrono::Weekday;
+use booking_domain::{BookingSettings, Schedule, WEEK};
 use chrono_tz::Tz;
 use diesel::prelude::*;
 use diesel::upsert::{excluded, on_constraint};
@@ -47,133 +46,155 @@ fn small(value: u16) -> i16 {
 
 /// Writes the definition in one transaction: the tenant's hours and overrides are replaced,
 /// services are created or updated by slug (services missing from the file are left as they are).
+/// The tenant's row is written first: the lock order every change of the tenant follows
+/// ([`crate::guard`]).
 pub async fn load_tenant(
     conn: &mut AsyncPgConnection,
     definition: &TenantDefinition,
 ) -> QueryResult<LoadedTenant> {
     conn.transaction(async move |conn| {
-        let s = &definition.settings;
-        let values = (
-            tenants::slug.eq(&definition.slug),
-            tenants::name.eq(&definition.name),
-            tenants::time_zone.eq(definition.zone.name()),
-            tenants::notification_email.eq(&definition.notification_email),
-            tenants::require_confirmation.eq(s.require_confirmation),
-            tenants::allow_same_day.eq(s.allow_same_day),
-            tenants::min_notice_minutes.eq(int(s.min_notice_minutes)),
-            tenants::max_advance_days.eq(int(s.max_advance_days)),
-            tenants::max_bookings_per_slot.eq(int(s.max_bookings_per_slot)),
-            tenants::slot_interval_minutes.eq(int(s.slot_interval_minutes)),
-            tenants::buffer_before_minutes.eq(int(s.buffer_before_minutes)),
-            tenants::buffer_after_minutes.eq(int(s.buffer_after_minutes)),
-        );
-        let tenant_id: Uuid = diesel::insert_into(tenants::table)
-            .values(values)
-            .on_conflict(tenants::slug)
-            .do_update()
-            .set((
-                tenants::name.eq(excluded(tenants::name)),
-                tenants::time_zone.eq(excluded(tenants::time_zone)),
-                tenants::notification_email.eq(excluded(tenants::notification_email)),
-                tenants::require_confirmation.eq(excluded(tenants::require_confirmation)),
-                tenants::allow_same_day.eq(excluded(tenants::allow_same_day)),
-                tenants::min_notice_minutes.eq(excluded(tenants::min_notice_minutes)),
-                tenants::max_advance_days.eq(excluded(tenants::max_advance_days)),
-                tenants::max_bookings_per_slot.eq(excluded(tenants::max_bookings_per_slot)),
-                tenants::slot_interval_minutes.eq(excluded(tenants::slot_interval_minutes)),
-                tenants::buffer_before_minutes.eq(excluded(tenants::buffer_before_minutes)),
-                tenants::buffer_after_minutes.eq(excluded(tenants::buffer_after_minutes)),
-            ))
-            .returning(tenants::id)
-            .get_result(conn)
-            .await?;
-
-        diesel::delete(working_hours::table.filter(working_hours::tenant_id.eq(tenant_id)))
-            .execute(conn)
-            .await?;
-        let weekly: Vec<_> = [
-            Weekday::Mon,
-            Weekday::Tue,
-            Weekday::Wed,
-            Weekday::Thu,
-            Weekday::Fri,
-            Weekday::Sat,
-            Weekday::Sun,
-        ]
-        .into_iter()
-        .flat_map(|day| {
-            definition
-                .schedule
-                .weekday(day)
-                .iter()
-                .map(move |interval| {
-                    (
-                        working_hours::tenant_id.eq(tenant_id),
-                        working_hours::weekday.eq(small(day.number_from_monday() as u16)),
-                        working_hours::start_minute.eq(small(interval.start_minute())),
-                        working_hours::end_minute.eq(small(interval.end_minute())),
-                    )
-                })
-        })
-        .collect();
-        diesel::insert_into(working_hours::table)
-            .values(&weekly)
-            .execute(conn)
-            .await?;
-
-        diesel::delete(date_overrides::table.filter(date_overrides::tenant_id.eq(tenant_id)))
-            .execute(conn)
-            .await?;
-        let mut overrides = Vec::new();
-        for (date, intervals) in definition.schedule.overrides() {
-            if intervals.is_empty() {
-                overrides.push((
-                    date_overrides::tenant_id.eq(tenant_id),
-                    date_overrides::on_date.eq(date),
-                    date_overrides::start_minute.eq(None::<i16>),
-                    date_overrides::end_minute.eq(None::<i16>),
-                ));
-            }
-            for interval in intervals {
-                overrides.push((
-                    date_overrides::tenant_id.eq(tenant_id),
-                    date_overrides::on_date.eq(date),
-                    date_overrides::start_minute.eq(Some(small(interval.start_minute()))),
-                    date_overrides::end_minute.eq(Some(small(interval.end_minute()))),
-                ));
-            }
-        }
-        diesel::insert_into(date_overrides::table)
-            .values(&overrides)
-            .execute(conn)
-            .await?;
-
-        let mut loaded = BTreeMap::new();
-        for service in &definition.services {
-            let id: Uuid = diesel::insert_into(services::table)
-                .values((
-                    services::tenant_id.eq(tenant_id),
-                    services::slug.eq(&service.slug),
-                    services::name.eq(&service.name),
-                    services::duration_minutes.eq(int(service.duration_minutes)),
-                    services::active.eq(service.active),
-                ))
-                .on_conflict(on_constraint("services_tenant_slug_key"))
-                .do_update()
-                .set((
-                    services::name.eq(excluded(services::name)),
-                    services::duration_minutes.eq(excluded(services::duration_minutes)),
-                    services::active.eq(excluded(services::active)),
-                ))
-                .returning(services::id)
-                .get_result(conn)
-                .await?;
-            loaded.insert(service.slug.clone(), id);
-        }
+        let tenant_id = upsert_tenant(conn, definition).await?;
+        replace_hours(conn, tenant_id, &definition.schedule).await?;
+        replace_overrides(conn, tenant_id, &definition.schedule).await?;
+        let services = upsert_services(conn, tenant_id, &definition.services).await?;
         Ok(LoadedTenant {
             tenant_id,
-            services: loaded,
+            services,
         })
     })
     .await
+}
+
+async fn upsert_tenant(
+    conn: &mut AsyncPgConnection,
+    definition: &TenantDefinition,
+) -> QueryResult<Uuid> {
+    let s = &definition.settings;
+    let values = (
+        tenants::slug.eq(&definition.slug),
+        tenants::name.eq(&definition.name),
+        tenants::time_zone.eq(definition.zone.name()),
+        tenants::notification_email.eq(&definition.notification_email),
+        tenants::require_confirmation.eq(s.require_confirmation),
+        tenants::allow_same_day.eq(s.allow_same_day),
+        tenants::min_notice_minutes.eq(int(s.min_notice_minutes)),
+        tenants::max_advance_days.eq(int(s.max_advance_days)),
+        tenants::max_bookings_per_slot.eq(int(s.max_bookings_per_slot)),
+        tenants::slot_interval_minutes.eq(int(s.slot_interval_minutes)),
+        tenants::buffer_before_minutes.eq(int(s.buffer_before_minutes)),
+        tenants::buffer_after_minutes.eq(int(s.buffer_after_minutes)),
+    );
+    diesel::insert_into(tenants::table)
+        .values(values)
+        .on_conflict(tenants::slug)
+        .do_update()
+        .set((
+            tenants::name.eq(excluded(tenants::name)),
+            tenants::time_zone.eq(excluded(tenants::time_zone)),
+            tenants::notification_email.eq(excluded(tenants::notification_email)),
+            tenants::require_confirmation.eq(excluded(tenants::require_confirmation)),
+            tenants::allow_same_day.eq(excluded(tenants::allow_same_day)),
+            tenants::min_notice_minutes.eq(excluded(tenants::min_notice_minutes)),
+            tenants::max_advance_days.eq(excluded(tenants::max_advance_days)),
+            tenants::max_bookings_per_slot.eq(excluded(tenants::max_bookings_per_slot)),
+            tenants::slot_interval_minutes.eq(excluded(tenants::slot_interval_minutes)),
+            tenants::buffer_before_minutes.eq(excluded(tenants::buffer_before_minutes)),
+            tenants::buffer_after_minutes.eq(excluded(tenants::buffer_after_minutes)),
+        ))
+        .returning(tenants::id)
+        .get_result(conn)
+        .await
+}
+
+async fn replace_hours(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+    schedule: &Schedule,
+) -> QueryResult<()> {
+    diesel::delete(working_hours::table.filter(working_hours::tenant_id.eq(tenant_id)))
+        .execute(conn)
+        .await?;
+    let weekly: Vec<_> = WEEK
+        .into_iter()
+        .flat_map(|day| {
+            schedule.weekday(day).iter().map(move |interval| {
+                (
+                    working_hours::tenant_id.eq(tenant_id),
+                    working_hours::weekday.eq(small(day.number_from_monday() as u16)),
+                    working_hours::start_minute.eq(small(interval.start_minute())),
+                    working_hours::end_minute.eq(small(interval.end_minute())),
+                )
+            })
+        })
+        .collect();
+    diesel::insert_into(working_hours::table)
+        .values(&weekly)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn replace_overrides(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+    schedule: &Schedule,
+) -> QueryResult<()> {
+    diesel::delete(date_overrides::table.filter(date_overrides::tenant_id.eq(tenant_id)))
+        .execute(conn)
+        .await?;
+    let mut overrides = Vec::new();
+    for (date, intervals) in schedule.overrides() {
+        // A closed date is one row without minutes.
+        if intervals.is_empty() {
+            overrides.push((
+                date_overrides::tenant_id.eq(tenant_id),
+                date_overrides::on_date.eq(date),
+                date_overrides::start_minute.eq(None::<i16>),
+                date_overrides::end_minute.eq(None::<i16>),
+            ));
+        }
+        for interval in intervals {
+            overrides.push((
+                date_overrides::tenant_id.eq(tenant_id),
+                date_overrides::on_date.eq(date),
+                date_overrides::start_minute.eq(Some(small(interval.start_minute()))),
+                date_overrides::end_minute.eq(Some(small(interval.end_minute()))),
+            ));
+        }
+    }
+    diesel::insert_into(date_overrides::table)
+        .values(&overrides)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn upsert_services(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+    definitions: &[ServiceDefinition],
+) -> QueryResult<BTreeMap<String, Uuid>> {
+    let mut loaded = BTreeMap::new();
+    for service in definitions {
+        let id: Uuid = diesel::insert_into(services::table)
+            .values((
+                services::tenant_id.eq(tenant_id),
+                services::slug.eq(&service.slug),
+                services::name.eq(&service.name),
+                services::duration_minutes.eq(int(service.duration_minutes)),
+                services::active.eq(service.active),
+            ))
+            .on_conflict(on_constraint("services_tenant_slug_key"))
+            .do_update()
+            .set((
+                services::name.eq(excluded(services::name)),
+                services::duration_minutes.eq(excluded(services::duration_minutes)),
+                services::active.eq(excluded(services::active)),
+            ))
+            .returning(services::id)
+            .get_result(conn)
+            .await?;
+        loaded.insert(service.slug.clone(), id);
+    }
+    Ok(loaded)
 }

@@ -14,13 +14,7 @@ pub fn interval(start: &str, end: &str) -> WorkingInterval {
 /// The salon's weekdays: Monday to Friday 09:00–12:00 and 13:00–17:00, closed at the weekend.
 pub fn weekday_hours() -> Schedule {
     let mut schedule = Schedule::new();
-    for day in [
-        Weekday::Mon,
-        Weekday::Tue,
-        Weekday::Wed,
-        Weekday::Thu,
-        Weekday::Fri,
-    ] {
+    for day in booking_domain::WEEK.into_iter().take(5) {
         schedule
             .set_weekday(
                 day,
