@@ -103,9 +103,21 @@ pub fn parse(text: &str) -> Result<TenantDefinition, String> {
         .time_zone
         .parse()
         .map_err(|_| format!("`{}` is not an IANA time zone", file.time_zone))?;
+    Ok(TenantDefinition {
+        settings: settings(&file.settings)?,
+        schedule: schedule(&file)?,
+        services: services(file.services)?,
+        slug: file.slug,
+        name: file.name,
+        zone,
+        notification_email,
+    })
+}
+
+/// The file's settings over the defaults, validated.
+fn settings(s: &SettingsFile) -> Result<BookingSettings, String> {
     let defaults = BookingSettings::default();
-    let s = file.settings;
-    let settings = BookingSettings {
+    BookingSettings {
         require_confirmation: s
             .require_confirmation
             .unwrap_or(defaults.require_confirmation),
@@ -126,7 +138,10 @@ pub fn parse(text: &str) -> Result<TenantDefinition, String> {
             .unwrap_or(defaults.buffer_after_minutes),
     }
     .validate()
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| e.to_string())
+}
+
+fn schedule(file: &TenantFile) -> Result<Schedule, String> {
     let mut schedule = Schedule::new();
     for (day, pairs) in &file.working_hours {
         schedule
@@ -140,36 +155,33 @@ pub fn parse(text: &str) -> Result<TenantDefinition, String> {
             .set_override(date, intervals(pairs)?)
             .map_err(|e| e.to_string())?;
     }
-    let mut services = Vec::new();
-    for service in file.services {
-        if !slug_ok(&service.slug) {
-            return Err(format!(
-                "service slug `{}` must be lowercase letters, digits and dashes",
-                service.slug
-            ));
-        }
-        if !(5..=1440).contains(&service.duration_minutes) {
-            return Err(format!(
-                "service `{}`: durationMinutes must be 5–1440",
-                service.slug
-            ));
-        }
-        services.push(ServiceDefinition {
-            slug: service.slug,
-            name: service.name,
-            duration_minutes: service.duration_minutes,
-            active: service.active,
-        });
-    }
-    Ok(TenantDefinition {
-        slug: file.slug,
-        name: file.name,
-        zone,
-        notification_email,
-        settings,
-        schedule,
-        services,
-    })
+    Ok(schedule)
+}
+
+fn services(files: Vec<ServiceFile>) -> Result<Vec<ServiceDefinition>, String> {
+    files
+        .into_iter()
+        .map(|service| {
+            if !slug_ok(&service.slug) {
+                return Err(format!(
+                    "service slug `{}` must be lowercase letters, digits and dashes",
+                    service.slug
+                ));
+            }
+            if !(5..=1440).contains(&service.duration_minutes) {
+                return Err(format!(
+                    "service `{}`: durationMinutes must be 5–1440",
+                    service.slug
+                ));
+            }
+            Ok(ServiceDefinition {
+                slug: service.slug,
+                name: service.name,
+                duration_minutes: service.duration_minutes,
+                active: service.active,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
