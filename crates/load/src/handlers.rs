@@ -266,36 +266,7 @@ pub async fn run(world: &World, plan: Plan, report: &mut Report) -> Result<()> {
     .await?;
     let mut slots = Slots::new(&world.booking, 0);
 
-    println!("-- availability: 31 days, one service, 2,000 jobs, capacity 3, 30-minute grid");
-    let samples = closed_loop(
-        containers(world, 1)?,
-        vec![availability_calls(world, 5)?],
-        vec![availability_calls(world, plan.availability_requests)?],
-    )
-    .await?;
-    report.latency(
-        "availability, 31 days",
-        1,
-        &samples,
-        json!({"section": "availability", "jobs": world::JOBS_PER_TENANT, "days": world::AVAILABILITY_DAYS}),
-    )?;
-    let per_client = (plan.availability_requests / plan.clients).max(5);
-    let samples = closed_loop(
-        containers(world, plan.clients)?,
-        (0..plan.clients)
-            .map(|_| availability_calls(world, 2))
-            .collect::<Result<_>>()?,
-        (0..plan.clients)
-            .map(|_| availability_calls(world, per_client))
-            .collect::<Result<_>>()?,
-    )
-    .await?;
-    report.latency(
-        "availability, 31 days",
-        plan.clients,
-        &samples,
-        json!({"section": "availability", "jobs": world::JOBS_PER_TENANT, "days": world::AVAILABILITY_DAYS}),
-    )?;
+    availability(world, report, plan).await?;
 
     println!("-- booking against its floor (one-row INSERT transaction), same pool settings");
     floor(
@@ -343,6 +314,52 @@ pub async fn run(world: &World, plan: Plan, report: &mut Report) -> Result<()> {
     println!("-- where the time goes: statements and round trips per request");
     profile(world, report, &mut slots, plan.profile_requests).await?;
 
+    async_commit(world, report, &mut slots, plan).await?;
+    Ok(())
+}
+
+/// Availability for one client, then for `plan.clients` at once.
+async fn availability(world: &World, report: &mut Report, plan: Plan) -> Result<()> {
+    println!("-- availability: 31 days, one service, 2,000 jobs, capacity 3, 30-minute grid");
+    let samples = closed_loop(
+        containers(world, 1)?,
+        vec![availability_calls(world, 5)?],
+        vec![availability_calls(world, plan.availability_requests)?],
+    )
+    .await?;
+    report.latency(
+        "availability, 31 days",
+        1,
+        &samples,
+        json!({"section": "availability", "jobs": world::JOBS_PER_TENANT, "days": world::AVAILABILITY_DAYS}),
+    )?;
+    let per_client = (plan.availability_requests / plan.clients).max(5);
+    let samples = closed_loop(
+        containers(world, plan.clients)?,
+        (0..plan.clients)
+            .map(|_| availability_calls(world, 2))
+            .collect::<Result<_>>()?,
+        (0..plan.clients)
+            .map(|_| availability_calls(world, per_client))
+            .collect::<Result<_>>()?,
+    )
+    .await?;
+    report.latency(
+        "availability, 31 days",
+        plan.clients,
+        &samples,
+        json!({"section": "availability", "jobs": world::JOBS_PER_TENANT, "days": world::AVAILABILITY_DAYS}),
+    )?;
+    Ok(())
+}
+
+/// The floor and a booking again with commits that do not wait for the WAL flush.
+async fn async_commit(
+    world: &World,
+    report: &mut Report,
+    slots: &mut Slots<'_>,
+    plan: Plan,
+) -> Result<()> {
     println!("-- the same with synchronous_commit = off (commits do not wait for the WAL flush)");
     set_synchronous_commit(world, false).await?;
     floor(
@@ -356,7 +373,7 @@ pub async fn run(world: &World, plan: Plan, report: &mut Report) -> Result<()> {
     bookings_one_tenant(
         world,
         report,
-        &mut slots,
+        slots,
         1,
         plan.single_client_bookings,
         "booking, distinct slots, async commit",
@@ -581,73 +598,86 @@ async fn profile(
         ),
     ];
     for (name, warmup, calls) in cases {
-        let deps = world.container()?;
-        for warm in warmup {
-            call(&deps, warm).await;
-        }
-        let shared = Arc::new(Mutex::new(Profile::default()));
-        {
-            let mut conn = deps.pool.get().await?;
-            conn.set_instrumentation(Recorder(shared.clone()));
-        }
-        let mut handler_time = Duration::ZERO;
-        let mut statuses = BTreeMap::<u16, usize>::new();
-        let collecting = labels::Collecting::start();
-        for next in calls {
-            let at = Instant::now();
-            let status = call(&deps, next).await;
-            handler_time += at.elapsed();
-            *statuses.entry(status).or_default() += 1;
-        }
-        drop(collecting);
-        let profile = std::mem::take(&mut *shared.lock().unwrap_or_else(PoisonError::into_inner));
-        let n = count.max(1) as f64;
-        let mut statements: Vec<(String, Statement)> = profile.statements.into_iter().collect();
-        statements.sort_by_key(|(_, s)| s.order);
-        let db_time: Duration = statements.iter().map(|(_, s)| s.total).sum();
-        let handler_ms = ms(handler_time) / n;
-        let db_ms = ms(db_time) / n;
-        println!(
-            "{name}: {:.1} round trips, {:.1} statements, {:.2} prepares per request; handler {handler_ms:.3} ms, in statements {db_ms:.3} ms ({:.0} %)",
-            profile.round_trips as f64 / n,
-            statements.iter().map(|(_, s)| s.count).sum::<u64>() as f64 / n,
-            profile.prepares as f64 / n,
-            100.0 * db_ms / handler_ms,
-        );
-        let mut rows = Vec::new();
-        for (label, statement) in &statements {
-            let per_request = statement.count as f64 / n;
-            let mean = if statement.count > 0 {
-                ms(statement.total) / statement.count as f64
-            } else {
-                0.0
-            };
-            println!(
-                "    {label:<46} {per_request:>4.1}× per request  mean {mean:>7.3} ms  {share:>5.1} % of handler time",
-                share = 100.0 * ms(statement.total) / n / handler_ms,
-            );
-            rows.push(json!({
-                "statement": label,
-                "per_request": round(per_request),
-                "mean_ms": round(mean),
-                "share_of_handler": round(ms(statement.total) / n / handler_ms),
-                "sql": statement.sql,
-            }));
-        }
-        report.record(
-            "profile",
-            name,
-            json!({
-                "requests": count,
-                "statuses": statuses,
-                "round_trips_per_request": round(profile.round_trips as f64 / n),
-                "statements_per_request": round(statements.iter().map(|(_, s)| s.count).sum::<u64>() as f64 / n),
-                "prepares_per_request": round(profile.prepares as f64 / n),
-                "handler_ms_mean": round(handler_ms),
-                "statements_ms_mean": round(db_ms),
-                "statements": rows,
-            }),
-        )?;
+        profile_case(world, report, name, warmup, calls, count).await?;
     }
+    Ok(())
+}
+
+/// Statements, round trips and time per request of one kind of request.
+async fn profile_case(
+    world: &World,
+    report: &mut Report,
+    name: &str,
+    warmup: Vec<Call>,
+    calls: Vec<Call>,
+    count: usize,
+) -> Result<()> {
+    let deps = world.container()?;
+    for warm in warmup {
+        call(&deps, warm).await;
+    }
+    let shared = Arc::new(Mutex::new(Profile::default()));
+    {
+        let mut conn = deps.pool.get().await?;
+        conn.set_instrumentation(Recorder(shared.clone()));
+    }
+    let mut handler_time = Duration::ZERO;
+    let mut statuses = BTreeMap::<u16, usize>::new();
+    let collecting = labels::Collecting::start();
+    for next in calls {
+        let at = Instant::now();
+        let status = call(&deps, next).await;
+        handler_time += at.elapsed();
+        *statuses.entry(status).or_default() += 1;
+    }
+    drop(collecting);
+    let profile = std::mem::take(&mut *shared.lock().unwrap_or_else(PoisonError::into_inner));
+    let n = count.max(1) as f64;
+    let mut statements: Vec<(String, Statement)> = profile.statements.into_iter().collect();
+    statements.sort_by_key(|(_, s)| s.order);
+    let db_time: Duration = statements.iter().map(|(_, s)| s.total).sum();
+    let handler_ms = ms(handler_time) / n;
+    let db_ms = ms(db_time) / n;
+    println!(
+        "{name}: {:.1} round trips, {:.1} statements, {:.2} prepares per request; handler {handler_ms:.3} ms, in statements {db_ms:.3} ms ({:.0} %)",
+        profile.round_trips as f64 / n,
+        statements.iter().map(|(_, s)| s.count).sum::<u64>() as f64 / n,
+        profile.prepares as f64 / n,
+        100.0 * db_ms / handler_ms,
+    );
+    let mut rows = Vec::new();
+    for (label, statement) in &statements {
+        let per_request = statement.count as f64 / n;
+        let mean = if statement.count > 0 {
+            ms(statement.total) / statement.count as f64
+        } else {
+            0.0
+        };
+        println!(
+            "    {label:<46} {per_request:>4.1}× per request  mean {mean:>7.3} ms  {share:>5.1} % of handler time",
+            share = 100.0 * ms(statement.total) / n / handler_ms,
+        );
+        rows.push(json!({
+            "statement": label,
+            "per_request": round(per_request),
+            "mean_ms": round(mean),
+            "share_of_handler": round(ms(statement.total) / n / handler_ms),
+            "sql": statement.sql,
+        }));
+    }
+    report.record(
+        "profile",
+        name,
+        json!({
+            "requests": count,
+            "statuses": statuses,
+            "round_trips_per_request": round(profile.round_trips as f64 / n),
+            "statements_per_request": round(statements.iter().map(|(_, s)| s.count).sum::<u64>() as f64 / n),
+            "prepares_per_request": round(profile.prepares as f64 / n),
+            "handler_ms_mean": round(handler_ms),
+            "statements_ms_mean": round(db_ms),
+            "statements": rows,
+        }),
+    )?;
     Ok(())
 }
