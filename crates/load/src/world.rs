@@ -280,7 +280,7 @@ async fn seed(
                 CASE WHEN $5 THEN 'scheduled' \
                      ELSE (ARRAY['scheduled', 'completed', 'cancelled', 'pending-confirmation', \
                                  'scheduled', 'completed'])[1 + g % 6] END, \
-                'admin', 'seed', 'Seeded client ' || g \
+                'hand-entered', 'seed', 'Seeded client ' || g \
          FROM generate_series(1, $6) g \
          CROSS JOIN (SELECT array_agg(id ORDER BY email) AS ids FROM contacts WHERE tenant_id = $1) c \
          CROSS JOIN LATERAL (SELECT $3 + make_interval(mins => \

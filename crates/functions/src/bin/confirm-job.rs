@@ -3,7 +3,7 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     booking_functions::serve_http(|deps, request| async move {
-        booking_functions::owner_routes::confirm(&deps, request).await
+        booking_functions::owner_routes::confirm(deps, request).await
     })
     .await
 }
