@@ -77,10 +77,7 @@ fn pool() -> Result<DbPool, Failure> {
 }
 
 async fn migrate() -> Result<(), Failure> {
-    let connection = pool()?.get().await?;
-    let connection =
-        booking_repository::diesel_async::pooled_connection::deadpool::Object::take(connection);
-    let applied = tokio::task::spawn_blocking(move || run_migrations(connection)).await??;
+    let applied = run_migrations(pool()?.get().await?).await?;
     if applied.is_empty() {
         println!("migrations: up to date");
     } else {

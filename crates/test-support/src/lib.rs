@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use booking_repository::diesel_async::pooled_connection::deadpool::Object;
 use booking_repository::diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use booking_repository::tenant_setup::{LoadedTenant, TenantDefinition, load_tenant};
 use booking_repository::{DbPool, build_pool, run_migrations};
@@ -171,10 +170,9 @@ async fn ensure_template(admin: &mut AsyncPgConnection, server: &str) {
             .await
             .expect("create the template");
         let pool = build_pool(&with_database(server, TEMPLATE), 1, None).expect("template pool");
-        let connection = Object::take(pool.get().await.expect("connect to the template"));
-        tokio::task::spawn_blocking(move || run_migrations(connection))
+        let connection = pool.get().await.expect("connect to the template");
+        run_migrations(connection)
             .await
-            .expect("migration task")
             .expect("migrate the template");
         // Nobody may stay connected to a template that is copied.
         drop(pool);

@@ -2,7 +2,6 @@
 //! running it again is harmless. Answers `{"applied": ["<version>", ...]}`.
 
 use booking_edge::Config;
-use booking_repository::diesel_async::pooled_connection::deadpool::Object;
 use booking_repository::{build_pool, run_migrations};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
@@ -21,13 +20,10 @@ async fn migrate(config: &Config) -> Result<Value, Error> {
         1,
         config.database_ca_bundle.as_deref(),
     )?;
-    let connection = Object::take(pool.get().await?);
-    let applied = tokio::task::spawn_blocking(move || run_migrations(connection))
-        .await?
-        .map_err(|error| {
-            tracing::error!(%error, "migration failed");
-            Error::from(error.to_string())
-        })?;
+    let applied = run_migrations(pool.get().await?).await.map_err(|error| {
+        tracing::error!(%error, "migration failed");
+        Error::from(error.to_string())
+    })?;
     tracing::info!(applied = ?applied, "migrations applied");
     Ok(json!({ "applied": applied }))
 }
