@@ -3,7 +3,7 @@
 
 use booking_domain::Slot;
 use booking_repository::jobs::JobRecord;
-use booking_repository::outbox::EmailStatus;
+use booking_repository::outbox::MailRecord;
 use chrono::{DateTime, SecondsFormat, TimeZone};
 use chrono_tz::Tz;
 use serde::Serialize;
@@ -98,7 +98,7 @@ impl<'a> From<&'a JobRecord> for JobView<'a> {
 
 impl JobView<'_> {
     /// The job's mails beside it: kind, status, attempts, and when each went out.
-    pub fn with_emails(mut self, emails: &[EmailStatus], zone: Tz) -> Self {
+    pub fn with_emails(mut self, emails: &[MailRecord], zone: Tz) -> Self {
         self.emails = Some(
             emails
                 .iter()

@@ -225,7 +225,7 @@ impl Salon {
         }
     }
 
-    async fn mails(&mut self, job: Uuid) -> Vec<outbox::EmailStatus> {
+    async fn mails(&mut self, job: Uuid) -> Vec<outbox::MailRecord> {
         outbox::for_job(&mut self.conn, self.tenant_id, job)
             .await
             .unwrap()

@@ -8,7 +8,7 @@ use booking_edge::input::{instant, json_object, path_uuid, uuid};
 use booking_edge::{ApiError, json_response, respond, views};
 use booking_repository::changes::{self, HandEnteredJob};
 use booking_repository::jobs::JobRecord;
-use booking_repository::outbox::{self, EmailStatus};
+use booking_repository::outbox::{self, MailRecord};
 use booking_repository::{PooledConnection, on_fresh_connection};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
@@ -26,7 +26,7 @@ fn job_id(request: &Request) -> Result<Uuid, ApiError> {
 }
 
 /// The job with its mails and whether they went out, as the owner's dashboard shows it.
-fn job_with_emails(status: u16, job: &JobRecord, emails: Option<&[EmailStatus]>) -> Response<Body> {
+fn job_with_emails(status: u16, job: &JobRecord, emails: Option<&[MailRecord]>) -> Response<Body> {
     let view = match emails {
         Some(emails) => views::job(job).with_emails(emails, job.zone),
         None => views::job(job),

@@ -40,9 +40,9 @@ pub struct ClaimedMail {
     pub attempts: u32,
 }
 
-/// A job's mail as the dashboard shows it.
+/// One mail of a job as the outbox holds it: kind, delivery state, attempts, SES message id.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EmailStatus {
+pub struct MailRecord {
     pub id: Uuid,
     pub kind: MailKind,
     pub status: MailStatus,
@@ -427,7 +427,7 @@ pub async fn for_job(
     conn: &mut AsyncPgConnection,
     tenant_id: Uuid,
     job_id: Uuid,
-) -> QueryResult<Vec<EmailStatus>> {
+) -> QueryResult<Vec<MailRecord>> {
     let rows: Vec<EmailRow> = emails::table
         .filter(emails::tenant_id.eq(tenant_id))
         .filter(emails::job_id.eq(job_id))
@@ -437,7 +437,7 @@ pub async fn for_job(
         .await?;
     rows.into_iter()
         .map(|row| {
-            Ok(EmailStatus {
+            Ok(MailRecord {
                 id: row.id,
                 kind: kind(&row.kind)?,
                 status: MailStatus::parse(&row.status)
