@@ -11,7 +11,7 @@ Phases (each can be picked with --only):
               afterwards no instant holds more active jobs than capacity (checked in SQL)
   idempotency one Idempotency-Key sent 50 times at once: one job, the rest replay or 409
   races       confirm against decline on the same pending jobs: exactly one wins each
-  hostile     SQL metacharacters and unicode stored verbatim, 1 MB bodies, deep JSON, wrong
+  hostile     SQL metacharacters and unicode stored verbatim (format characters refused), 1 MB bodies, deep JSON, wrong
               content types, header injection in names (checked in the raw mails), bad keys
   auth        forged, expired, alg-none, wrong-secret tokens: 401; other tenant's token: 404
   ratelimit   a second stack with the deployed booking limit: 45 at once, exactly 20 pass, 429s
@@ -639,7 +639,6 @@ NASTY_NAMES = [
     "Robert'); DROP TABLE jobs;--",
     "O'Brien \"Bobby\" \\ % _ ; -- /* */",
     "Zoë Ñandú 中文 ✓ 💥 عربى",
-    "\u202eevil\u202c mirror",
     "Mallory <attacker@evil.example>, \"x\" <y@evil.example>",
     "=?utf-8?q?Injected=0D=0ABcc:_victim@evil.example?=",
     "Name: With: Colons\u2028Bcc: victim@evil.example",
@@ -653,7 +652,7 @@ def phase_hostile(solo: Tenant, trio: Tenant) -> dict:
     for i, name in enumerate(NASTY_NAMES):
         local = f"o'hara+{i}%_x--"
         address = f"{local}.{uuid.uuid4().hex[:6]}@{CLIENT_DOMAIN}"
-        notes = f"Line one; DELETE FROM contacts;\nLine two 🚀 'quoted' \"double\" \\ back\tTab ‮ {name}"
+        notes = f"Line one; DELETE FROM contacts;\nLine two 🚀 'quoted' \"double\" \\ back\tTab {name}"
         body = {"start": free[i], "name": name, "email": address, "phone": "+1 (555) 010-0199", "notes": notes}
         r = post(f"/services/{solo.service('trim')}/book", body)
         if not check(r.status == 201, f"hostile but valid booking refused: {r.brief()}"):
@@ -677,6 +676,10 @@ def phase_hostile(solo: Tenant, trio: Tenant) -> dict:
         ("CRLF in email", Req("POST", book, {**good, "email": f"eve@{CLIENT_DOMAIN}\r\nBcc: victim@evil.example"}), 400, "invalid_request"),
         ("two addresses", Req("POST", book, {**good, "email": f"a@{CLIENT_DOMAIN}, b@evil.example"}), 400, "invalid_request"),
         ("NUL in notes", Req("POST", book, {**good, "notes": "nul\u0000byte"}), 400, "invalid_request"),
+        # Unicode format characters (bidi overrides, zero-width) are refused like control characters.
+        ("bidi override in name", Req("POST", book, {**good, "name": "\u202eevil\u202c mirror"}), 400, "invalid_request"),
+        ("bidi override in notes", Req("POST", book, {**good, "notes": "Tab \u202e reversed"}), 400, "invalid_request"),
+        ("zero-width space in name", Req("POST", book, {**good, "name": "Zero\u200bWidth"}), 400, "invalid_request"),
         ("1 MB body", Req("POST", book, json.dumps({**good, "notes": "x" * (1 << 20)})), 400, "invalid_request"),
         ("1 MB name", Req("POST", book, {**good, "name": "n" * (1 << 20)}), 400, "invalid_request"),
         ("201-char name", Req("POST", book, {**good, "name": "n" * 201}), 400, "invalid_request"),
@@ -751,9 +754,12 @@ def check_raw_mails(stored: dict, messages: dict) -> None:
             check(len(values) == 1 and len(addresses) == 1 and addresses[0][1] == address,
                   f"{job} {kind}: {field} holds {addresses} instead of one {address}")
             if addresses:
-                # Adjacent encoded-words join without the folding space (RFC 2047 6.2).
+                # The client's name is the owner mail's Reply-To display name; a client mail
+                # carries none (it only greets with the name). Adjacent encoded-words join
+                # without the folding space (RFC 2047 6.2).
                 shown = str(email.header.make_header(email.header.decode_header(addresses[0][0])))
-                check(shown == name, f"{job} {kind}: display name {shown!r} instead of {name!r}")
+                expected = "" if kind.startswith("client") else name
+                check(shown == expected, f"{job} {kind}: display name {shown!r} instead of {expected!r}")
             head = raw.split("\r\n\r\n", 1)[0]
             for line in head.split("\r\n"):
                 check(not re.match(r"(?i)^(bcc|cc|x-injected)\s*:", line), f"{job} {kind}: injected line {line!r}")
