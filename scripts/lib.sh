@@ -290,23 +290,33 @@ ensure_postgres() {
 		port="$(sed -n 4p "$data/postmaster.pid")"
 		log "reusing the running $purpose cluster on port $port"
 	else
-		port="$(free_port "$default_port")"
 		# Unix sockets live in the data dir, unless its path is too long for a socket name.
 		local sockdir="$data"
 		if ((${#data} > 90)); then
 			sockdir="$(mktemp -d /tmp/booking-pgsock.XXXXXX)"
 			if [[ -n $PG_USER ]]; then chown "$PG_USER:" "$sockdir"; fi
 		fi
-		printf "port = %s\nunix_socket_directories = '%s'\n" "$port" "$sockdir" |
-			_pg_as_owner tee "$data/run.conf" >/dev/null
 		if [[ $keep == keep ]]; then
 			on_exit "$(printf '_pg_stop %q keep' "$data")"
 		fi
-		log "starting postgres ($purpose) on 127.0.0.1:$port"
-		if ! _pg_as_owner "$PG_BIN/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 start >/dev/null; then
-			tail -n 30 "$data/server.log" >&2 || true
-			die "postgres did not start"
-		fi
+		# A port nobody listens on can still be taken as some client connection's local port (the
+		# ephemeral range covers ours): then the bind fails, and the next free port is tried.
+		local try next=$default_port
+		for try in 1 2 3 4 5; do
+			port="$(free_port "$next")"
+			printf "port = %s\nunix_socket_directories = '%s'\n" "$port" "$sockdir" |
+				_pg_as_owner tee "$data/run.conf" >/dev/null
+			log "starting postgres ($purpose) on 127.0.0.1:$port"
+			if _pg_as_owner "$PG_BIN/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 start >/dev/null; then
+				break
+			fi
+			if ((try == 5)) || ! tail -n 5 "$data/server.log" | grep -q "Address already in use"; then
+				tail -n 30 "$data/server.log" >&2 || true
+				die "postgres did not start"
+			fi
+			warn "port $port was taken meanwhile; trying another"
+			next=$((port + 1))
+		done
 	fi
 
 	local i

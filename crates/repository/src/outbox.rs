@@ -10,7 +10,6 @@
 
 use booking_domain::{ClientEmail, MailContext, MailKind, MailStatus, backoff};
 use chrono::{DateTime, Duration, Utc};
-use diesel::dsl::min;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
@@ -454,15 +453,27 @@ pub async fn for_job(
 }
 
 /// How long the oldest mail not yet accepted by SES has waited (`None` when none waits): the
-/// backlog metric an alarm watches.
+/// backlog metric an alarm watches. A mail never tried waits from when it became due, so one
+/// held back on purpose (a recipient's turn, see [`BOOKING_MAILS_PER_ADDRESS_HOUR`]) is no
+/// backlog until its turn comes; a mail that was tried waits from its creation.
 pub async fn oldest_pending_age(
     conn: &mut AsyncPgConnection,
     now: DateTime<Utc>,
 ) -> QueryResult<Option<Duration>> {
-    let oldest: Option<DateTime<Utc>> = emails::table
-        .filter(emails::status.eq(MailStatus::Pending.as_str()))
-        .select(min(emails::created_at))
-        .first(conn)
-        .await?;
-    Ok(oldest.map(|created| (now - created).max(Duration::zero())))
+    #[derive(QueryableByName)]
+    struct Oldest {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
+        waiting_since: Option<DateTime<Utc>>,
+    }
+    let oldest: Oldest = diesel::sql_query(
+        "SELECT min(CASE WHEN attempts = 0 THEN greatest(created_at, next_attempt_at) \
+                         ELSE created_at END) AS waiting_since \
+         FROM emails WHERE status = 'pending' AND (attempts > 0 OR next_attempt_at <= $1)",
+    )
+    .bind::<diesel::sql_types::Timestamptz, _>(now)
+    .get_result(conn)
+    .await?;
+    Ok(oldest
+        .waiting_since
+        .map(|since| (now - since).max(Duration::zero())))
 }

@@ -387,6 +387,19 @@ async fn a_sixth_booking_mail_to_one_address_within_an_hour_waits_for_the_relay(
         1
     );
     let mut conn = stack.deps.pool.get().await.expect("connection");
+    // A mail that waits its turn on purpose is no backlog: the alarm counts from its turn.
+    for (at, backlog) in [
+        (an_hour_later - Duration::seconds(1), None),
+        (
+            an_hour_later + Duration::minutes(2),
+            Some(Duration::minutes(2)),
+        ),
+    ] {
+        let age = booking_repository::outbox::oldest_pending_age(&mut conn, at)
+            .await
+            .expect("backlog age");
+        assert_eq!(age, backlog, "at {at}");
+    }
     for (at, expected) in [
         (an_hour_later - Duration::seconds(1), 0),
         (an_hour_later, 1),
