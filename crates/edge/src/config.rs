@@ -145,7 +145,10 @@ fn per_minute(
 
 /// A boolean setting; unset is false.
 fn flag(lookup: impl Fn(&str) -> Option<String>, name: &'static str) -> Result<bool, ConfigError> {
-    match lookup(name).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+    match lookup(name)
+        .map(|v| v.trim().to_ascii_lowercase())
+        .as_deref()
+    {
         None | Some("false" | "0" | "no" | "off") => Ok(false),
         Some("true" | "1" | "yes" | "on") => Ok(true),
         Some(other) => Err(ConfigError::Invalid(
