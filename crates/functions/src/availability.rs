@@ -1,7 +1,7 @@
 //! `GET /services/{serviceId}/availability?from&to`: the bookable slots of a service.
 
 use booking_domain::FieldError;
-use booking_edge::input::{client_key, path_uuid, query_date};
+use booking_edge::input::{path_uuid, query_date};
 use booking_edge::{ApiError, json_response, respond, views};
 use booking_repository::AsyncPgConnection;
 use booking_repository::catalog::{self, ServiceCalendar};
@@ -47,17 +47,8 @@ fn parse(request: &Request) -> Result<Query, ApiError> {
 
 async fn availability(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiError> {
     let query = parse(request)?;
-    let bucket = format!(
-        "availability:{}",
-        client_key(request, deps.config.edge_origin_secret.as_deref())
-    );
-    // 0 turns the app's limit off.
-    let limit = deps.config.availability_rate_limit_per_minute;
-    let limit = (limit > 0).then(|| RateLimit {
-        bucket: &bucket,
-        limit,
-        window: chrono::Duration::minutes(1),
-    });
+    let bucket = deps.client_bucket("availability", request);
+    let limit = RateLimit::per_minute(&bucket, deps.config.availability_rate_limit_per_minute);
     let now = deps.now();
     let (from, to, inputs) = {
         let conn = deps.connection().await?;

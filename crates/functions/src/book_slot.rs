@@ -1,9 +1,7 @@
 //! `POST /services/{serviceId}/book`: a client books a slot.
 
 use booking_domain::{ClientEmail, ClientName, Notes, Phone};
-use booking_edge::input::{
-    body_bytes, client_key, idempotency_key, instant, json_object, path_uuid,
-};
+use booking_edge::input::{body_bytes, idempotency_key, instant, json_object, path_uuid};
 use booking_edge::{ApiError, json_response, respond, views};
 use booking_repository::changes::{self, NewBooking};
 use booking_repository::rate_limit::RateLimit;
@@ -53,17 +51,9 @@ async fn book(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiError
         }),
         None => None,
     };
-    let bucket = format!(
-        "book:{}",
-        client_key(request, deps.config.edge_origin_secret.as_deref())
-    );
-    // Counted inside the booking's own transaction (no round trip of its own); 0 turns it off.
-    let limit = deps.config.booking_rate_limit_per_minute;
-    let rate_limit = (limit > 0).then(|| RateLimit {
-        bucket: &bucket,
-        limit,
-        window: chrono::Duration::minutes(1),
-    });
+    let bucket = deps.client_bucket("book", request);
+    // Counted inside the booking's own transaction (no round trip of its own).
+    let rate_limit = RateLimit::per_minute(&bucket, deps.config.booking_rate_limit_per_minute);
     let now = deps.now();
     let conn = deps.connection().await?;
     let replay_job = |mut conn: PooledConnection, job_id| async move {

@@ -14,6 +14,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 
+use booking_edge::input::client_key;
 use booking_edge::{ApiError, Config};
 use booking_email::{MailSettings, Mailer};
 use booking_repository::{DbPool, PooledConnection, build_pool};
@@ -70,6 +71,13 @@ impl Deps {
         )
         .await;
         Self::new(config, clock, mailer)
+    }
+
+    /// The rate-limit bucket of `request`'s client on `route`: its IPv4 address or IPv6 /64
+    /// (behind CloudFront, the viewer's, when the origin secret matches).
+    pub fn client_bucket(&self, route: &str, request: &Request) -> String {
+        let client = client_key(request, self.config.edge_origin_secret.as_deref());
+        format!("{route}:{client}")
     }
 
     pub fn now(&self) -> DateTime<Utc> {

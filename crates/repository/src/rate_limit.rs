@@ -19,6 +19,17 @@ pub struct RateLimit<'a> {
     pub window: Duration,
 }
 
+impl<'a> RateLimit<'a> {
+    /// `limit` hits a minute for `bucket`; a limit of 0 turns the limit off (`None`).
+    pub fn per_minute(bucket: &'a str, limit: u32) -> Option<Self> {
+        (limit > 0).then(|| Self {
+            bucket,
+            limit,
+            window: Duration::minutes(1),
+        })
+    }
+}
+
 /// Counts one hit against `limit` in the window containing `now` and answers how many seconds
 /// the caller must wait, if the window already had `limit.limit` hits. Takes a shared
 /// connection, to pipeline it with other statements; inside a transaction the hit counts only
