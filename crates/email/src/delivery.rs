@@ -15,10 +15,12 @@ use booking_repository::{
 };
 use chrono::{DateTime, Utc};
 use diesel::QueryResult;
+use futures_util::StreamExt;
 use futures_util::future::try_join;
+use futures_util::stream::FuturesUnordered;
 use uuid::Uuid;
 
-use crate::{MailSettings, Mailer, render};
+use crate::{MailSettings, Mailer, SendError, render};
 
 /// What one delivery run did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -124,36 +126,29 @@ pub async fn deliver_due(
 }
 
 /// Sends mails the caller already holds the lease of — a new booking's, recorded leased in its
-/// transaction — rendered from `context`, and records the outcome: one statement when all go
-/// out. Call it after commit, outside any transaction. `accepted` as for [`deliver_due`].
-pub async fn deliver_leased(
-    conn: &mut AsyncPgConnection,
+/// transaction — rendered from `context`, without touching the database: record the outcome
+/// afterwards with [`record_delivery`]. `accepted` as for [`deliver_due`].
+pub async fn send_leased(
     mailer: &Mailer,
     settings: &MailSettings,
     mails: &[ClaimedMail],
     context: &MailContext,
-    now: DateTime<Utc>,
     accepted: &mut Vec<SentMail>,
-) -> QueryResult<DeliveryReport> {
-    let mut report = DeliveryReport::default();
+) -> Unsent {
     let own = mails.iter().all(|mail| mail.job_id == context.job_id);
-    deliver_job(
-        conn,
-        mailer,
-        settings,
-        mails,
-        own.then_some(context),
-        now,
-        &mut report,
-        accepted,
-    )
-    .await?;
-    Ok(report)
+    send_all(mailer, settings, mails, own.then_some(context), accepted).await
 }
 
-/// Sends one job's leased mails and records them: failures one by one (rare), the mails SES
-/// accepted in one statement at the end. Each accepted mail is in `accepted` from the moment
-/// SES takes it until it is recorded, so neither an error nor a dropped future loses it.
+/// The mails of a send that did not go out, to be recorded.
+#[derive(Debug, Default)]
+pub struct Unsent {
+    /// Mails that cannot be built (their job is gone, or rendering failed): given up.
+    unbuildable: Vec<(ClaimedMail, String)>,
+    /// Mails SES refused: retried after their backoff, or given up when the refusal is final.
+    refused: Vec<(ClaimedMail, SendError)>,
+}
+
+/// Sends one job's leased mails and records them ([`send_all`], then [`record_delivery`]).
 #[allow(clippy::too_many_arguments)] // The delivery's context, passed down one level.
 async fn deliver_job(
     conn: &mut AsyncPgConnection,
@@ -165,20 +160,87 @@ async fn deliver_job(
     report: &mut DeliveryReport,
     accepted: &mut Vec<SentMail>,
 ) -> QueryResult<()> {
+    let unsent = send_all(mailer, settings, mails, context, accepted).await;
+    *report += record_delivery(conn, unsent, accepted, now).await?;
+    Ok(())
+}
+
+/// Sends one job's mails all at once (SES answers in tens of milliseconds, so a job's two mails
+/// cost one wait, not two). Each accepted mail is in `accepted` from the moment SES takes it
+/// until it is recorded, so neither an error nor a dropped future loses it.
+async fn send_all(
+    mailer: &Mailer,
+    settings: &MailSettings,
+    mails: &[ClaimedMail],
+    context: Option<&MailContext>,
+    accepted: &mut Vec<SentMail>,
+) -> Unsent {
+    let mut unsent = Unsent::default();
+    let mut sends = FuturesUnordered::new();
     for mail in mails {
-        match deliver(conn, mailer, settings, mail, context, now).await? {
-            Attempt::Sent(sent) => accepted.push(sent),
-            Attempt::Retried => report.retried += 1,
-            Attempt::Failed => report.failed += 1,
+        let Some(context) = context else {
+            unsent
+                .unbuildable
+                .push((mail.clone(), "the job no longer exists".to_owned()));
+            continue;
+        };
+        match render(mail.kind, context, settings) {
+            Ok(rendered) => sends.push(async move {
+                let outcome = mailer.send(&rendered).await;
+                (mail, rendered, outcome)
+            }),
+            Err(error) => unsent.unbuildable.push((mail.clone(), error.to_string())),
         }
+    }
+    while let Some((mail, rendered, outcome)) = sends.next().await {
+        match outcome {
+            Ok(message_id) => {
+                tracing::info!(
+                    email_id = %mail.id,
+                    job_id = %mail.job_id,
+                    kind = %mail.kind,
+                    to = %mask_email(&rendered.to),
+                    attempt = mail.attempts,
+                    ses_message_id = %message_id,
+                    "mail sent"
+                );
+                accepted.push(SentMail {
+                    email_id: mail.id,
+                    ses_message_id: message_id,
+                });
+            }
+            Err(error) => unsent.refused.push((mail.clone(), error)),
+        }
+    }
+    unsent
+}
+
+/// Records a send's outcome: the mails that did not go out one by one (rare), then those SES
+/// accepted in one statement; `accepted` is empty again when this returns `Ok`.
+pub async fn record_delivery(
+    conn: &mut AsyncPgConnection,
+    unsent: Unsent,
+    accepted: &mut Vec<SentMail>,
+    now: DateTime<Utc>,
+) -> QueryResult<DeliveryReport> {
+    let mut report = DeliveryReport::default();
+    let mut count = |attempt| match attempt {
+        Attempt::Failed => report.failed += 1,
+        Attempt::Retried => report.retried += 1,
+    };
+    for (mail, reason) in &unsent.unbuildable {
+        count(give_up(conn, mail, reason, now).await?);
+    }
+    for (mail, error) in &unsent.refused {
+        count(record_refusal(conn, mail, error, now).await?);
     }
     outbox::mark_sent_many(conn, accepted, now).await?;
     report.sent += accepted.len();
     accepted.clear();
-    Ok(())
+    Ok(report)
 }
 
-/// Records mails SES accepted, through a fresh connection from `pool` each try: for the
+/// Records the mails SES accepted, through a fresh connection from `pool` each try: for the
 /// `accepted` mails a delivery left unrecorded (its connection died, or it was cut short).
 /// Tries five times over about 2.6 s (a database that lost its connections is usually back well
 /// within that); if all fail, the relay sends those mails again after their lease.
@@ -206,69 +268,41 @@ pub async fn record_sent(pool: &DbPool, sent: &[SentMail], now: DateTime<Utc>) -
     recorded.is_some()
 }
 
+/// What became of a mail that did not go out.
 enum Attempt {
-    Sent(SentMail),
     Retried,
     Failed,
 }
 
-async fn deliver(
+/// Records SES's refusal of `mail`: retried after its backoff, or given up for good.
+async fn record_refusal(
     conn: &mut AsyncPgConnection,
-    mailer: &Mailer,
-    settings: &MailSettings,
     mail: &ClaimedMail,
-    context: Option<&MailContext>,
+    error: &SendError,
     now: DateTime<Utc>,
 ) -> QueryResult<Attempt> {
-    let Some(context) = context else {
-        return give_up(conn, mail, "the job no longer exists", now).await;
-    };
-    let rendered = match render(mail.kind, context, settings) {
-        Ok(rendered) => rendered,
-        Err(error) => return give_up(conn, mail, &error.to_string(), now).await,
-    };
-    match mailer.send(&rendered).await {
-        Ok(message_id) => {
-            tracing::info!(
-                email_id = %mail.id,
-                job_id = %mail.job_id,
-                kind = %mail.kind,
-                to = %mask_email(&rendered.to),
-                attempt = mail.attempts,
-                ses_message_id = %message_id,
-                "mail sent"
-            );
-            Ok(Attempt::Sent(SentMail {
-                email_id: mail.id,
-                ses_message_id: message_id,
-            }))
-        }
-        Err(error) => {
-            let status =
-                outbox::mark_failed(conn, mail, &error.message, error.permanent, now).await?;
-            if status == MailStatus::Failed {
-                tracing::error!(
-                    email_id = %mail.id,
-                    job_id = %mail.job_id,
-                    kind = %mail.kind,
-                    attempt = mail.attempts,
-                    permanent = error.permanent,
-                    error = %error.message,
-                    "mail given up"
-                );
-                Ok(Attempt::Failed)
-            } else {
-                tracing::warn!(
-                    email_id = %mail.id,
-                    job_id = %mail.job_id,
-                    kind = %mail.kind,
-                    attempt = mail.attempts,
-                    error = %error.message,
-                    "mail not sent; will retry"
-                );
-                Ok(Attempt::Retried)
-            }
-        }
+    let status = outbox::mark_failed(conn, mail, &error.message, error.permanent, now).await?;
+    if status == MailStatus::Failed {
+        tracing::error!(
+            email_id = %mail.id,
+            job_id = %mail.job_id,
+            kind = %mail.kind,
+            attempt = mail.attempts,
+            permanent = error.permanent,
+            error = %error.message,
+            "mail given up"
+        );
+        Ok(Attempt::Failed)
+    } else {
+        tracing::warn!(
+            email_id = %mail.id,
+            job_id = %mail.job_id,
+            kind = %mail.kind,
+            attempt = mail.attempts,
+            error = %error.message,
+            "mail not sent; will retry"
+        );
+        Ok(Attempt::Retried)
     }
 }
 

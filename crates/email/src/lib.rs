@@ -8,6 +8,8 @@ mod mailer;
 mod render;
 mod templates;
 
-pub use delivery::{DeliveryReport, deliver_due, deliver_leased, record_sent, relay};
+pub use delivery::{
+    DeliveryReport, Unsent, deliver_due, record_delivery, record_sent, relay, send_leased,
+};
 pub use mailer::{Mailer, SendError, sdk_config, sdk_config_loader};
 pub use render::{MailSettings, RenderError, RenderedMail, render};

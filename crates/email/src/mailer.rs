@@ -78,6 +78,12 @@ pub enum Mailer {
     Local { dir: PathBuf },
     /// Tests: mails are kept for assertions.
     Memory(Arc<Mutex<Vec<RenderedMail>>>),
+    /// Benchmarks: `inner` behind a network's worth of waiting on every call, as SES in AWS
+    /// answers in tens of milliseconds where moto and memory answer at once.
+    Delayed {
+        inner: Box<Mailer>,
+        latency: Duration,
+    },
 }
 
 /// The SDK configuration mails are sent with: the standard provider chains (region and
@@ -138,10 +144,19 @@ impl Mailer {
         Self::Memory(Arc::default())
     }
 
+    /// This mailer with `latency` added to every call ([`Mailer::Delayed`]).
+    pub fn with_latency(self, latency: Duration) -> Self {
+        Self::Delayed {
+            inner: Box::new(self),
+            latency,
+        }
+    }
+
     /// What a memory mailer holds (nothing for the others).
     pub fn sent(&self) -> Vec<RenderedMail> {
         match self {
             Self::Memory(mails) => mails.lock().unwrap_or_else(PoisonError::into_inner).clone(),
+            Self::Delayed { inner, .. } => inner.sent(),
             _ => Vec::new(),
         }
     }
@@ -158,6 +173,10 @@ impl Mailer {
                 let mut mails = mails.lock().unwrap_or_else(PoisonError::into_inner);
                 mails.push(mail.clone());
                 Ok(format!("memory-{}", mails.len()))
+            }
+            Self::Delayed { inner, latency } => {
+                tokio::time::sleep(*latency).await;
+                Box::pin(inner.send(mail)).await
             }
         }
     }

@@ -14,7 +14,9 @@ use std::time::{Duration as StdDuration, Instant};
 use booking_domain::{
     BookingSettings, ClientEmail, ClientName, DeclineReason, MailKind, MailStatus, backoff,
 };
-use booking_email::{DeliveryReport, MailSettings, Mailer, deliver_due, deliver_leased, relay};
+use booking_email::{
+    DeliveryReport, MailSettings, Mailer, deliver_due, record_delivery, relay, send_leased,
+};
 use booking_repository::AsyncPgConnection;
 use booking_repository::changes::{self, Booked, NewBooking};
 use booking_repository::diesel_async::RunQueryDsl;
@@ -798,17 +800,11 @@ async fn a_booking_leases_its_mails_to_the_booker_who_sends_them_once() {
     );
     let mailer = Mailer::in_memory();
     let context = booked.mail_context();
-    let report = deliver_leased(
-        &mut salon.conn,
-        &mailer,
-        &settings(),
-        &booked.mails,
-        &context,
-        now(),
-        &mut Vec::new(),
-    )
-    .await
-    .unwrap();
+    let mut accepted = Vec::new();
+    let unsent = send_leased(&mailer, &settings(), &booked.mails, &context, &mut accepted).await;
+    let report = record_delivery(&mut salon.conn, unsent, &mut accepted, now())
+        .await
+        .unwrap();
     assert_eq!(report, sent(2));
     let recipients: Vec<String> = mailer.sent().iter().map(|mail| mail.to.clone()).collect();
     assert!(recipients.contains(&salon.client("lea")));

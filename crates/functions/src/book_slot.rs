@@ -73,7 +73,9 @@ async fn book(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiError
                     client = %booking.email.masked(),
                     "booking landed"
                 );
-                deps.deliver_booking(conn, &booked).await;
+                // Sent once the response is on its way (`Deps::settle`).
+                deps.owe_booking_mails(&booked);
+                drop(conn);
                 Ok(json_response(
                     201,
                     &json!({ "job": views::job(&booked.job) }),

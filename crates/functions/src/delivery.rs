@@ -2,14 +2,45 @@
 //! budget; whatever does not go out by then stays in the outbox for the relay. The clock and the
 //! mailer are the container's ([`Deps`]), so tests drive this with a fixed clock and moto.
 
-use booking_email::{DeliveryReport, deliver_due, deliver_leased, record_sent};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use booking_domain::MailContext;
+use booking_email::{DeliveryReport, deliver_due, record_delivery, record_sent, send_leased};
 use booking_repository::changes::Booked;
 use booking_repository::diesel::QueryResult;
+use booking_repository::outbox::ClaimedMail;
 use booking_repository::outbox::{self, SentMail};
 use booking_repository::{PooledConnection, is_unavailable};
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
 use crate::Deps;
+
+/// What an invocation owes after its response: held by the container ([`Deps`]) until
+/// [`Deps::settle`].
+#[derive(Clone, Default)]
+pub struct Owed(Arc<Mutex<Vec<OwedWork>>>);
+
+enum OwedWork {
+    BookingMails {
+        job_id: Uuid,
+        mails: Vec<ClaimedMail>,
+        context: MailContext,
+    },
+}
+
+impl Owed {
+    fn push(&self, work: OwedWork) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(work);
+    }
+
+    fn take(&self) -> Vec<OwedWork> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
 
 /// How long a function waits, after its commit, to hand its own mails to SES before answering.
 /// Whatever is not sent by then stays in the outbox for the relay.
@@ -44,28 +75,68 @@ impl Deps {
             .await
     }
 
-    /// [`Deps::deliver_after_commit`] for a new booking, whose mails its transaction recorded
-    /// already leased to this function: nothing is read back before sending.
-    pub async fn deliver_booking(
-        &self,
-        mut conn: PooledConnection,
-        booked: &Booked,
-    ) -> Option<PooledConnection> {
+    /// Leaves a new booking's mails, recorded leased to this function in its transaction, to
+    /// be sent once the response is on its way ([`Deps::settle`]): the client never waits for
+    /// SES. If the container dies first, the relay sends them when their lease runs out.
+    pub fn owe_booking_mails(&self, booked: &Booked) {
+        if booked.mails.is_empty() {
+            return;
+        }
+        self.owed.push(OwedWork::BookingMails {
+            job_id: booked.job.id,
+            mails: booked.mails.clone(),
+            context: booked.mail_context(),
+        });
+    }
+
+    /// Does what the last invocation left for after its response, within [`DELIVERY_BUDGET`]
+    /// overall: a booking's mails go out all at once, without a database connection, and are
+    /// then recorded in one statement. Never fails: what is not done stays in the outbox for the
+    /// relay. Run by [`crate::serve_http`] once the response is handed to the runtime (and held
+    /// open by the post-response extension in AWS); tests and the load tool call it after each
+    /// response, as a container does.
+    pub async fn settle(&self) {
+        for owed in self.owed.take() {
+            match owed {
+                OwedWork::BookingMails {
+                    job_id,
+                    mails,
+                    context,
+                } => self.send_booking_mails(job_id, &mails, &context).await,
+            }
+        }
+    }
+
+    async fn send_booking_mails(&self, job_id: Uuid, mails: &[ClaimedMail], context: &MailContext) {
         let now = self.now();
-        let context = booked.mail_context();
         let mut accepted = Vec::new();
-        let delivery = deliver_leased(
-            &mut conn,
-            &self.mailer,
-            &self.mail,
-            &booked.mails,
-            &context,
-            now,
-            &mut accepted,
-        );
-        let outcome = tokio::time::timeout(DELIVERY_BUDGET, delivery).await;
-        self.after_delivery(conn, booked.job.id, now, outcome, &accepted)
-            .await
+        let delivery = async {
+            let unsent = send_leased(&self.mailer, &self.mail, mails, context, &mut accepted).await;
+            // The connection is taken only to record: none is held while SES answers.
+            match self.pool.get().await {
+                Ok(mut conn) => Some(
+                    record_delivery(&mut conn, unsent, &mut accepted, now)
+                        .await
+                        .map(|report| (report, conn)),
+                ),
+                Err(error) => {
+                    tracing::warn!(%job_id, %error, "no connection to record the sent mails on");
+                    None
+                }
+            }
+        };
+        match tokio::time::timeout(DELIVERY_BUDGET, delivery).await {
+            Ok(Some(Ok((report, _)))) => {
+                tracing::info!(%job_id, sent = report.sent, retried = report.retried, failed = report.failed, "mails handed over");
+                return;
+            }
+            Ok(Some(Err(error))) => {
+                tracing::warn!(%job_id, %error, "mail outcomes not recorded; the relay takes over")
+            }
+            Ok(None) => {}
+            Err(_) => tracing::warn!(%job_id, "mail delivery took too long; the relay takes over"),
+        }
+        record_sent(&self.pool, &accepted, now).await;
     }
 
     async fn after_delivery(

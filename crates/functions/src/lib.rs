@@ -9,6 +9,7 @@ pub use delivery::DELIVERY_BUDGET;
 pub mod email_relay;
 pub mod idempotent;
 pub mod owner_routes;
+mod post_response;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -32,6 +33,8 @@ pub struct Deps {
     pub clock: Clock,
     pub mailer: Mailer,
     pub mail: MailSettings,
+    /// What the current invocation leaves for after its response ([`Deps::settle`]).
+    owed: delivery::Owed,
 }
 
 impl Deps {
@@ -56,6 +59,7 @@ impl Deps {
             clock,
             mailer,
             mail,
+            owed: delivery::Owed::default(),
         })
     }
 
@@ -104,9 +108,24 @@ where
     // Built once per container and alive as long as it: handlers borrow it, nothing is cloned
     // per request.
     let deps: &'static Deps = Box::leak(Box::new(deps));
-    lambda_http::run(service_fn(|request: Request| {
+    let (settled, settlements) = tokio::sync::mpsc::unbounded_channel();
+    let extension = post_response::register(settlements).await;
+    let runtime = lambda_http::run(service_fn(|request: Request| {
         let response = handler(deps, request);
-        async move { Ok::<_, Infallible>(response.await) }
-    }))
-    .await
+        let settled = settled.clone();
+        async move {
+            let response = response.await;
+            // The runtime posts the response as soon as this returns; what the invocation owes
+            // runs beside that, and the extension holds the environment until it is done.
+            tokio::spawn(async move {
+                deps.settle().await;
+                let _ = settled.send(());
+            });
+            Ok::<_, Infallible>(response)
+        }
+    }));
+    match extension {
+        Some(extension) => tokio::try_join!(runtime, extension).map(|_| ()),
+        None => runtime.await,
+    }
 }

@@ -1,33 +1,56 @@
 //! The tenant guard: the one lock every change of a tenant's jobs takes first.
 //!
-//! A booking, a confirmation, a decline, a hand-entered job (and every later change) locks its
-//! tenant's row `FOR NO KEY UPDATE` before it reads capacity, so capacity checks and inserts of
-//! one tenant never interleave, across any number of Lambda containers. Only the tenant's row is
-//! locked (never a service's, never in a join), and a tenant load writes the tenant row before
-//! its services: locks are always taken tenant first, so two transactions can never wait on
-//! each other in opposite orders (no deadlock).
+//! A booking, a confirmation, a decline, a hand-entered job (and every later change) takes its
+//! tenant's lock before it reads capacity, so capacity checks and inserts of one tenant never
+//! interleave, across any number of Lambda containers. The lock is a transaction-level advisory
+//! lock on the tenant's key (class [`TENANT_LOCK_CLASS`], the hash of its id), not a row lock,
+//! for one reason: a request that finds it taken can wait for the holder to finish *without
+//! queueing behind it* ([`wait_for_holder`], a shared lock the holders of which never exclude
+//! one another), then judge its request from what the holder committed — so a storm's refusals
+//! are decided side by side instead of one after another. Advisory locks write nothing and need
+//! no transaction id. A tenant load takes the same lock after writing the tenant row, and no
+//! change takes a row lock before it: nothing ever waits on two locks in opposite orders.
 
 use diesel::prelude::*;
+use diesel::sql_types::{Bool, Integer, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::catalog::{Service, ServiceRow, Tenant, TenantRow, bookable_service_on, pair};
 use crate::schema::{services, tenants};
 
-/// The tenant, its row locked until the transaction ends.
+/// The advisory-lock class of tenant locks (two-key form: never overlaps the one-key locks).
+pub const TENANT_LOCK_CLASS: i32 = 0x7465_6e74;
+
+/// Takes the tenant's lock until the transaction ends.
+#[tracing::instrument(level = "trace", name = "tenant guard", skip_all)]
+pub(crate) async fn lock(mut conn: &AsyncPgConnection, tenant_id: Uuid) -> QueryResult<()> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1, hashtext($2::text))")
+        .bind::<Integer, _>(TENANT_LOCK_CLASS)
+        .bind::<SqlUuid, _>(tenant_id)
+        .execute(&mut conn)
+        .await
+        .map(drop)
+}
+
+/// The tenant, its lock held until the transaction ends: the lock and the read in one pipeline
+/// (Postgres runs them in order, so the read sees what the last holder committed).
 pub(crate) async fn tenant(
     conn: &mut AsyncPgConnection,
     tenant_id: Uuid,
 ) -> QueryResult<Option<Tenant>> {
-    tenants::table
-        .find(tenant_id)
-        .select(TenantRow::as_select())
-        .for_no_key_update()
-        .first::<TenantRow>(conn)
-        .await
-        .optional()?
-        .map(Tenant::try_from)
-        .transpose()
+    let shared: &AsyncPgConnection = conn;
+    let mut reader = shared;
+    let read = async move {
+        tenants::table
+            .find(tenant_id)
+            .select(TenantRow::as_select())
+            .first::<TenantRow>(&mut reader)
+            .await
+            .optional()
+    };
+    let ((), row) = futures_util::future::try_join(lock(shared, tenant_id), read).await?;
+    row.map(Tenant::try_from).transpose()
 }
 
 /// A service of the given tenant (active or not) with the tenant, locking the tenant's row (and
@@ -52,37 +75,93 @@ pub(crate) async fn tenant_service(
         .transpose()
 }
 
+/// How a request asks for the lock of the tenant owning a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ask {
+    /// Wait for it.
+    Wait,
+    /// Take it only if free at once ([`Locked::Busy`] otherwise).
+    Try,
+}
+
+/// What asking for a tenant's lock found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Locked {
+    Held,
+    /// Another transaction holds it (only when asked with [`Ask::Try`]).
+    Busy,
+    /// No such service.
+    NoService,
+}
+
 /// As [`bookable_service_on`], under the guard. On a shared connection, to pipeline it with the
-/// reads that must follow the lock ([`crate::catalog::service_calendar_inputs`]).
+/// reads that must follow the lock ([`crate::catalog::service_calendar_inputs`]): the lock, then
+/// the reads, run in this order, so the reads see what the last holder committed — when the
+/// lock was [`Locked::Held`]; otherwise what they read is not to be acted on.
 pub(crate) async fn bookable_service(
     conn: &AsyncPgConnection,
     service_id: Uuid,
-) -> QueryResult<Option<(Tenant, Service)>> {
-    // The lock, then the read: one pipeline, run in this order, so the read sees what the last
-    // holder of the lock committed.
-    let (_, found) = futures_util::future::try_join(
-        lock_tenant_of_service(conn, service_id),
+    ask: Ask,
+) -> QueryResult<(Locked, Option<(Tenant, Service)>)> {
+    futures_util::future::try_join(
+        lock_tenant_of_service(conn, service_id, ask),
         bookable_service_on(conn, service_id),
     )
-    .await?;
-    Ok(found)
+    .await
 }
 
-/// Locks the row of the tenant that owns `service_id`.
-#[tracing::instrument(level = "trace", name = "tenant guard (FOR NO KEY UPDATE)", skip_all)]
+/// Takes (or tries) the lock of the tenant that owns `service_id`.
+#[tracing::instrument(level = "trace", name = "tenant guard", skip_all)]
 async fn lock_tenant_of_service(
     mut conn: &AsyncPgConnection,
     service_id: Uuid,
-) -> QueryResult<Option<Uuid>> {
-    let owner = services::table
-        .filter(services::id.eq(service_id))
-        .select(services::tenant_id)
-        .single_value();
-    tenants::table
-        .filter(tenants::id.nullable().eq(owner))
-        .select(tenants::id)
-        .for_no_key_update()
-        .first(&mut conn)
+    ask: Ask,
+) -> QueryResult<Locked> {
+    let statement = match ask {
+        Ask::Wait => {
+            "SELECT true AS held FROM (SELECT pg_advisory_xact_lock($1, hashtext(tenant_id::text)) \
+             FROM services WHERE id = $2) AS locked"
+        }
+        Ask::Try => {
+            "SELECT pg_try_advisory_xact_lock($1, hashtext(tenant_id::text)) AS held FROM services \
+             WHERE id = $2"
+        }
+    };
+    let held: Option<Held> = diesel::sql_query(statement)
+        .bind::<Integer, _>(TENANT_LOCK_CLASS)
+        .bind::<SqlUuid, _>(service_id)
+        .get_result(&mut conn)
         .await
-        .optional()
+        .optional()?;
+    Ok(match held {
+        None => Locked::NoService,
+        Some(Held { held: true }) => Locked::Held,
+        Some(Held { held: false }) => Locked::Busy,
+    })
+}
+
+#[derive(QueryableByName)]
+struct Held {
+    #[diesel(sql_type = Bool)]
+    held: bool,
+}
+
+/// Waits until no transaction holds the lock of the tenant owning `service_id`, without taking
+/// it: a session-level shared lock taken and dropped at once (shared holders never wait for one
+/// another, only for the holder of the lock itself). Outside any transaction, so the reads
+/// pipelined after it see what the holder committed.
+#[tracing::instrument(level = "trace", name = "wait for the tenant guard's holder", skip_all)]
+pub(crate) async fn wait_for_holder(
+    mut conn: &AsyncPgConnection,
+    service_id: Uuid,
+) -> QueryResult<()> {
+    diesel::sql_query(
+        "SELECT pg_advisory_lock_shared($1, key), pg_advisory_unlock_shared($1, key) \
+         FROM (SELECT hashtext(tenant_id::text) AS key FROM services WHERE id = $2) AS tenant",
+    )
+    .bind::<Integer, _>(TENANT_LOCK_CLASS)
+    .bind::<SqlUuid, _>(service_id)
+    .execute(&mut conn)
+    .await
+    .map(drop)
 }

@@ -9,7 +9,7 @@
 pub mod catalog;
 pub mod changes;
 mod contacts;
-mod guard;
+pub mod guard;
 pub mod idempotency;
 pub mod jobs;
 pub mod members;

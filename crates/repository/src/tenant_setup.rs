@@ -54,6 +54,9 @@ pub async fn load_tenant(
 ) -> QueryResult<LoadedTenant> {
     conn.transaction(async move |conn| {
         let tenant_id = upsert_tenant(conn, definition).await?;
+        // Bookings judge a request by the hours and settings they read under the guard: wholly
+        // the old ones or wholly the new.
+        crate::guard::lock(conn, tenant_id).await?;
         replace_hours(conn, tenant_id, &definition.schedule).await?;
         replace_overrides(conn, tenant_id, &definition.schedule).await?;
         let services = upsert_services(conn, tenant_id, &definition.services).await?;

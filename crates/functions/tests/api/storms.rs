@@ -216,3 +216,63 @@ async fn connect(url: &str) -> booking_repository::AsyncPgConnection {
         .await
         .expect("connect")
 }
+
+/// A connection holding the tenant's guard, as a booking in progress does.
+async fn hold_the_guard(stack: &Stack) -> booking_repository::AsyncPgConnection {
+    let mut holder = stack.db.connection().await;
+    diesel::sql_query("BEGIN")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1, hashtext(id::text)) FROM tenants")
+        .bind::<diesel::sql_types::Integer, _>(booking_repository::guard::TENANT_LOCK_CLASS)
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    holder
+}
+
+/// How many backends wait for an advisory lock right now.
+async fn waiting_for_the_guard(stack: &Stack) -> i64 {
+    stack
+        .count("pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_full_slot_is_refused_while_the_guard_is_held_and_a_free_one_waits_for_the_holder() {
+    let stack = Stack::default().await;
+    let full = ny_text(2026, 12, 7, 10, 0);
+    stack.book(&full, "first@example.com").await;
+    let mut holder = hold_the_guard(&stack).await;
+    // Refusing needs no lock: decided from a snapshot while the guard is held (waiting for it
+    // would end in the lock timeout's 503).
+    let refused = stack
+        .post_book(stack.haircut, &booking_body(&full, "second@example.com"))
+        .await;
+    let problem = expect_problem(refused, 409, "slot_unavailable");
+    assert!(!problem["alternatives"].as_array().unwrap().is_empty());
+    assert_eq!(waiting_for_the_guard(&stack).await, 0);
+    // Granting does: a free slot waits for the holder, then lands.
+    let other = stack.container();
+    let free = ny_text(2026, 12, 7, 11, 0);
+    let body = booking_body(&free, "third@example.com");
+    let haircut = stack.haircut;
+    let booking = tokio::spawn(async move { other.post_book(haircut, &body).await.status });
+    let mut waited = false;
+    for _ in 0..200 {
+        if waiting_for_the_guard(&stack).await > 0 {
+            waited = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(waited, "the grant never waited for the guard");
+    assert!(!booking.is_finished());
+    diesel::sql_query("ROLLBACK")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    assert_eq!(booking.await.unwrap(), 201);
+    assert_eq!(stack.count("jobs").await, 2);
+}

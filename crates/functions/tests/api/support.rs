@@ -400,15 +400,18 @@ impl Route {
         }
     }
 
-    /// Hands `request` to the route's handler.
+    /// Hands `request` to the route's handler, then lets the container do what the invocation
+    /// owes after its response (`Deps::settle`), as `serve_http` does before the next one.
     pub async fn handle(self, deps: &Deps, request: Request) -> Response<Body> {
-        match self {
+        let response = match self {
             Route::Availability => availability::handle(deps, request).await,
             Route::Book => book_slot::handle(deps, request).await,
             Route::EnterJob => owner_routes::enter_by_hand(deps, request).await,
             Route::Confirm => owner_routes::confirm(deps, request).await,
             Route::Decline => owner_routes::decline(deps, request).await,
-        }
+        };
+        deps.settle().await;
+        response
     }
 }
 

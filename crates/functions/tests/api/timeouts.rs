@@ -72,13 +72,14 @@ async fn a_statement_waiting_on_a_lock_gives_up_with_unavailable() {
     let job = stack
         .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
         .await;
-    // Somebody else holds the tenant's row lock (a migration, an operator's open transaction).
+    // Somebody else holds the tenant's guard (a stuck change, an operator's open transaction).
     let mut holder = stack.db.connection().await;
     diesel::sql_query("BEGIN")
         .execute(&mut holder)
         .await
         .unwrap();
-    diesel::sql_query("SELECT id FROM tenants FOR UPDATE")
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1, hashtext(id::text)) FROM tenants")
+        .bind::<diesel::sql_types::Integer, _>(booking_repository::guard::TENANT_LOCK_CLASS)
         .execute(&mut holder)
         .await
         .unwrap();

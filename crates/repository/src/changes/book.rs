@@ -9,11 +9,12 @@ use booking_domain::{
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
-use futures_util::future::{try_join, try_join3, try_join4};
+use futures_util::future::{try_join, try_join4};
 use uuid::Uuid;
 
 use crate::catalog::{self, Service, ServiceCalendar, Tenant};
 use crate::contacts::{self, GivenClient};
+use crate::guard::{Ask, Locked};
 use crate::jobs::{self, InsertJob, JobRecord, record};
 use crate::outbox::ClaimedMail;
 use crate::rate_limit::{self, RateLimit};
@@ -62,6 +63,7 @@ pub enum BookingError {
     },
     #[error("too many booking requests; retry after {retry_after} s")]
     RateLimited { retry_after: u32 },
+
     #[error(transparent)]
     Database(#[from] diesel::result::Error),
 }
@@ -91,10 +93,14 @@ impl Booked {
 /// Books `request` on service `service_id` as of `now`, recording it under `key` and counting
 /// it against `rate_limit` when given.
 ///
-/// Five round trips: `BEGIN`; the guard pipelined with the rate-limit hit and the calendar
-/// reads; the contact, job, mails and key written in one pipeline; `COMMIT`. A refusal rolls
-/// the hit back with everything else, so it is counted again after the rollback (pipelined
-/// with the alternatives for a full slot).
+/// The hit is counted first, on its own (its table is unlogged: no durable commit), so a flood
+/// is refused before it reaches the guard. Then the guard is *tried*: free, the booking is
+/// judged and written under it — `BEGIN`; the lock pipelined with the calendar reads; the
+/// writes; `COMMIT`. Taken, what the pipeline read anyway (a snapshot) is enough to refuse
+/// (refusing is always safe; only granting needs the lock); if it would grant, the request
+/// waits for the holder without queueing ([`guard::wait_for_holder`]), judges again from what
+/// the holder committed, and only then, if still free, queues for the lock. So a storm of
+/// requests for one place is refused side by side, not one after another.
 pub async fn book(
     conn: &mut AsyncPgConnection,
     service_id: Uuid,
@@ -103,51 +109,129 @@ pub async fn book(
     key: Option<KeyRef<'_>>,
     rate_limit: Option<RateLimit<'_>>,
 ) -> Result<Booked, BookingError> {
-    let outcome = conn
-        .transaction::<_, BookingError, _>(async move |conn| {
-            land(conn, service_id, request, now, key, rate_limit).await
-        })
-        .await;
-    match outcome {
+    if let Some(retry_after) = count(conn, rate_limit, now).await? {
+        return Err(BookingError::RateLimited { retry_after });
+    }
+    let refused = match attempt(conn, service_id, request, now, key, Ask::Try).await {
+        Err(Landing::Busy(None)) => {
+            // Free in the snapshot: see what the holder commits.
+            let shared: &AsyncPgConnection = conn;
+            let ((), snapshot) = try_join(
+                guard::wait_for_holder(shared, service_id),
+                horizon_calendar(shared, service_id, request.start),
+            )
+            .await?;
+            let snapshot = snapshot.ok_or(BookingError::ServiceNotFound)?;
+            let calendar = snapshot.calendar();
+            match calendar.evaluate(request.start, now) {
+                Ok(_) => attempt(conn, service_id, request, now, key, Ask::Wait)
+                    .await
+                    .map_err(Landing::into_error),
+                Err(BookingRejected::SlotUnavailable) => {
+                    return Err(BookingError::Rejected {
+                        reason: BookingRejected::SlotUnavailable,
+                        alternatives: calendar.next_slots(
+                            request.start,
+                            ALTERNATIVES_HORIZON_DAYS,
+                            ALTERNATIVES,
+                            now,
+                        ),
+                    });
+                }
+                Err(reason) => Err(BookingError::Rejected {
+                    reason,
+                    alternatives: Vec::new(),
+                }),
+            }
+        }
+        Err(landing) => Err(landing.into_error()),
         Ok(booked) => Ok(booked),
-        Err(error @ (BookingError::RateLimited { .. } | BookingError::Database(_))) => Err(error),
+    };
+    match refused {
         Err(BookingError::Rejected {
             reason: BookingRejected::SlotUnavailable,
             ..
         }) => {
-            let shared: &AsyncPgConnection = conn;
-            let (alternatives, _) = try_join(
-                alternatives_on(shared, service_id, request.start, now),
-                count(shared, rate_limit, now),
-            )
-            .await?;
+            let calendar = horizon_calendar(conn, service_id, request.start).await?;
             Err(BookingError::Rejected {
                 reason: BookingRejected::SlotUnavailable,
-                alternatives,
+                alternatives: calendar.map_or_else(Vec::new, |inputs| {
+                    inputs.calendar().next_slots(
+                        request.start,
+                        ALTERNATIVES_HORIZON_DAYS,
+                        ALTERNATIVES,
+                        now,
+                    )
+                }),
             })
         }
-        Err(refusal) => {
-            count(conn, rate_limit, now).await?;
-            Err(refusal)
+        outcome => outcome,
+    }
+}
+
+/// Why a booking did not land in one [`attempt`].
+enum Landing {
+    Error(BookingError),
+    /// The guard was only tried and another request holds it; what the snapshot read beside it
+    /// refused, if anything.
+    Busy(Option<BookingRejected>),
+}
+
+impl Landing {
+    fn into_error(self) -> BookingError {
+        match self {
+            Self::Error(error) => error,
+            // Only a refusal is ever left busy (a grant goes on to wait).
+            Self::Busy(refusal) => BookingError::Rejected {
+                reason: refusal.unwrap_or(BookingRejected::SlotUnavailable),
+                alternatives: Vec::new(),
+            },
         }
     }
 }
 
-/// The booking's transaction: the guard pipelined with the rate-limit hit and the calendar
-/// reads (Postgres runs them in order, so nothing is read before the lock is held), the decision,
-/// then [`write`].
+impl From<BookingError> for Landing {
+    fn from(error: BookingError) -> Self {
+        Self::Error(error)
+    }
+}
+
+impl From<diesel::result::Error> for Landing {
+    fn from(error: diesel::result::Error) -> Self {
+        Self::Error(error.into())
+    }
+}
+
+/// One try at landing the booking in a transaction of its own.
+async fn attempt(
+    conn: &mut AsyncPgConnection,
+    service_id: Uuid,
+    request: &NewBooking,
+    now: DateTime<Utc>,
+    key: Option<KeyRef<'_>>,
+    ask: Ask,
+) -> Result<Booked, Landing> {
+    conn.transaction::<_, Landing, _>(async move |conn| {
+        land(conn, service_id, request, now, key, ask).await
+    })
+    .await
+}
+
+/// The booking's transaction: the guard pipelined with the calendar reads (Postgres runs them in
+/// order, so nothing is read before the lock is held), the decision, then [`write`]. When the
+/// guard was only tried and is taken, the reads are a snapshot: [`BookingError::Busy`] carries
+/// its refusal, if any, and the transaction ends having written nothing.
 async fn land(
     shared: &AsyncPgConnection,
     service_id: Uuid,
     request: &NewBooking,
     now: DateTime<Utc>,
     key: Option<KeyRef<'_>>,
-    rate_limit: Option<RateLimit<'_>>,
-) -> Result<Booked, BookingError> {
+    ask: Ask,
+) -> Result<Booked, Landing> {
     let dates = catalog::dates_around(request.start);
-    let (found, wait, (schedule, occupied)) = try_join3(
-        guard::bookable_service(shared, service_id),
-        count(shared, rate_limit, now),
+    let ((locked, found), (schedule, occupied)) = try_join(
+        guard::bookable_service(shared, service_id, ask),
         catalog::service_calendar_inputs(
             shared,
             service_id,
@@ -156,9 +240,6 @@ async fn land(
         ),
     )
     .await?;
-    if let Some(retry_after) = wait {
-        return Err(BookingError::RateLimited { retry_after });
-    }
     let (tenant, service) = found.ok_or(BookingError::ServiceNotFound)?;
     let inputs = ServiceCalendar {
         tenant,
@@ -167,14 +248,18 @@ async fn land(
         occupied,
     };
     let calendar = inputs.calendar();
-    calendar
-        .evaluate(request.start, now)
-        .map_err(|reason| BookingError::Rejected {
-            reason,
-            alternatives: Vec::new(),
-        })?;
+    let judged = calendar.evaluate(request.start, now);
+    match locked {
+        Locked::Held => {}
+        Locked::Busy => return Err(Landing::Busy(judged.err())),
+        Locked::NoService => return Err(BookingError::ServiceNotFound.into()),
+    }
+    judged.map_err(|reason| BookingError::Rejected {
+        reason,
+        alternatives: Vec::new(),
+    })?;
     let end = calendar.slot(request.start, 0).end.with_timezone(&Utc);
-    write(
+    Ok(write(
         shared,
         inputs.tenant,
         inputs.service,
@@ -183,7 +268,7 @@ async fn land(
         now,
         key,
     )
-    .await
+    .await?)
 }
 
 /// Writes an accepted booking in one pipeline: the contact, the job (its id chosen here so the
@@ -250,22 +335,17 @@ async fn count(
     }
 }
 
-/// The next free slots after `after` (read without locks: advice, not a promise), in one round
-/// trip: the service and its calendar are read in one pipeline, over the UTC dates that cover
-/// the horizon in any zone.
-async fn alternatives_on(
+/// The service and its calendar from the UTC dates around `after` to
+/// [`ALTERNATIVES_HORIZON_DAYS`] later (in any zone), read without locks in one pipeline: enough
+/// to judge a start at `after` and to offer the next free slots after it (advice, not a promise).
+async fn horizon_calendar(
     conn: &AsyncPgConnection,
     service_id: Uuid,
     after: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> QueryResult<Vec<Slot>> {
+) -> QueryResult<Option<ServiceCalendar>> {
     let (from, to) = catalog::dates_around(after);
     let to = to
         .checked_add_days(chrono::Days::new(ALTERNATIVES_HORIZON_DAYS))
         .unwrap_or(to);
-    let Some(inputs) = catalog::service_with_calendar(conn, service_id, (from, to)).await? else {
-        return Ok(Vec::new());
-    };
-    let calendar = inputs.calendar();
-    Ok(calendar.next_slots(after, ALTERNATIVES_HORIZON_DAYS, ALTERNATIVES, now))
+    catalog::service_with_calendar(conn, service_id, (from, to)).await
 }
