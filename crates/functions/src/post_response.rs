@@ -12,14 +12,11 @@ use std::sync::Arc;
 use tokio::sync::Mutex;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-/// `POST_RESPONSE_EXTENSION`: `on` or `off`; by default on in AWS (`AWS_EXECUTION_ENV` is set)
-/// and off elsewhere — locally nothing freezes a process, so owed work simply runs.
+/// `POST_RESPONSE_EXTENSION=on` (template.yaml sets it; Lambda's OS-only runtimes leave no other
+/// sign of running in AWS): off elsewhere — locally nothing freezes a process, so owed work
+/// simply runs.
 fn wanted() -> bool {
-    match std::env::var("POST_RESPONSE_EXTENSION").as_deref() {
-        Ok("on") => true,
-        Ok("off") => false,
-        _ => std::env::var_os("AWS_EXECUTION_ENV").is_some(),
-    }
+    std::env::var("POST_RESPONSE_EXTENSION").is_ok_and(|value| value == "on")
 }
 
 /// Registers the extension (before the runtime's first `next`, as Lambda requires of internal

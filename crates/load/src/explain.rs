@@ -136,6 +136,8 @@ async fn hot_path(deps: &Deps, world: &World, round: usize) -> Result<()> {
         &format!("explain-{round}"),
     );
     let (status, body) = answer(&book_slot::handle(deps, world::request(&event)?).await);
+    // The mails, after the response, as the container sends them.
+    deps.settle().await;
     if status != 201 {
         return Err(Error::from(format!(
             "the explained booking answered {status}: {body}"

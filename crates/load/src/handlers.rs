@@ -19,6 +19,9 @@ use crate::stats::{Report, Samples, ms, round};
 use crate::world::{self, Bench, World};
 use crate::{Error, Result};
 
+/// SES answers in tens of milliseconds from inside AWS: the default latency of the slow mailer.
+pub const MAIL_LATENCY: Duration = Duration::from_millis(40);
+
 /// How much of each measurement to run.
 #[derive(Debug, Clone, Copy)]
 pub struct Plan {
@@ -30,6 +33,8 @@ pub struct Plan {
     pub floor_per_client: usize,
     pub burst: usize,
     pub profile_requests: usize,
+    /// What every SES call waits in the measurements "with a slow mailer": SES over the network.
+    pub mail_latency: Duration,
 }
 
 impl Plan {
@@ -43,6 +48,7 @@ impl Plan {
             floor_per_client: 100,
             burst: 100,
             profile_requests: 200,
+            mail_latency: MAIL_LATENCY,
         }
     }
 
@@ -56,6 +62,7 @@ impl Plan {
             floor_per_client: 10,
             burst: 100,
             profile_requests: 20,
+            mail_latency: MAIL_LATENCY,
         }
     }
 }
@@ -64,6 +71,9 @@ impl Plan {
 enum Call {
     Availability(Request),
     Book(Request),
+    /// A booking whose response waits for its mails, as before they moved after the response:
+    /// the handler, then [`Deps::settle`], both measured.
+    BookAwaitingMails(Request),
     Floor,
 }
 
@@ -110,6 +120,12 @@ impl<'a> Slots<'a> {
             .map(|_| Ok(Call::Book(self.booking()?)))
             .collect()
     }
+
+    fn bookings_awaiting_mails(&mut self, count: usize) -> Result<Vec<Call>> {
+        (0..count)
+            .map(|_| Ok(Call::BookAwaitingMails(self.booking()?)))
+            .collect()
+    }
 }
 
 /// The floor: one row into an unindexed table, in a transaction of its own.
@@ -139,6 +155,11 @@ async fn call(deps: &Deps, call: Call) -> u16 {
     match call {
         Call::Availability(request) => availability::handle(deps, request).await.status().as_u16(),
         Call::Book(request) => book_slot::handle(deps, request).await.status().as_u16(),
+        Call::BookAwaitingMails(request) => {
+            let status = book_slot::handle(deps, request).await.status().as_u16();
+            deps.settle().await;
+            status
+        }
         // 200: committed; 500: failed.
         Call::Floor => match floor_call(deps).await {
             Ok(()) => 200,
@@ -148,7 +169,9 @@ async fn call(deps: &Deps, call: Call) -> u16 {
 }
 
 /// Runs each client's calls on its own container, all clients released at once; warm-up calls
-/// run first and are not measured.
+/// run first and are not measured. After each call the container does what the invocation owes
+/// after its response ([`Deps::settle`]), unmeasured, before its next call — as Lambda hands a
+/// container its next event only once the post-response extension is done.
 async fn closed_loop(
     containers: Vec<Deps>,
     warmups: Vec<Vec<Call>>,
@@ -164,6 +187,7 @@ async fn closed_loop(
             tokio::spawn(async move {
                 for warm in warmup {
                     call(&deps, warm).await;
+                    deps.settle().await;
                 }
                 barrier.wait().await;
                 let started = Instant::now();
@@ -172,6 +196,7 @@ async fn closed_loop(
                     let at = Instant::now();
                     let status = call(&deps, next).await;
                     samples.push(at.elapsed(), status);
+                    deps.settle().await;
                 }
                 (started, Instant::now(), samples)
             })
@@ -194,6 +219,56 @@ async fn closed_loop(
 
 fn containers(world: &World, count: usize) -> Result<Vec<Deps>> {
     (0..count).map(|_| world.container()).collect()
+}
+
+/// [`containers`] whose mailer waits `latency` on every call, as SES over the network does.
+fn slow_mail_containers(world: &World, count: usize, latency: Duration) -> Result<Vec<Deps>> {
+    (0..count)
+        .map(|_| world.container_with_mail_latency(latency))
+        .collect()
+}
+
+/// Bookings of one tenant's distinct free slots on containers with the slow mailer; `awaiting`:
+/// each response waits for its mails (the hand-off before this one).
+async fn bookings_with_slow_mail(
+    world: &World,
+    report: &mut Report,
+    slots: &mut Slots<'_>,
+    (clients, per_client): (usize, usize),
+    latency: Duration,
+    awaiting: bool,
+) -> Result<Samples> {
+    let mut warmups = Vec::with_capacity(clients);
+    let mut work = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        warmups.push(slots.bookings(1)?);
+        work.push(if awaiting {
+            slots.bookings_awaiting_mails(per_client)?
+        } else {
+            slots.bookings(per_client)?
+        });
+    }
+    let samples = closed_loop(
+        slow_mail_containers(world, clients, latency)?,
+        warmups,
+        work,
+    )
+    .await?;
+    let name = if awaiting {
+        format!(
+            "booking, distinct slots, {} ms mailer, response after the mails",
+            latency.as_millis()
+        )
+    } else {
+        format!("booking, distinct slots, {} ms mailer", latency.as_millis())
+    };
+    report.latency(
+        &name,
+        clients,
+        &samples,
+        json!({"section": "booking", "tenants": 1, "mail_latency_ms": latency.as_millis() as u64, "response_awaits_mails": awaiting}),
+    )?;
+    Ok(samples)
 }
 
 fn availability_calls(world: &World, count: usize) -> Result<Vec<Call>> {
@@ -304,6 +379,31 @@ pub async fn run(world: &World, plan: Plan, report: &mut Report) -> Result<()> {
     )
     .await?;
     bookings_separate_tenants(world, report, plan).await?;
+
+    println!(
+        "-- booking with a mailer {} ms away (SES over the network), after and before the response",
+        plan.mail_latency.as_millis()
+    );
+    for awaiting in [false, true] {
+        bookings_with_slow_mail(
+            world,
+            report,
+            &mut slots,
+            (1, plan.single_client_bookings / 4),
+            plan.mail_latency,
+            awaiting,
+        )
+        .await?;
+    }
+    bookings_with_slow_mail(
+        world,
+        report,
+        &mut slots,
+        (plan.clients, plan.bookings_per_client),
+        plan.mail_latency,
+        false,
+    )
+    .await?;
 
     println!(
         "-- contention: {} simultaneous requests for one slot",
@@ -452,11 +552,14 @@ async fn burst(
             );
             tokio::spawn(async move {
                 let warm = book_slot::handle(&deps, warmup).await.status().as_u16();
+                deps.settle().await;
                 let request = world::request(&event).map_err(|e| e.to_string())?;
                 barrier.wait().await;
                 let started = Instant::now();
                 let status = book_slot::handle(&deps, request).await.status().as_u16();
-                Ok::<_, String>((warm, started, Instant::now(), status))
+                let ended = Instant::now();
+                deps.settle().await;
+                Ok::<_, String>((warm, started, ended, status))
             })
         })
         .collect();
@@ -615,6 +718,7 @@ async fn profile_case(
     let deps = world.container()?;
     for warm in warmup {
         call(&deps, warm).await;
+        deps.settle().await;
     }
     let shared = Arc::new(Mutex::new(Profile::default()));
     {
@@ -629,6 +733,8 @@ async fn profile_case(
         let status = call(&deps, next).await;
         handler_time += at.elapsed();
         *statuses.entry(status).or_default() += 1;
+        // Its statements count (the mails' record), its time does not: it follows the response.
+        deps.settle().await;
     }
     drop(collecting);
     let profile = std::mem::take(&mut *shared.lock().unwrap_or_else(PoisonError::into_inner));

@@ -9,9 +9,10 @@
 //!
 //! ```text
 //! booking-load [--quick] [--json FILE] [--explain FILE] [--bin-dir DIR] [--cold-runs N]
-//!              [--skip-handlers]
+//!              [--skip-handlers] [--mail-latency-ms MS]
 //! ```
-//! Mails go to an in-memory mailer: SES is never part of a measurement.
+//! Mails go to an in-memory mailer; the "slow mailer" measurements put `--mail-latency-ms` (40 by
+//! default: SES from inside AWS) in front of every call, as SES over the network would.
 
 mod cold_start;
 mod explain;
@@ -47,6 +48,9 @@ struct Options {
     /// Only the cold start and/or the plans.
     #[arg(long)]
     skip_handlers: bool,
+    /// What each SES call waits in the "slow mailer" measurements (SES over the network).
+    #[arg(long, value_name = "MS", default_value_t = 40)]
+    mail_latency_ms: u64,
 }
 
 const ENVIRONMENT: &str =
@@ -56,11 +60,12 @@ async fn run(options: Options) -> Result<()> {
     if std::env::var_os("DATABASE_URL").is_none() {
         return Err(format!("DATABASE_URL is not set\n{ENVIRONMENT}").into());
     }
-    let plan = if options.quick {
+    let mut plan = if options.quick {
         handlers::Plan::quick()
     } else {
         handlers::Plan::full()
     };
+    plan.mail_latency = std::time::Duration::from_millis(options.mail_latency_ms);
     let mut report = stats::Report::new(options.json.as_deref())?;
     let started = std::time::Instant::now();
     let world = world::World::create(plan.clients).await?;

@@ -215,6 +215,11 @@ impl World {
         container(&self.db.url)
     }
 
+    /// [`World::container`] whose in-memory mailer waits `latency` on every call.
+    pub fn container_with_mail_latency(&self, latency: std::time::Duration) -> Result<Deps> {
+        container_with(&self.db.url, Mailer::in_memory().with_latency(latency))
+    }
+
     /// Drops the database (best effort: the throwaway cluster goes anyway).
     pub async fn drop_database(self) {
         let server = with_database(&self.db.url, "postgres");
@@ -240,12 +245,12 @@ pub fn config(url: &str) -> Result<Config> {
 }
 
 pub fn container(url: &str) -> Result<Deps> {
+    container_with(url, Mailer::in_memory())
+}
+
+fn container_with(url: &str, mailer: Mailer) -> Result<Deps> {
     let at = now();
-    Ok(Deps::new(
-        config(url)?,
-        Arc::new(move || at),
-        Mailer::in_memory(),
-    )?)
+    Ok(Deps::new(config(url)?, Arc::new(move || at), mailer)?)
 }
 
 /// `count` jobs (45 minutes each, on a 15-minute grid, spread by a hash) over `days` days from

@@ -7,6 +7,7 @@ mod booking;
 mod contract;
 mod mail;
 mod owner;
+mod post_response;
 mod storms;
 mod support;
 mod timeouts;

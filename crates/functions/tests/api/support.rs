@@ -193,15 +193,20 @@ pub fn availability_request_from(
 
 /// `POST /services/{id}/book` as API Gateway's HTTP API (v2) delivers it.
 pub fn book_request(service: impl ToString, body: &str, headers: &[(&str, &str)]) -> Request {
+    lambda_http::request::from_str(&book_event(service, body, headers))
+        .expect("HTTP v2 fixture parses")
+}
+
+/// The API Gateway HTTP API (v2) event of [`book_request`], as JSON text.
+pub fn book_event(service: impl ToString, body: &str, headers: &[(&str, &str)]) -> String {
     let extra: String = headers
         .iter()
         .map(|(k, v)| format!(", {}: {}", json!(k.to_ascii_lowercase()), json!(v)))
         .collect();
-    let event = fixture("http-v2-book.json")
+    fixture("http-v2-book.json")
         .replace("SERVICE_ID", &service.to_string())
         .replace("HEADERS", &extra)
-        .replace("BODY", &json!(body).to_string());
-    lambda_http::request::from_str(&event).expect("HTTP v2 fixture parses")
+        .replace("BODY", &json!(body).to_string())
 }
 
 /// The same request as `cargo lambda watch`'s router hands it over: no path parameters.
