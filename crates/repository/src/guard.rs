@@ -8,8 +8,13 @@
 //! queueing behind it* ([`wait_for_holder`], a shared lock the holders of which never exclude
 //! one another), then judge its request from what the holder committed — so a storm's refusals
 //! are decided side by side instead of one after another. Advisory locks write nothing and need
-//! no transaction id. A tenant load takes the same lock after writing the tenant row, and no
-//! change takes a row lock before it: nothing ever waits on two locks in opposite orders.
+//! no transaction id.
+//!
+//! Until no function of the release before this one can run, the guard also locks the tenant's
+//! row `FOR NO KEY UPDATE` (that release's guard) once it holds the advisory lock, so during a
+//! rolling deploy an old and a new function never judge one tenant under different locks. Both
+//! are always taken in that order — the advisory lock, then the row; a tenant load takes the
+//! advisory lock before it writes the tenant row — so nothing waits on the two in opposite orders.
 
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Integer, Uuid as SqlUuid};
@@ -22,15 +27,30 @@ use crate::schema::{services, tenants};
 /// The advisory-lock class of tenant locks (two-key form: never overlaps the one-key locks).
 pub const TENANT_LOCK_CLASS: i32 = 0x7465_6e74;
 
-/// Takes the tenant's lock until the transaction ends.
+/// Takes the tenant's lock (and its row's, see the module) until the transaction ends.
 #[tracing::instrument(level = "trace", name = "tenant guard", skip_all)]
 pub(crate) async fn lock(mut conn: &AsyncPgConnection, tenant_id: Uuid) -> QueryResult<()> {
-    diesel::sql_query("SELECT pg_advisory_xact_lock($1, hashtext($2::text))")
-        .bind::<Integer, _>(TENANT_LOCK_CLASS)
-        .bind::<SqlUuid, _>(tenant_id)
-        .execute(&mut conn)
-        .await
-        .map(drop)
+    diesel::sql_query(
+        "SELECT tenants.id FROM pg_advisory_xact_lock($1, hashtext($2::text)) AS advisory, tenants \
+         WHERE tenants.id = $2 FOR NO KEY UPDATE OF tenants",
+    )
+    .bind::<Integer, _>(TENANT_LOCK_CLASS)
+    .bind::<SqlUuid, _>(tenant_id)
+    .execute(&mut conn)
+    .await
+    .map(drop)
+}
+
+/// [`lock`] by the tenant's slug, for a tenant load (nothing when there is no such tenant yet).
+pub(crate) async fn lock_by_slug(conn: &mut AsyncPgConnection, slug: &str) -> QueryResult<()> {
+    diesel::sql_query(
+        "SELECT pg_advisory_xact_lock($1, hashtext(id::text)) FROM tenants WHERE slug = $2",
+    )
+    .bind::<Integer, _>(TENANT_LOCK_CLASS)
+    .bind::<diesel::sql_types::Text, _>(slug)
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 /// The tenant, its lock held until the transaction ends: the lock and the read in one pipeline
@@ -117,14 +137,21 @@ async fn lock_tenant_of_service(
     service_id: Uuid,
     ask: Ask,
 ) -> QueryResult<Locked> {
+    // The row is locked only once the advisory lock is held: a try that finds it taken returns
+    // no row at once instead of queueing for the row.
     let statement = match ask {
         Ask::Wait => {
-            "SELECT true AS held FROM (SELECT pg_advisory_xact_lock($1, hashtext(tenant_id::text)) \
-             FROM services WHERE id = $2) AS locked"
+            "WITH owner AS MATERIALIZED (SELECT tenant_id FROM services WHERE id = $2) \
+             SELECT true AS held FROM owner, \
+             pg_advisory_xact_lock($1, hashtext(owner.tenant_id::text)) AS advisory, tenants \
+             WHERE tenants.id = owner.tenant_id FOR NO KEY UPDATE OF tenants"
         }
+        // The try is a condition on the one materialised row: never evaluated for another tenant.
         Ask::Try => {
-            "SELECT pg_try_advisory_xact_lock($1, hashtext(tenant_id::text)) AS held FROM services \
-             WHERE id = $2"
+            "WITH owner AS MATERIALIZED (SELECT tenant_id FROM services WHERE id = $2) \
+             SELECT true AS held FROM owner JOIN tenants ON tenants.id = owner.tenant_id \
+             WHERE pg_try_advisory_xact_lock($1, hashtext(owner.tenant_id::text)) \
+             FOR NO KEY UPDATE OF tenants"
         }
     };
     let held: Option<Held> = diesel::sql_query(statement)
@@ -133,16 +160,18 @@ async fn lock_tenant_of_service(
         .get_result(&mut conn)
         .await
         .optional()?;
-    Ok(match held {
-        None => Locked::NoService,
-        Some(Held { held: true }) => Locked::Held,
-        Some(Held { held: false }) => Locked::Busy,
+    Ok(match (held, ask) {
+        (Some(_), _) => Locked::Held,
+        // The service's own read, pipelined beside this, tells a missing service apart.
+        (None, Ask::Try) => Locked::Busy,
+        (None, Ask::Wait) => Locked::NoService,
     })
 }
 
 #[derive(QueryableByName)]
 struct Held {
     #[diesel(sql_type = Bool)]
+    #[allow(dead_code)] // Its row is the answer.
     held: bool,
 }
 

@@ -53,9 +53,10 @@ pub async fn load_tenant(
     definition: &TenantDefinition,
 ) -> QueryResult<LoadedTenant> {
     conn.transaction(async move |conn| {
-        let tenant_id = upsert_tenant(conn, definition).await?;
         // Bookings judge a request by the hours and settings they read under the guard: wholly
-        // the old ones or wholly the new.
+        // the old ones or wholly the new. The guard before the tenant row (its order).
+        crate::guard::lock_by_slug(conn, &definition.slug).await?;
+        let tenant_id = upsert_tenant(conn, definition).await?;
         crate::guard::lock(conn, tenant_id).await?;
         replace_hours(conn, tenant_id, &definition.schedule).await?;
         replace_overrides(conn, tenant_id, &definition.schedule).await?;

@@ -276,3 +276,40 @@ async fn a_full_slot_is_refused_while_the_guard_is_held_and_a_free_one_waits_for
     assert_eq!(booking.await.unwrap(), 201);
     assert_eq!(stack.count("jobs").await, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_booking_waits_for_the_previous_releases_guard_during_a_rolling_deploy() {
+    let stack = Stack::default().await;
+    // The release before this one guarded a tenant by its row alone.
+    let mut old_release = stack.db.connection().await;
+    diesel::sql_query("BEGIN")
+        .execute(&mut old_release)
+        .await
+        .unwrap();
+    diesel::sql_query("SELECT id FROM tenants FOR NO KEY UPDATE")
+        .execute(&mut old_release)
+        .await
+        .unwrap();
+    let other = stack.container();
+    let body = booking_body(&ny_text(2026, 12, 7, 10, 0), "new@example.com");
+    let haircut = stack.haircut;
+    let booking = tokio::spawn(async move { other.post_book(haircut, &body).await.status });
+    let mut waited = false;
+    for _ in 0..200 {
+        if stack.count("pg_locks WHERE NOT granted").await > 0 {
+            waited = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(
+        waited,
+        "the booking did not wait for the old release's guard"
+    );
+    assert!(!booking.is_finished());
+    diesel::sql_query("ROLLBACK")
+        .execute(&mut old_release)
+        .await
+        .unwrap();
+    assert_eq!(booking.await.unwrap(), 201);
+}

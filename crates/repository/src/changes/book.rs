@@ -240,6 +240,7 @@ async fn land(
         ),
     )
     .await?;
+    // A missing (or inactive) service first: a try finds no tenant row to lock for it either.
     let (tenant, service) = found.ok_or(BookingError::ServiceNotFound)?;
     let inputs = ServiceCalendar {
         tenant,
