@@ -14,7 +14,14 @@
 - only the functions that send mail may call SES;
 - DATABASE_URL comes from Secrets Manager (or a NoEcho parameter), never plain text;
 - every function has an Errors and a Throttles alarm, and the outbox backlog metric has one, under
-  the dimensions the relay's EMF line declares.
+  the dimensions the relay's EMF line declares;
+- GET /health is public and throttled; every log group is encrypted with a key of the stack; the
+  relay's failed runs go to a dead-letter queue;
+- infrastructure/database.yaml: backups kept >= 7 days, a final snapshot on delete or replace,
+  deletion protection in prod, storage encrypted; the RDS Proxy (on in prod) requires TLS, signs in
+  with the master secret only, fronts the database, is what the application url names when on,
+  sits between the functions' and the database's security groups, and its InitQuery sets the
+  bounds pool.rs would have sent as startup options.
 
 Usage: scripts/check_template.py [REPO_ROOT]. Needs PyYAML (cfn-lint brings it into .venv).
 """
@@ -37,6 +44,9 @@ OWNER_PREFIX = "/jobs"
 BOOKING_ROUTE = "POST /services/{serviceId}/book"
 OUTBOX_METRIC = ("Booking", "OutboxOldestPendingSeconds")
 RELAY_SOURCE = "crates/functions/src/bin/email-relay.rs"
+POOL_SOURCE = "crates/repository/src/pool.rs"
+DATABASE_TEMPLATE = "infrastructure/database.yaml"
+HEALTH_ROUTE = "GET /health"
 OPENAPI_FILES = ("openapi.yaml", "openapi.yml", "openapi.json")
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
@@ -359,12 +369,167 @@ def main(root: Path) -> int:
                 )
     checks.report("every function has Errors and Throttles alarms; the outbox backlog has one", problems)
 
+    # Health: public, with its own throttle; logs encrypted; the relay's failures kept.
+    problems = []
+    if HEALTH_ROUTE not in routes:
+        problems.append(f"{HEALTH_ROUTE} has no function")
+    elif routes[HEALTH_ROUTE][1]:
+        problems.append(f"{HEALTH_ROUTE} must be public")
+    for api in apis:
+        settings = ((api.get("Properties") or {}).get("RouteSettings") or {}).get(HEALTH_ROUTE) or {}
+        if not (settings.get("ThrottlingRateLimit") and settings.get("ThrottlingBurstLimit")):
+            problems.append(f"RouteSettings has no rate and burst limit for {HEALTH_ROUTE}")
+    for name, r in resources.items():
+        if r.get("Type") == "AWS::Logs::LogGroup" and not (r.get("Properties") or {}).get("KmsKeyId"):
+            problems.append(f"log group {name} has no KmsKeyId")
+    relay = next((r for r in functions.values() if binary(r) == "email-relay"), {})
+    dlq = ((relay.get("Properties") or {}).get("DeadLetterQueue") or {}).get("TargetArn")
+    if resources.get(named_resource(dlq) or "", {}).get("Type") != "AWS::SQS::Queue":
+        problems.append("the email relay has no SQS dead-letter queue of this template")
+    checks.report("GET /health is public and throttled; logs encrypted; relay failures kept", problems)
+
+    database_path = root / DATABASE_TEMPLATE
+    if database_path.exists():
+        check_database(load(database_path), root, checks)
+
     total = checks.passed + checks.failed
     if checks.failed:
         print(f"check_template: {checks.failed} of {total} checks failed")
     else:
         print(f"check_template: all {total} checks passed")
     return 1 if checks.failed else 0
+
+
+def check_database(template: dict, root: Path, checks: Checks) -> None:
+    """Backups, deletion protection and the RDS Proxy wiring of infrastructure/database.yaml."""
+    resources: dict = template.get("Resources") or {}
+    parameters: dict = template.get("Parameters") or {}
+    conditions: dict = template.get("Conditions") or {}
+    of_type = lambda kind: {n: r for n, r in resources.items() if r.get("Type") == kind}  # noqa: E731
+    props = lambda r: r.get("Properties") or {}  # noqa: E731
+
+    def is_prod_condition(name: object) -> bool:
+        return conditions.get(name) == {"Fn::Equals": [{"Ref": "Environment"}, "prod"]}
+
+    def mentions(value: object, needle: object) -> bool:
+        if value == needle:
+            return True
+        if isinstance(value, dict):
+            return any(mentions(v, needle) for v in value.values())
+        if isinstance(value, list):
+            return any(mentions(v, needle) for v in value)
+        return False
+
+    # Backups and deletion.
+    problems = []
+    instances = of_type("AWS::RDS::DBInstance")
+    if not instances:
+        problems.append("no AWS::RDS::DBInstance")
+    for name, db in instances.items():
+        p = props(db)
+        retention = p.get("BackupRetentionPeriod")
+        days = retention if isinstance(retention, int) else (parameters.get(ref_name(retention) or "") or {}).get("MinValue")
+        if not isinstance(days, int) or days < 7:
+            problems.append(f"{name}: BackupRetentionPeriod must be at least 7 days (a literal or a parameter with MinValue >= 7)")
+        if db.get("DeletionPolicy") != "Snapshot" or db.get("UpdateReplacePolicy") != "Snapshot":
+            problems.append(f"{name}: DeletionPolicy and UpdateReplacePolicy must be Snapshot")
+        protection = p.get("DeletionProtection")
+        guarded = protection is True or (
+            isinstance(protection, dict)
+            and isinstance(protection.get("Fn::If"), list)
+            and is_prod_condition(protection["Fn::If"][0])
+            and protection["Fn::If"][1] is True
+        )
+        if not guarded:
+            problems.append(f"{name}: DeletionProtection must be true, or true in prod (!If [IsProd, true, ...])")
+        if p.get("StorageEncrypted") is not True:
+            problems.append(f"{name}: StorageEncrypted must be true")
+    checks.report("database: backups >= 7 days, final snapshot, deletion protection in prod, encrypted", problems)
+
+    # The RDS Proxy.
+    problems = []
+    proxies = of_type("AWS::RDS::DBProxy")
+    if not proxies:
+        problems.append("no AWS::RDS::DBProxy")
+    for name, proxy in proxies.items():
+        p = props(proxy)
+        condition = proxy.get("Condition")
+        if not condition or not mentions(conditions.get(condition), {"Fn::Condition": "IsProd"}):
+            problems.append(f"{name}: must have a condition that turns it on in prod (IsProd)")
+        if p.get("RequireTLS") is not True:
+            problems.append(f"{name}: RequireTLS must be true")
+        if p.get("EngineFamily") != "POSTGRESQL":
+            problems.append(f"{name}: EngineFamily must be POSTGRESQL")
+        secrets = []
+        for auth in p.get("Auth") or []:
+            if auth.get("AuthScheme") != "SECRETS" or not ref_name(auth.get("SecretArn")):
+                problems.append(f"{name}: every Auth entry must be SECRETS with a secret of this template")
+            else:
+                secrets.append(ref_name(auth.get("SecretArn")))
+        role = resources.get(named_resource(p.get("RoleArn")) or "", {})
+        readable = {
+            ref_name(statement.get("Resource"))
+            for policy in props(role).get("Policies") or []
+            for statement in (policy.get("PolicyDocument") or {}).get("Statement") or []
+            if "secretsmanager:GetSecretValue" in str(statement.get("Action"))
+        }
+        if not secrets or readable != set(secrets):
+            problems.append(f"{name}: its role must read exactly the secrets it signs in with ({secrets}), reads {sorted(map(str, readable))}")
+        groups = [named_resource(g) for g in p.get("VpcSecurityGroupIds") or []]
+        targets = [
+            t for t in of_type("AWS::RDS::DBProxyTargetGroup").values()
+            if ref_name(props(t).get("DBProxyName")) == name
+        ]
+        if not targets or not all(ref_name(i) in instances for t in targets for i in props(t).get("DBInstanceIdentifiers") or []):
+            problems.append(f"{name}: needs a target group of this template's database instance")
+        pool = (root / POOL_SOURCE).read_text(encoding="utf-8") if (root / POOL_SOURCE).exists() else ""
+        for setting, constant in (("statement_timeout", "STATEMENT_TIMEOUT_MS"), ("lock_timeout", "LOCK_TIMEOUT_MS")):
+            value = next((line.split("=")[-1].strip(" ;_").replace("_", "") for line in pool.splitlines() if f"const {constant}" in line), None)
+            init = " ".join(str((props(t).get("ConnectionPoolConfigurationInfo") or {}).get("InitQuery", "")) for t in targets)
+            if not value or f"{setting} = {value}" not in init:
+                problems.append(f"{name}: the target group's InitQuery must SET {setting} = {value} ({POOL_SOURCE} {constant})")
+        # Functions -> proxy -> database, and nothing else in between.
+        function_groups = {n for n, r in resources.items() if r.get("Type") == "AWS::EC2::SecurityGroup" and n.startswith("Function")}
+        database_groups = {
+            named_resource(g) for db in instances.values() for g in props(db).get("VPCSecurityGroups") or []
+        }
+
+        def rule(kind: str, group: str | None, peer_key: str, peers: set) -> bool:
+            inline = [
+                r for g in [group] for r in props(resources.get(g or "", {})).get(
+                    "SecurityGroupIngress" if kind == "ingress" else "SecurityGroupEgress"
+                ) or []
+            ]
+            separate = [
+                props(r) for r in resources.values()
+                if r.get("Type") == f"AWS::EC2::SecurityGroup{kind.capitalize()}" and named_resource(props(r).get("GroupId")) == group
+            ]
+            return any(
+                named_resource(r.get(peer_key)) in peers and r.get("FromPort") == 5432 for r in inline + separate
+            )
+
+        for group in groups:
+            if not rule("ingress", group, "SourceSecurityGroupId", function_groups):
+                problems.append(f"{name}: security group {group} must admit the functions' group on 5432")
+            if not rule("egress", group, "DestinationSecurityGroupId", database_groups):
+                problems.append(f"{name}: security group {group} must reach the database's group on 5432")
+            if not any(rule("ingress", d, "SourceSecurityGroupId", {group}) for d in database_groups):
+                problems.append(f"{name}: the database's group must admit {group} on 5432")
+            if not any(rule("egress", f, "DestinationSecurityGroupId", {group}) for f in function_groups):
+                problems.append(f"{name}: the functions' group must reach {group} on 5432")
+        # The application's url names the proxy whenever the proxy exists.
+        url_secrets = [
+            r for r in of_type("AWS::SecretsManager::Secret").values()
+            if "postgres://" in str(props(r).get("SecretString"))
+        ]
+        switched = any(
+            mentions(props(r).get("SecretString"), {"Fn::If": [condition, {"Fn::GetAtt": [name, "Endpoint"]}, {"Fn::GetAtt": ["Database", "Endpoint.Address"]}]})
+            or mentions(props(r).get("SecretString"), {"Fn::GetAtt": [name, "Endpoint"]})
+            for r in url_secrets
+        )
+        if not switched:
+            problems.append(f"{name}: the application url secret must name {name}.Endpoint when {condition} holds")
+    checks.report("database: the RDS Proxy is on in prod, TLS, secret auth, wired between functions and database", problems)
 
 
 if __name__ == "__main__":

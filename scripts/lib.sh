@@ -2,6 +2,7 @@
 # Helpers sourced by scripts/test, scripts/dev and scripts/tenant. Not meant to be run directly.
 #
 #   ensure_venv              python venv with cargo-lambda, sam, cfn-lint, moto, schemathesis; .venv/bin first on PATH
+#   ensure_checkov           checkov (pinned) in a venv of its own; sets CHECKOV to its binary
 #   ensure_postgres PURPOSE  throwaway Postgres (PURPOSE = dev | test | bench) unless DATABASE_URL is set
 #   ensure_moto              moto_server (SES v2 emulator) with a verified sender, unless MOTO_URL is set
 #   on_exit 'command'        register a cleanup; one EXIT trap runs them all, last registered first
@@ -125,6 +126,31 @@ ensure_venv() {
 	if [[ $PATH != "$venv/bin:"* ]]; then
 		export PATH="$venv/bin:$PATH"
 	fi
+}
+
+# checkov pins its own versions of boto3 and friends, which would fight aws-sam-cli's in .venv.
+CHECKOV_VERSION=3.3.30
+ensure_checkov() {
+	local venv="$ROOT/.venv-checkov"
+	local marker="$venv/.installed-checkov-$CHECKOV_VERSION"
+	if [[ ! -e $marker ]]; then
+		take_lock venv-checkov
+		if [[ ! -e $marker ]]; then
+			command -v python3 >/dev/null || apt_install python3 python3-venv
+			if [[ ! -x $venv/bin/python3 ]]; then
+				log "creating $venv"
+				python3 -m venv "$venv" 2>/dev/null || {
+					rm -rf "$venv"
+					apt_install python3-venv
+					python3 -m venv "$venv"
+				}
+			fi
+			log "installing checkov $CHECKOV_VERSION into .venv-checkov (first run takes a minute)"
+			"$venv/bin/python3" -m pip install --disable-pip-version-check -q "checkov==$CHECKOV_VERSION"
+			touch "$marker"
+		fi
+	fi
+	CHECKOV="$venv/bin/checkov"
 }
 
 # --- postgres -----------------------------------------------------------------------------------

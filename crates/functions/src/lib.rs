@@ -7,6 +7,7 @@ pub mod book_slot;
 mod delivery;
 pub use delivery::DELIVERY_BUDGET;
 pub mod email_relay;
+pub mod health;
 pub mod idempotent;
 pub mod owner_routes;
 mod post_response;

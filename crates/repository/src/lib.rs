@@ -23,7 +23,7 @@ pub mod tenant_setup;
 pub use diesel;
 pub use diesel_async;
 pub use diesel_async::AsyncPgConnection;
-pub use migrations::run_migrations;
+pub use migrations::{embedded_versions, migrations_current, run_migrations};
 pub use pool::{
     DbPool, FRESH_CONNECTION_PAUSES_MS, PoolError, PoolSetupError, PooledConnection, build_pool,
     is_unavailable, on_fresh_connection,

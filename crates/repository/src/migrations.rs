@@ -1,5 +1,12 @@
+use std::collections::HashSet;
+
+use diesel::QueryableByName;
+use diesel::migration::MigrationSource;
+use diesel::pg::Pg;
+use diesel::result::QueryResult;
+use diesel::sql_types::Text;
 use diesel_async::pooled_connection::deadpool::Object;
-use diesel_async::{AsyncMigrationHarness, AsyncPgConnection, SimpleAsyncConnection};
+use diesel_async::{AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 
 use crate::PooledConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -24,4 +31,35 @@ fn migrate_blocking(mut connection: AsyncPgConnection) -> Result<Vec<String>, Mi
     let mut harness = AsyncMigrationHarness::new(connection);
     let applied = harness.run_pending_migrations(MIGRATIONS)?;
     Ok(applied.iter().map(ToString::to_string).collect())
+}
+
+/// Whether the database has applied every migration compiled into this binary, in one query.
+/// A database ahead of the binary still counts as current: migrations are additive, so code
+/// rolled back runs on a newer schema by design (docs/DEPLOY.md). A database never migrated
+/// (no bookkeeping table) fails the query, which callers treat as "not current".
+pub async fn migrations_current(conn: &mut AsyncPgConnection) -> QueryResult<bool> {
+    #[derive(QueryableByName)]
+    struct Applied {
+        #[diesel(sql_type = Text)]
+        version: String,
+    }
+    let applied: Vec<Applied> = diesel::sql_query("SELECT version FROM __diesel_schema_migrations")
+        .load(conn)
+        .await?;
+    let applied: HashSet<String> = applied.into_iter().map(|row| row.version).collect();
+    Ok(embedded_versions()
+        .iter()
+        .all(|version| applied.contains(version)))
+}
+
+/// The versions of the migrations compiled into this binary, as the bookkeeping table spells
+/// them (`20261201000005`).
+pub fn embedded_versions() -> Vec<String> {
+    MigrationSource::<Pg>::migrations(&MIGRATIONS)
+        .map(|all| {
+            all.iter()
+                .map(|migration| migration.name().version().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
 }

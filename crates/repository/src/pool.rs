@@ -163,17 +163,36 @@ fn connection_config(url: &str) -> Result<tokio_postgres::Config, PoolSetupError
     let mut config: tokio_postgres::Config = url
         .parse()
         .map_err(|e: tokio_postgres::Error| PoolSetupError::Url(e.to_string()))?;
-    let bounds =
-        format!("-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={LOCK_TIMEOUT_MS}");
-    let options = match config.get_options() {
-        Some(given) => format!("{bounds} {given}"),
-        None => bounds,
-    };
+    // RDS Proxy refuses startup options ("RDS Proxy currently doesn't support command-line
+    // options"); behind it the same bounds come from the proxy's InitQuery
+    // (infrastructure/database.yaml), and a SET here would pin the session.
+    if !behind_rds_proxy(&config) {
+        let bounds = format!(
+            "-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={LOCK_TIMEOUT_MS}"
+        );
+        let options = match config.get_options() {
+            Some(given) => format!("{bounds} {given}"),
+            None => bounds,
+        };
+        config.options(options);
+    }
     config
-        .options(options)
         .connect_timeout(CONNECT_TIMEOUT)
         .tcp_user_timeout(TCP_USER_TIMEOUT);
     Ok(config)
+}
+
+/// Whether the URL names an RDS Proxy endpoint (`NAME.proxy-ID.REGION.rds.amazonaws.com`, or a
+/// custom endpoint `NAME.endpoint.proxy-ID...`) rather than a database.
+fn behind_rds_proxy(config: &tokio_postgres::Config) -> bool {
+    config.get_hosts().iter().any(|host| match host {
+        tokio_postgres::config::Host::Tcp(name) => {
+            let name = name.to_ascii_lowercase();
+            name.contains(".proxy-") && name.ends_with(".rds.amazonaws.com")
+        }
+        #[cfg(unix)]
+        tokio_postgres::config::Host::Unix(_) => false,
+    })
 }
 
 /// The URL to hand to tokio-postgres when TLS is wanted. tokio-postgres knows `require`, and
@@ -290,6 +309,19 @@ mod tests {
             "canceling statement due to statement timeout"
         )));
         assert!(!is_unavailable(&server("division by zero")));
+    }
+
+    #[test]
+    fn an_rds_proxy_gets_no_startup_options_and_a_database_does() {
+        let options = |url: &str| {
+            connection_config(url)
+                .ok()
+                .and_then(|c| c.get_options().map(str::to_owned))
+        };
+        let proxy = "postgres://u:p@booking-prod.proxy-c0ffee123456.us-east-1.rds.amazonaws.com:5432/booking?sslmode=require";
+        assert_eq!(options(proxy), None);
+        let database = "postgres://u:p@booking.c0ffee123456.us-east-1.rds.amazonaws.com:5432/booking?sslmode=require";
+        assert!(options(database).is_some_and(|o| o.contains("statement_timeout=5000")));
     }
 
     #[test]

@@ -103,6 +103,8 @@ async fn every_route_answers_as_openapi_json_describes() {
     let stack = Stack::pending().await;
     let deps = &stack.deps;
     let limited = stack.container_with(&[("AVAILABILITY_RATE_LIMIT_PER_MINUTE", "1")]);
+    let unreachable =
+        stack.container_with(&[("DATABASE_URL", "postgres://postgres@127.0.0.1:1/x")]);
     let token: &str = &stack.token();
     let haircut = stack.haircut;
     let book = |service: Uuid, body: String, headers: Query| Call {
@@ -165,6 +167,8 @@ async fn every_route_answers_as_openapi_json_describes() {
         (201, create(manual.clone())),
         (409, create(manual.clone())),
         (400, create("[]".to_owned())),
+        (200, Call { route: Route::Health, deps, request: Box::new(|_| health_request()) }),
+        (503, Call { route: Route::Health, deps: &unreachable, request: Box::new(|_| health_request()) }),
     ];
     let mut booked = String::new();
     for (status, call) in rows {
@@ -190,6 +194,7 @@ async fn every_route_answers_as_openapi_json_describes() {
         (Route::EnterJob, 201),
         (Route::Confirm, 200),
         (Route::Decline, 200),
+        (Route::Health, 200),
     ] {
         let (method, path) = (route.method(), route.path());
         assert!(

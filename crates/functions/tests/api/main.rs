@@ -5,6 +5,7 @@
 mod availability;
 mod booking;
 mod contract;
+mod health;
 mod mail;
 mod owner;
 mod post_response;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use booking_domain::BookingSettings;
 use booking_edge::Config;
 use booking_email::Mailer;
-use booking_functions::{Clock, Deps, availability, book_slot, owner_routes};
+use booking_functions::{Clock, Deps, availability, book_slot, health, owner_routes};
 use booking_repository::diesel_async::RunQueryDsl;
 use booking_repository::tenant_setup::LoadedTenant;
 use booking_test_support::{TestDb, load, salon, service};
@@ -209,6 +209,11 @@ pub fn book_event(service: impl ToString, body: &str, headers: &[(&str, &str)]) 
         .replace("BODY", &json!(body).to_string())
 }
 
+/// `GET /health` as API Gateway's HTTP API (v2) delivers it.
+pub fn health_request() -> Request {
+    lambda_http::request::from_str(&fixture("http-v2-health.json")).expect("health fixture parses")
+}
+
 /// The same request as `cargo lambda watch`'s router hands it over: no path parameters.
 pub fn local_book_request(service: impl ToString, body: &str) -> Request {
     let event = fixture("local-router-book.json")
@@ -368,7 +373,7 @@ pub fn expect_rate_limited(reply: Reply) {
 
 // --- routes and request helpers ----------------------------------------------------------------
 
-/// The five routes, as openapi.json names them, each with its handler.
+/// The routes, as openapi.json names them, each with its handler.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
     Availability,
@@ -376,21 +381,23 @@ pub enum Route {
     EnterJob,
     Confirm,
     Decline,
+    Health,
 }
 
 impl Route {
-    pub const ALL: [Route; 5] = [
+    pub const ALL: [Route; 6] = [
         Route::Availability,
         Route::Book,
         Route::EnterJob,
         Route::Confirm,
         Route::Decline,
+        Route::Health,
     ];
 
     /// The method as openapi.json spells it.
     pub fn method(self) -> &'static str {
         match self {
-            Route::Availability => "get",
+            Route::Availability | Route::Health => "get",
             _ => "post",
         }
     }
@@ -402,6 +409,7 @@ impl Route {
             Route::EnterJob => "/jobs",
             Route::Confirm => "/jobs/{jobId}/confirm",
             Route::Decline => "/jobs/{jobId}/decline",
+            Route::Health => "/health",
         }
     }
 
@@ -414,6 +422,7 @@ impl Route {
             Route::EnterJob => owner_routes::enter_by_hand(deps, request).await,
             Route::Confirm => owner_routes::confirm(deps, request).await,
             Route::Decline => owner_routes::decline(deps, request).await,
+            Route::Health => health::handle(deps, request).await,
         };
         deps.settle().await;
         response
