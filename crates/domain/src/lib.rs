@@ -6,6 +6,7 @@ pub mod availability;
 pub mod client;
 pub mod job;
 pub mod mail;
+pub mod manage_token;
 pub mod schedule;
 pub mod settings;
 
@@ -16,5 +17,6 @@ pub use client::{
 };
 pub use job::{InvalidTransition, JobSource, JobStatus};
 pub use mail::{MailContext, MailKind, MailStatus, backoff};
+pub use manage_token::{ManageKey, ManageLink};
 pub use schedule::{Schedule, ScheduleError, WEEK, WorkingInterval};
 pub use settings::{BookingSettings, SettingsError};
