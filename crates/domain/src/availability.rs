@@ -131,11 +131,25 @@ impl Occupancy {
 /// One service's view of a tenant's calendar: everything needed to list slots and judge bookings.
 #[derive(Debug, Clone)]
 pub struct Calendar<'a> {
-    zone: Tz,
-    settings: BookingSettings,
-    schedule: &'a Schedule,
-    duration: Duration,
+    pub(crate) zone: Tz,
+    pub(crate) settings: BookingSettings,
+    pub(crate) schedule: &'a Schedule,
+    pub(crate) duration: Duration,
     occupancy: Occupancy,
+}
+
+/// The dates and the earliest start that the booking policy leaves open for a listing.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BookableWindow {
+    first: NaiveDate,
+    last: NaiveDate,
+    pub(crate) earliest: DateTime<Utc>,
+}
+
+impl BookableWindow {
+    pub(crate) fn dates(self) -> impl Iterator<Item = NaiveDate> {
+        self.first.iter_days().take_while(move |date| *date <= self.last)
+    }
 }
 
 /// The instants a working interval covers on one date.
@@ -195,22 +209,12 @@ impl<'a> Calendar<'a> {
 
     /// Every bookable slot whose local date lies in `from..=to`, in time order.
     pub fn slots(&self, from: NaiveDate, to: NaiveDate, now: DateTime<Utc>) -> Vec<Slot> {
-        let today = self.today(now);
-        let first_open = if self.settings.allow_same_day {
-            today
-        } else {
-            today.succ_opt().unwrap_or(today)
-        };
-        let first = from.max(first_open);
-        let last = to.min(self.last_bookable_date(now));
-        // Dates outside the window were cut above; within it, only the notice remains to check
-        // (the same rule `check_policy` applies to a single request).
-        let earliest = now + Duration::minutes(i64::from(self.settings.min_notice_minutes));
+        let window = self.bookable_window(from, to, now);
         let mut starts = Vec::new();
         let mut slots = Vec::new();
-        for date in first.iter_days().take_while(|date| *date <= last) {
+        for date in window.dates() {
             self.starts_on(date, &mut starts);
-            for &start in starts.iter().filter(|start| **start >= earliest) {
+            for &start in starts.iter().filter(|start| **start >= window.earliest) {
                 if let Ok(remaining) = self.check_capacity(start) {
                     slots.push(self.slot(start, remaining));
                 }
@@ -219,14 +223,47 @@ impl<'a> Calendar<'a> {
         slots
     }
 
+    /// The local dates of `from..=to` that the same-day and advance rules leave open, and the
+    /// earliest start the notice allows. Within them only the notice remains to check per start
+    /// (the same rules `check_policy` applies to a single request).
+    pub(crate) fn bookable_window(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> BookableWindow {
+        let today = self.today(now);
+        let first_open = if self.settings.allow_same_day {
+            today
+        } else {
+            today.succ_opt().unwrap_or(today)
+        };
+        BookableWindow {
+            first: from.max(first_open),
+            last: to.min(self.last_bookable_date(now)),
+            earliest: now + Duration::minutes(i64::from(self.settings.min_notice_minutes)),
+        }
+    }
+
     /// Every start on `date` that lies on an interval's grid with the whole session inside that
     /// interval, in time order, none twice: the one definition of "a slot time" that listing and
     /// booking share. Policy and capacity are not consulted.
     fn starts_on(&self, date: NaiveDate, starts: &mut Vec<DateTime<Utc>>) {
+        self.starts_in(date, self.schedule.intervals_on(date), starts);
+    }
+
+    /// [`Calendar::starts_on`] for a date's given `intervals` (a staff member's own hours, say)
+    /// instead of the tenant's.
+    pub(crate) fn starts_in(
+        &self,
+        date: NaiveDate,
+        intervals: &[WorkingInterval],
+        starts: &mut Vec<DateTime<Utc>>,
+    ) {
         starts.clear();
         let step = i64::from(self.settings.slot_interval_minutes.max(1));
         let midnight = date.and_time(chrono::NaiveTime::MIN);
-        for span in self.spans_on(date) {
+        for span in self.spans_of(date, intervals) {
             // Most intervals lie within one UTC offset: then a wall time is one subtraction
             // away from its instant, and the zone's rules need not be consulted per slot.
             let offset = self.offset_at(span.opens);
@@ -286,9 +323,7 @@ impl<'a> Calendar<'a> {
         let mut starts = Vec::new();
         self.starts_on(date, &mut starts);
         if starts.binary_search(&start).is_err() {
-            let fits = self
-                .spans_on(date)
-                .any(|span| self.check_fits(start, &span).is_ok());
+            let fits = self.fits_in(start, date, self.schedule.intervals_on(date));
             return Err(if fits {
                 BookingRejected::NotASlot
             } else {
@@ -324,7 +359,19 @@ impl<'a> Calendar<'a> {
             .collect()
     }
 
-    fn check_policy(
+    /// Whether the session at `start`, buffers included, lies inside one of a date's
+    /// `intervals`, on their grid or not: tells "not a slot" from "outside working hours".
+    pub(crate) fn fits_in(
+        &self,
+        start: DateTime<Utc>,
+        date: NaiveDate,
+        intervals: &[WorkingInterval],
+    ) -> bool {
+        self.spans_of(date, intervals)
+            .any(|span| self.check_fits(start, &span).is_ok())
+    }
+
+    pub(crate) fn check_policy(
         &self,
         start: DateTime<Utc>,
         now: DateTime<Utc>,
@@ -370,10 +417,13 @@ impl<'a> Calendar<'a> {
             .ok_or(BookingRejected::SlotUnavailable)
     }
 
-    fn spans_on(&self, date: NaiveDate) -> impl Iterator<Item = IntervalSpan> + '_ {
+    fn spans_of<'i>(
+        &'i self,
+        date: NaiveDate,
+        intervals: &'i [WorkingInterval],
+    ) -> impl Iterator<Item = IntervalSpan> + 'i {
         let midnight = date.and_time(chrono::NaiveTime::MIN);
-        self.schedule
-            .intervals_on(date)
+        intervals
             .iter()
             .map(move |interval| {
                 let open_wall = midnight + Duration::minutes(i64::from(interval.start_minute()));
@@ -402,7 +452,7 @@ fn instants_of(zone: Tz, wall: NaiveDateTime) -> impl Iterator<Item = DateTime<U
 
 /// The first instant whose wall time is at or after `wall`: its first occurrence, or for a time
 /// skipped by a gap, the instant the gap ends.
-fn opening(zone: Tz, wall: NaiveDateTime) -> DateTime<Utc> {
+pub(crate) fn opening(zone: Tz, wall: NaiveDateTime) -> DateTime<Utc> {
     // Gaps are at most a few hours; a day's scan bounds the loop even for invented zones.
     for minutes_later in 0..=24 * 60 {
         match zone.from_local_datetime(&(wall + Duration::minutes(minutes_later))) {

@@ -8,6 +8,7 @@ pub mod job;
 pub mod mail;
 pub mod schedule;
 pub mod settings;
+pub mod staff;
 
 pub use availability::{BookingRejected, Calendar, Occupancy, OccupiedPeriod, Slot, has_room};
 pub use client::{
@@ -18,3 +19,8 @@ pub use job::{InvalidTransition, JobSource, JobStatus};
 pub use mail::{MailContext, MailKind, MailStatus, backoff};
 pub use schedule::{Schedule, ScheduleError, WEEK, WorkingInterval};
 pub use settings::{BookingSettings, SettingsError};
+pub use staff::{
+    AssignedPeriod, FreeStaff, StaffCapacity, StaffCapacityError, StaffChoice, StaffHours,
+    StaffId, StaffMember, StaffRefusal, StaffedCalendar, StaffedSlot, performed_by_staff,
+    pick_any_available,
+};
