@@ -573,12 +573,33 @@ const ANCHORS: [(u32, u32); 7] = [
 const SERVICE: Uuid = Uuid::from_u128(0xabc);
 const OTHER_SERVICE: Uuid = Uuid::from_u128(0xdef);
 
+/// A person's hours as generated: their own week or none, and one date's override or none.
+#[derive(Debug, Clone)]
+struct HoursPlan {
+    week: Option<Schedule>,
+    exception: Option<(NaiveDate, Vec<WorkingInterval>)>,
+}
+
+impl HoursPlan {
+    /// The product's rule, stated directly: their override, else their week, else the
+    /// tenant's hours of that date (the tenant's overrides included).
+    fn intervals_on(&self, tenant: &Schedule, date: NaiveDate) -> Vec<WorkingInterval> {
+        match (&self.exception, &self.week) {
+            (Some((day, intervals)), _) if *day == date => intervals.clone(),
+            (_, Some(week)) => week.weekday(chrono::Datelike::weekday(&date)).to_vec(),
+            _ => tenant.intervals_on(date).to_vec(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Case {
     zone: Tz,
     settings: BookingSettings,
     schedule: Schedule,
     roster: Vec<StaffMember>,
+    /// What each person's hours were generated as, to check the engine's reading of them.
+    plans: Vec<HoursPlan>,
     duration: u32,
     jobs: Vec<AssignedPeriod>,
     now: DateTime<Utc>,
@@ -659,17 +680,24 @@ fn cases() -> impl Strategy<Value = Case> {
                 let (month, day) = ANCHORS[anchor];
                 let from = date(2026, month, day);
                 let to = from + Duration::days(4);
-                let roster: Vec<StaffMember> = people
+                let mut tenant = schedule_of(tenant_week);
+                // Now and then the tenant closes a date too.
+                if anchor % 2 == 0 {
+                    let _ = tenant.set_override(from + chrono::Days::new(2), Vec::new());
+                }
+                let (roster, plans): (Vec<StaffMember>, Vec<HoursPlan>) = people
                     .into_iter()
                     .enumerate()
                     .map(|(n, (capacity, active, qualified, own, off))| {
-                        let mut hours = own.map_or_else(StaffHours::tenants, |days| {
-                            StaffHours::own(schedule_of(days))
+                        let week = own.map(schedule_of);
+                        let exception = off.map(|(offset, intervals)| {
+                            (from + chrono::Days::new(offset), intervals)
                         });
-                        if let Some((offset, intervals)) = off {
-                            let _ = hours.set_override(from + chrono::Days::new(offset), intervals);
+                        let mut hours = week.clone().map_or_else(StaffHours::tenants, StaffHours::own);
+                        if let Some((day, intervals)) = &exception {
+                            let _ = hours.set_override(*day, intervals.clone());
                         }
-                        StaffMember {
+                        let member = StaffMember {
                             id: staff_id(n as u128 + 1),
                             capacity: StaffCapacity::new(capacity).unwrap(),
                             active,
@@ -679,9 +707,10 @@ fn cases() -> impl Strategy<Value = Case> {
                             } else {
                                 vec![OTHER_SERVICE]
                             },
-                        }
+                        };
+                        (member, HoursPlan { week, exception })
                     })
-                    .collect();
+                    .unzip();
                 let origin =
                     from.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() - Duration::days(1);
                 // Jobs of people in the roster, of someone else, and of nobody.
@@ -708,8 +737,9 @@ fn cases() -> impl Strategy<Value = Case> {
                 Case {
                     zone,
                     settings,
-                    schedule: schedule_of(tenant_week),
+                    schedule: tenant,
                     roster,
+                    plans,
                     duration: dur15 * 15,
                     jobs,
                     now: origin + Duration::minutes(now_minutes),
@@ -824,10 +854,11 @@ proptest! {
                 let person = people.iter().find(|m| m.id == *id);
                 prop_assert!(person.is_some(), "{} is offered but not bookable", id);
                 let person = person.unwrap();
+                let plan = &case.plans[case.roster.iter().position(|m| m.id == *id).unwrap()];
                 // ... inside their own hours, on their grid, buffers included ...
                 let session_from = start - Duration::minutes(i64::from(s.buffer_before_minutes));
                 let session_until = end + Duration::minutes(i64::from(s.buffer_after_minutes));
-                let inside = person.hours.intervals_on(&case.schedule, date).iter().any(|interval| {
+                let inside = plan.intervals_on(&case.schedule, date).iter().any(|interval| {
                     let on_grid = (slot.slot.start.hour() * 60 + slot.slot.start.minute())
                         .checked_sub(u32::from(interval.start_minute()))
                         .is_some_and(|offset| offset % s.slot_interval_minutes == 0);
@@ -850,6 +881,7 @@ proptest! {
         // the rules accept is lost (every grid time and every wall time near an interval's end,
         // both occurrences of a repeated one).
         for person in &people {
+            let plan = &case.plans[case.roster.iter().position(|m| m.id == person.id).unwrap()];
             let choice = StaffChoice::Named(person.id);
             let own = calendar.slots(case.from, case.to, case.now, choice).unwrap();
             for slot in &own {
@@ -861,10 +893,31 @@ proptest! {
                 prop_assert!(in_any, "{} listed for {} alone but not among everyone", start, person.id);
             }
             for date in case.from.iter_days().take_while(|d| *d <= case.to) {
-                for interval in person.hours.intervals_on(&case.schedule, date) {
+                for interval in &plan.intervals_on(&case.schedule, date) {
                     let (start, end) = (u32::from(interval.start_minute()), u32::from(interval.end_minute()));
                     let grid = (start..end).step_by(s.slot_interval_minutes as usize);
                     let around_end = (end.saturating_sub(90)..(end + 90).min(1440)).step_by(5);
+                    // Every grid time the rules allow, checked without the engine, is offered.
+                    let today = case.now.with_timezone(&case.zone).date_naive();
+                    let first_date = if s.allow_same_day { today } else { today + Duration::days(1) };
+                    let in_window = first_date <= date && date <= today + Duration::days(i64::from(s.max_advance_days));
+                    let span = interval_instants(case.zone, date, *interval);
+                    for minute in (start..end).step_by(s.slot_interval_minutes as usize) {
+                        let wall = date.and_hms_opt(0, 0, 0).unwrap_or_default() + Duration::minutes(i64::from(minute));
+                        for instant in wall_instants(case.zone, wall) {
+                            let at = instant.with_timezone(&Utc);
+                            let until = at + Duration::minutes(i64::from(case.duration));
+                            let fits = span.is_some_and(|(opens, closes)| {
+                                opens <= at - Duration::minutes(i64::from(s.buffer_before_minutes))
+                                    && until + Duration::minutes(i64::from(s.buffer_after_minutes)) <= closes
+                            });
+                            let allowed = in_window && at >= case.now + Duration::minutes(i64::from(s.min_notice_minutes));
+                            let room = peak(&jobs_of(&case.jobs, person.id), at, until, gap) < person.capacity.get() as usize;
+                            if fits && allowed && room {
+                                prop_assert!(own.iter().any(|slot| slot.slot.start == instant), "{} is free for {} but not offered", instant, person.id);
+                            }
+                        }
+                    }
                     for minute in grid.chain(around_end) {
                         let wall = date.and_hms_opt(0, 0, 0).unwrap_or_default() + Duration::minutes(i64::from(minute));
                         for instant in wall_instants(case.zone, wall) {
