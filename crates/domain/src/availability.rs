@@ -115,13 +115,47 @@ impl Occupancy {
     /// The most jobs held at any instant of `[start, end)`, buffers applied.
     pub fn peak(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> u32 {
         let from = start.timestamp() - self.half_gap_seconds;
-        let until = end.timestamp() + self.half_gap_seconds;
         let first = self.steps.partition_point(|step| step.0 <= from);
+        self.peak_from(first, end)
+    }
+
+    /// [`Occupancy::peak`] for queries in order of start: `cursor` (0 at first) remembers where
+    /// the last one began, so a listing walks the steps once instead of searching each time. A
+    /// query out of order falls back to the search.
+    pub(crate) fn peak_in_order(
+        &self,
+        cursor: &mut usize,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> u32 {
+        let from = start.timestamp() - self.half_gap_seconds;
+        let behind = |i: usize| i.checked_sub(1).and_then(|i| self.steps.get(i));
+        let mut first = *cursor;
+        if first > self.steps.len() || behind(first).is_some_and(|step| step.0 > from) {
+            first = self.steps.partition_point(|step| step.0 <= from);
+        } else {
+            while self.steps.get(first).is_some_and(|step| step.0 <= from) {
+                first += 1;
+            }
+        }
+        *cursor = first;
+        self.peak_from(first, end)
+    }
+
+    /// The peak from the step in force at `first - 1` up to the session's end.
+    fn peak_from(&self, first: usize, end: DateTime<Utc>) -> u32 {
+        let until = end.timestamp() + self.half_gap_seconds;
         let mut peak = first
             .checked_sub(1)
             .and_then(|i| self.steps.get(i))
             .map_or(0, |step| step.1);
-        for step in self.steps[first..].iter().take_while(|step| step.0 < until) {
+        for step in self
+            .steps
+            .get(first..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|step| step.0 < until)
+        {
             peak = peak.max(step.1);
         }
         peak
@@ -249,25 +283,36 @@ impl<'a> Calendar<'a> {
     /// interval, in time order, none twice: the one definition of "a slot time" that listing and
     /// booking share. Policy and capacity are not consulted.
     fn starts_on(&self, date: NaiveDate, starts: &mut Vec<DateTime<Utc>>) {
-        self.starts_in(date, self.schedule.intervals_on(date), starts);
+        self.starts_in(date, self.schedule.intervals_on(date), None, starts);
     }
 
     /// [`Calendar::starts_on`] for a date's given `intervals` (a staff member's own hours, say)
-    /// instead of the tenant's.
+    /// instead of the tenant's. `day_offset` is [`Calendar::uniform_offset`] of the date, for a
+    /// caller that asks about many sets of intervals on one date; `None` looks it up per
+    /// interval. Either gives the same starts.
     pub(crate) fn starts_in(
         &self,
         date: NaiveDate,
         intervals: &[WorkingInterval],
+        day_offset: Option<Duration>,
         starts: &mut Vec<DateTime<Utc>>,
     ) {
         starts.clear();
         let step = i64::from(self.settings.slot_interval_minutes.max(1));
         let midnight = date.and_time(chrono::NaiveTime::MIN);
-        for span in self.spans_of(date, intervals) {
+        for span in self.spans_of(date, intervals, day_offset) {
             // Most intervals lie within one UTC offset: then a wall time is one subtraction
             // away from its instant, and the zone's rules need not be consulted per slot.
-            let offset = self.offset_at(span.opens);
-            let uniform = offset == self.offset_at(span.closes - Duration::seconds(1));
+            let (offset, uniform) = match day_offset {
+                Some(offset) => (offset, true),
+                None => {
+                    let offset = self.offset_at(span.opens);
+                    (
+                        offset,
+                        offset == self.offset_at(span.closes - Duration::seconds(1)),
+                    )
+                }
+            };
             // Across a fall-back, instants of wall times past the end can still lie inside the
             // interval (01:30 EDT before a 01:30 EST close): walk past it; the fit check decides.
             // Three hours is more than any clock change in use.
@@ -299,6 +344,17 @@ impl<'a> Calendar<'a> {
         starts.dedup();
     }
 
+    /// The date's UTC offset when its clocks do not change that day (the same offset at its
+    /// first and last instant: the test [`Calendar::starts_in`] makes per interval, made once
+    /// for the whole day); `None` on a clock-change day.
+    pub(crate) fn uniform_offset(&self, date: NaiveDate) -> Option<Duration> {
+        let next = date.succ_opt()?;
+        let opens = opening(self.zone, date.and_time(chrono::NaiveTime::MIN));
+        let closes = opening(self.zone, next.and_time(chrono::NaiveTime::MIN));
+        let offset = self.offset_at(opens);
+        (offset == self.offset_at(closes - Duration::seconds(1))).then_some(offset)
+    }
+
     /// The zone's UTC offset at an instant, as a duration to subtract from wall time.
     fn offset_at(&self, at: DateTime<Utc>) -> Duration {
         use chrono::Offset;
@@ -323,7 +379,7 @@ impl<'a> Calendar<'a> {
         let mut starts = Vec::new();
         self.starts_on(date, &mut starts);
         if starts.binary_search(&start).is_err() {
-            let fits = self.fits_in(start, date, self.schedule.intervals_on(date));
+            let fits = self.fits_in(start, date, self.schedule.intervals_on(date), None);
             return Err(if fits {
                 BookingRejected::NotASlot
             } else {
@@ -366,8 +422,9 @@ impl<'a> Calendar<'a> {
         start: DateTime<Utc>,
         date: NaiveDate,
         intervals: &[WorkingInterval],
+        day_offset: Option<Duration>,
     ) -> bool {
-        self.spans_of(date, intervals)
+        self.spans_of(date, intervals, day_offset)
             .any(|span| self.check_fits(start, &span).is_ok())
     }
 
@@ -417,23 +474,28 @@ impl<'a> Calendar<'a> {
             .ok_or(BookingRejected::SlotUnavailable)
     }
 
+    /// The instants each of a date's `intervals` covers; with the date's `day_offset` (see
+    /// [`Calendar::uniform_offset`]) without consulting the zone.
     fn spans_of<'i>(
         &'i self,
         date: NaiveDate,
         intervals: &'i [WorkingInterval],
+        day_offset: Option<Duration>,
     ) -> impl Iterator<Item = IntervalSpan> + 'i {
         let midnight = date.and_time(chrono::NaiveTime::MIN);
-        intervals
-            .iter()
-            .map(move |interval| {
-                let open_wall = midnight + Duration::minutes(i64::from(interval.start_minute()));
-                let close_wall = midnight + Duration::minutes(i64::from(interval.end_minute()));
-                IntervalSpan {
-                    interval: *interval,
-                    opens: opening(self.zone, open_wall),
-                    closes: closing(self.zone, close_wall),
-                }
-            })
+        intervals.iter().map(move |interval| {
+            let open_wall = midnight + Duration::minutes(i64::from(interval.start_minute()));
+            let close_wall = midnight + Duration::minutes(i64::from(interval.end_minute()));
+            let (opens, closes) = match day_offset {
+                Some(offset) => ((open_wall - offset).and_utc(), (close_wall - offset).and_utc()),
+                None => (opening(self.zone, open_wall), closing(self.zone, close_wall)),
+            };
+            IntervalSpan {
+                interval: *interval,
+                opens,
+                closes,
+            }
+        })
     }
 }
 

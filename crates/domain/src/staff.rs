@@ -3,8 +3,8 @@
 //!
 //! A [`StaffedCalendar`] offers a start while at least one qualified, active person is free for
 //! the whole session (buffers included) inside *their* hours; its `remaining` is the sum of their
-//! free places. It lists and judges from the same per-person starts as [`Calendar`] does for the
-//! tenant ([`Calendar::starts_in`]), so what it offers and what it accepts cannot disagree. A
+//! free places. It lists and judges from the same per-person starts, found the way [`Calendar`]
+//! finds the tenant's, so what it offers and what it accepts cannot disagree. A
 //! service no staff member performs keeps the tenant's [`Calendar`] and its capacity.
 //!
 //! Whose job is whose: a person's capacity is taken by the active jobs assigned to them, of any
@@ -239,7 +239,10 @@ struct Bookable<'a> {
 
 impl Bookable<'_> {
     fn remaining(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> Option<u32> {
-        let held = self.occupancy.peak(start, end);
+        self.places_left(self.occupancy.peak(start, end))
+    }
+
+    fn places_left(&self, held: u32) -> Option<u32> {
         self.member
             .capacity
             .get()
@@ -355,13 +358,19 @@ impl<'a> StaffedCalendar<'a> {
         // (start, index into `people`, places): sorted, then grouped by start.
         let mut free: Vec<(DateTime<Utc>, usize, u32)> = Vec::new();
         let mut slots = Vec::new();
+        // Each person's starts come in time order: their occupancy is walked, not searched.
+        let mut cursors = vec![0; people.len()];
         for date in window.dates() {
             starts.clear();
             free.clear();
-            for (index, person) in people.iter().enumerate() {
-                let day = starts.of(&self.base, date, self.intervals_of(person, date));
+            let day_offset = self.base.uniform_offset(date);
+            for ((index, person), cursor) in people.iter().enumerate().zip(&mut cursors) {
+                let intervals = self.intervals_of(person, date);
+                let day = starts.of(&self.base, date, day_offset, intervals);
                 for &start in day.iter().filter(|start| **start >= window.earliest) {
-                    if let Some(places) = person.remaining(start, start + self.base.duration) {
+                    let end = start + self.base.duration;
+                    let held = person.occupancy.peak_in_order(cursor, start, end);
+                    if let Some(places) = person.places_left(held) {
                         free.push((start, index, places));
                     }
                 }
@@ -384,7 +393,8 @@ impl<'a> StaffedCalendar<'a> {
     /// Judges one requested start by every booking rule, for the people `choice` stands for:
     /// `Ok` lists those free for the whole session (never empty), by id. A start is accepted
     /// exactly when [`StaffedCalendar::slots`] lists it for the same choice: both take each
-    /// person's times from [`Calendar::starts_in`] and their places from the same occupancy.
+    /// person's times from the tenant calendar's `starts_in` (with the same day offset) and
+    /// their places from the same occupancy.
     pub fn evaluate(
         &self,
         start: DateTime<Utc>,
@@ -395,12 +405,14 @@ impl<'a> StaffedCalendar<'a> {
         self.base.check_policy(start, now)?;
         let date = start.with_timezone(&self.base.zone).date_naive();
         let day = self.local_day(date);
+        let day_offset = self.base.uniform_offset(date);
         let mut starts = Vec::new();
         let (mut a_start, mut fits) = (false, false);
         let mut free = Vec::new();
         for person in people {
             let intervals = self.intervals_of(person, date);
-            self.base.starts_in(date, intervals, &mut starts);
+            self.base
+                .starts_in(date, intervals, day_offset, &mut starts);
             if starts.binary_search(&start).is_ok() {
                 a_start = true;
                 if let Some(remaining) = person.remaining(start, start + self.base.duration) {
@@ -411,7 +423,7 @@ impl<'a> StaffedCalendar<'a> {
                     });
                 }
             } else if !fits {
-                fits = self.base.fits_in(start, date, intervals);
+                fits = self.base.fits_in(start, date, intervals, day_offset);
             }
         }
         if !free.is_empty() {
@@ -521,6 +533,7 @@ impl<'s> DayStarts<'s> {
         &mut self,
         calendar: &Calendar<'_>,
         date: NaiveDate,
+        day_offset: Option<chrono::Duration>,
         intervals: &'s [WorkingInterval],
     ) -> &[DateTime<Utc>] {
         let index = match self.keys.iter().position(|key| *key == intervals) {
@@ -531,7 +544,7 @@ impl<'s> DayStarts<'s> {
                 if self.starts.len() <= index {
                     self.starts.push(Vec::new());
                 }
-                calendar.starts_in(date, intervals, &mut self.starts[index]);
+                calendar.starts_in(date, intervals, day_offset, &mut self.starts[index]);
                 index
             }
         };
