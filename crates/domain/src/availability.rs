@@ -182,7 +182,9 @@ pub(crate) struct BookableWindow {
 
 impl BookableWindow {
     pub(crate) fn dates(self) -> impl Iterator<Item = NaiveDate> {
-        self.first.iter_days().take_while(move |date| *date <= self.last)
+        self.first
+            .iter_days()
+            .take_while(move |date| *date <= self.last)
     }
 }
 
@@ -487,8 +489,14 @@ impl<'a> Calendar<'a> {
             let open_wall = midnight + Duration::minutes(i64::from(interval.start_minute()));
             let close_wall = midnight + Duration::minutes(i64::from(interval.end_minute()));
             let (opens, closes) = match day_offset {
-                Some(offset) => ((open_wall - offset).and_utc(), (close_wall - offset).and_utc()),
-                None => (opening(self.zone, open_wall), closing(self.zone, close_wall)),
+                Some(offset) => (
+                    (open_wall - offset).and_utc(),
+                    (close_wall - offset).and_utc(),
+                ),
+                None => (
+                    opening(self.zone, open_wall),
+                    closing(self.zone, close_wall),
+                ),
             };
             IntervalSpan {
                 interval: *interval,

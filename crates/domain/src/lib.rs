@@ -20,7 +20,7 @@ pub use mail::{MailContext, MailKind, MailStatus, backoff};
 pub use schedule::{Schedule, ScheduleError, WEEK, WorkingInterval};
 pub use settings::{BookingSettings, SettingsError};
 pub use staff::{
-    AssignedPeriod, FreeStaff, StaffCapacity, StaffCapacityError, StaffChoice, StaffHours,
-    StaffId, StaffMember, StaffRefusal, StaffedCalendar, StaffedSlot, performed_by_staff,
+    AssignedPeriod, FreeStaff, StaffCapacity, StaffCapacityError, StaffChoice, StaffHours, StaffId,
+    StaffMember, StaffRefusal, StaffedCalendar, StaffedSlot, performed_by_staff,
     pick_any_available,
 };

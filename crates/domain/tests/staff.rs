@@ -304,7 +304,10 @@ fn any_available_takes_the_fewest_jobs_that_day_then_the_least_recently_booked_t
     );
     // Ana and Cy tie on the day; neither booked before: the smaller id.
     assert_eq!(
-        calendar.assign(start, now, StaffChoice::Any, &[]).unwrap().id,
+        calendar
+            .assign(start, now, StaffChoice::Any, &[])
+            .unwrap()
+            .id,
         staff_id(ANA)
     );
     // Ana was booked more recently than Cy: Cy.
@@ -314,7 +317,10 @@ fn any_available_takes_the_fewest_jobs_that_day_then_the_least_recently_booked_t
         (staff_id(BEA), ny(2026, 11, 1, 12, 0)),
     ];
     assert_eq!(
-        calendar.assign(start, now, StaffChoice::Any, &last).unwrap().id,
+        calendar
+            .assign(start, now, StaffChoice::Any, &last)
+            .unwrap()
+            .id,
         staff_id(CY)
     );
     // Someone never booked goes before anyone booked.
@@ -378,10 +384,11 @@ fn a_stylist_with_room_for_two_is_offered_until_both_places_are_taken() {
     let two = [job(Some(ANA), start, 45), job(Some(ANA), start, 45)];
     let settings = BookingSettings::default();
     let now = friday_morning();
-    let free = |jobs: &[AssignedPeriod]| {
-        StaffedCalendar::new(NEW_YORK, settings, &schedule, HAIRCUT, 45, &roster, jobs)
-            .evaluate(start, now, StaffChoice::Any)
-    };
+    let free =
+        |jobs: &[AssignedPeriod]| {
+            StaffedCalendar::new(NEW_YORK, settings, &schedule, HAIRCUT, 45, &roster, jobs)
+                .evaluate(start, now, StaffChoice::Any)
+        };
     assert_eq!(free(&[]).unwrap()[0].remaining, 2);
     assert_eq!(free(&one).unwrap()[0].remaining, 1);
     assert_eq!(
@@ -440,7 +447,12 @@ fn a_stylist_on_the_salons_hours_follows_its_overrides_and_one_with_her_own_week
         &[],
     );
     let slots = calendar
-        .slots(christmas_eve, christmas_eve, friday_morning(), StaffChoice::Any)
+        .slots(
+            christmas_eve,
+            christmas_eve,
+            friday_morning(),
+            StaffChoice::Any,
+        )
         .unwrap();
     assert!(!slots.is_empty());
     assert!(slots.iter().all(|s| s.staff_ids == ids(&[ANA])));
@@ -499,21 +511,18 @@ fn on_dst_nights_each_stylist_gets_no_missing_and_no_doubled_start() {
         max_advance_days: 365,
         ..BookingSettings::default()
     };
-    let calendar = StaffedCalendar::new(
-        NEW_YORK,
-        settings,
-        &schedule,
-        HAIRCUT,
-        30,
-        &roster,
-        &[],
-    );
+    let calendar = StaffedCalendar::new(NEW_YORK, settings, &schedule, HAIRCUT, 30, &roster, &[]);
     let listed = |day: NaiveDate| -> Vec<(String, usize)> {
         calendar
             .slots(day, day, ny(2026, 2, 20, 12, 0), StaffChoice::Any)
             .unwrap()
             .iter()
-            .map(|s| (s.slot.start.format("%H:%M%:z").to_string(), s.staff_ids.len()))
+            .map(|s| {
+                (
+                    s.slot.start.format("%H:%M%:z").to_string(),
+                    s.staff_ids.len(),
+                )
+            })
             .collect()
     };
     let owned = |list: &[(&str, usize)]| -> Vec<(String, usize)> {
@@ -629,9 +638,17 @@ fn week() -> impl Strategy<Value = Vec<Vec<WorkingInterval>>> {
     proptest::collection::vec(day_intervals(), 7)
 }
 
-/// A person: capacity, active, qualified, own week or the tenant's, and an override on one of
-/// the case's dates (off, or other hours).
-fn staff_member() -> impl Strategy<Value = (u32, bool, bool, Option<Vec<Vec<WorkingInterval>>>, Option<(u64, Vec<WorkingInterval>)>)> {
+/// A generated person: capacity, active, qualified, their own week (or the tenant's), and an
+/// override on one of the case's dates, counted from its first (off, or other hours).
+type PersonSeed = (
+    u32,
+    bool,
+    bool,
+    Option<Vec<Vec<WorkingInterval>>>,
+    Option<(u64, Vec<WorkingInterval>)>,
+);
+
+fn staff_member() -> impl Strategy<Value = PersonSeed> {
     (
         1u32..=3,
         prop::bool::weighted(0.85),
@@ -693,7 +710,9 @@ fn cases() -> impl Strategy<Value = Case> {
                         let exception = off.map(|(offset, intervals)| {
                             (from + chrono::Days::new(offset), intervals)
                         });
-                        let mut hours = week.clone().map_or_else(StaffHours::tenants, StaffHours::own);
+                        let mut hours = week
+                            .clone()
+                            .map_or_else(StaffHours::tenants, StaffHours::own);
                         if let Some((day, intervals)) = &exception {
                             let _ = hours.set_override(*day, intervals.clone());
                         }
@@ -791,7 +810,12 @@ fn peak(jobs: &[OccupiedPeriod], start: DateTime<Utc>, end: DateTime<Utc>, gap: 
         .collect();
     let (from, until) = (start - half, end + half);
     let mut probes = vec![from];
-    probes.extend(widened.iter().map(|w| w.0).filter(|p| from < *p && *p < until));
+    probes.extend(
+        widened
+            .iter()
+            .map(|w| w.0)
+            .filter(|p| from < *p && *p < until),
+    );
     probes
         .into_iter()
         .map(|p| widened.iter().filter(|w| w.0 <= p && p < w.1).count())
