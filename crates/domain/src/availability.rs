@@ -115,13 +115,47 @@ impl Occupancy {
     /// The most jobs held at any instant of `[start, end)`, buffers applied.
     pub fn peak(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> u32 {
         let from = start.timestamp() - self.half_gap_seconds;
-        let until = end.timestamp() + self.half_gap_seconds;
         let first = self.steps.partition_point(|step| step.0 <= from);
+        self.peak_from(first, end)
+    }
+
+    /// [`Occupancy::peak`] for queries in order of start: `cursor` (0 at first) remembers where
+    /// the last one began, so a listing walks the steps once instead of searching each time. A
+    /// query out of order falls back to the search.
+    pub(crate) fn peak_in_order(
+        &self,
+        cursor: &mut usize,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> u32 {
+        let from = start.timestamp() - self.half_gap_seconds;
+        let behind = |i: usize| i.checked_sub(1).and_then(|i| self.steps.get(i));
+        let mut first = *cursor;
+        if first > self.steps.len() || behind(first).is_some_and(|step| step.0 > from) {
+            first = self.steps.partition_point(|step| step.0 <= from);
+        } else {
+            while self.steps.get(first).is_some_and(|step| step.0 <= from) {
+                first += 1;
+            }
+        }
+        *cursor = first;
+        self.peak_from(first, end)
+    }
+
+    /// The peak from the step in force at `first - 1` up to the session's end.
+    fn peak_from(&self, first: usize, end: DateTime<Utc>) -> u32 {
+        let until = end.timestamp() + self.half_gap_seconds;
         let mut peak = first
             .checked_sub(1)
             .and_then(|i| self.steps.get(i))
             .map_or(0, |step| step.1);
-        for step in self.steps[first..].iter().take_while(|step| step.0 < until) {
+        for step in self
+            .steps
+            .get(first..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|step| step.0 < until)
+        {
             peak = peak.max(step.1);
         }
         peak
@@ -131,11 +165,27 @@ impl Occupancy {
 /// One service's view of a tenant's calendar: everything needed to list slots and judge bookings.
 #[derive(Debug, Clone)]
 pub struct Calendar<'a> {
-    zone: Tz,
-    settings: BookingSettings,
-    schedule: &'a Schedule,
-    duration: Duration,
+    pub(crate) zone: Tz,
+    pub(crate) settings: BookingSettings,
+    pub(crate) schedule: &'a Schedule,
+    pub(crate) duration: Duration,
     occupancy: Occupancy,
+}
+
+/// The dates and the earliest start that the booking policy leaves open for a listing.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BookableWindow {
+    first: NaiveDate,
+    last: NaiveDate,
+    pub(crate) earliest: DateTime<Utc>,
+}
+
+impl BookableWindow {
+    pub(crate) fn dates(self) -> impl Iterator<Item = NaiveDate> {
+        self.first
+            .iter_days()
+            .take_while(move |date| *date <= self.last)
+    }
 }
 
 /// The instants a working interval covers on one date.
@@ -195,22 +245,12 @@ impl<'a> Calendar<'a> {
 
     /// Every bookable slot whose local date lies in `from..=to`, in time order.
     pub fn slots(&self, from: NaiveDate, to: NaiveDate, now: DateTime<Utc>) -> Vec<Slot> {
-        let today = self.today(now);
-        let first_open = if self.settings.allow_same_day {
-            today
-        } else {
-            today.succ_opt().unwrap_or(today)
-        };
-        let first = from.max(first_open);
-        let last = to.min(self.last_bookable_date(now));
-        // Dates outside the window were cut above; within it, only the notice remains to check
-        // (the same rule `check_policy` applies to a single request).
-        let earliest = now + Duration::minutes(i64::from(self.settings.min_notice_minutes));
+        let window = self.bookable_window(from, to, now);
         let mut starts = Vec::new();
         let mut slots = Vec::new();
-        for date in first.iter_days().take_while(|date| *date <= last) {
+        for date in window.dates() {
             self.starts_on(date, &mut starts);
-            for &start in starts.iter().filter(|start| **start >= earliest) {
+            for &start in starts.iter().filter(|start| **start >= window.earliest) {
                 if let Ok(remaining) = self.check_capacity(start) {
                     slots.push(self.slot(start, remaining));
                 }
@@ -219,18 +259,62 @@ impl<'a> Calendar<'a> {
         slots
     }
 
+    /// The local dates of `from..=to` that the same-day and advance rules leave open, and the
+    /// earliest start the notice allows. Within them only the notice remains to check per start
+    /// (the same rules `check_policy` applies to a single request).
+    pub(crate) fn bookable_window(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> BookableWindow {
+        let today = self.today(now);
+        let first_open = if self.settings.allow_same_day {
+            today
+        } else {
+            today.succ_opt().unwrap_or(today)
+        };
+        BookableWindow {
+            first: from.max(first_open),
+            last: to.min(self.last_bookable_date(now)),
+            earliest: now + Duration::minutes(i64::from(self.settings.min_notice_minutes)),
+        }
+    }
+
     /// Every start on `date` that lies on an interval's grid with the whole session inside that
     /// interval, in time order, none twice: the one definition of "a slot time" that listing and
     /// booking share. Policy and capacity are not consulted.
     fn starts_on(&self, date: NaiveDate, starts: &mut Vec<DateTime<Utc>>) {
+        self.starts_in(date, self.schedule.intervals_on(date), None, starts);
+    }
+
+    /// [`Calendar::starts_on`] for a date's given `intervals` (a staff member's own hours, say)
+    /// instead of the tenant's. `day_offset` is [`Calendar::uniform_offset`] of the date, for a
+    /// caller that asks about many sets of intervals on one date; `None` looks it up per
+    /// interval. Either gives the same starts.
+    pub(crate) fn starts_in(
+        &self,
+        date: NaiveDate,
+        intervals: &[WorkingInterval],
+        day_offset: Option<Duration>,
+        starts: &mut Vec<DateTime<Utc>>,
+    ) {
         starts.clear();
         let step = i64::from(self.settings.slot_interval_minutes.max(1));
         let midnight = date.and_time(chrono::NaiveTime::MIN);
-        for span in self.spans_on(date) {
+        for span in self.spans_of(date, intervals, day_offset) {
             // Most intervals lie within one UTC offset: then a wall time is one subtraction
             // away from its instant, and the zone's rules need not be consulted per slot.
-            let offset = self.offset_at(span.opens);
-            let uniform = offset == self.offset_at(span.closes - Duration::seconds(1));
+            let (offset, uniform) = match day_offset {
+                Some(offset) => (offset, true),
+                None => {
+                    let offset = self.offset_at(span.opens);
+                    (
+                        offset,
+                        offset == self.offset_at(span.closes - Duration::seconds(1)),
+                    )
+                }
+            };
             // Across a fall-back, instants of wall times past the end can still lie inside the
             // interval (01:30 EDT before a 01:30 EST close): walk past it; the fit check decides.
             // Three hours is more than any clock change in use.
@@ -262,6 +346,17 @@ impl<'a> Calendar<'a> {
         starts.dedup();
     }
 
+    /// The date's UTC offset when its clocks do not change that day (the same offset at its
+    /// first and last instant: the test [`Calendar::starts_in`] makes per interval, made once
+    /// for the whole day); `None` on a clock-change day.
+    pub(crate) fn uniform_offset(&self, date: NaiveDate) -> Option<Duration> {
+        let next = date.succ_opt()?;
+        let opens = opening(self.zone, date.and_time(chrono::NaiveTime::MIN));
+        let closes = opening(self.zone, next.and_time(chrono::NaiveTime::MIN));
+        let offset = self.offset_at(opens);
+        (offset == self.offset_at(closes - Duration::seconds(1))).then_some(offset)
+    }
+
     /// The zone's UTC offset at an instant, as a duration to subtract from wall time.
     fn offset_at(&self, at: DateTime<Utc>) -> Duration {
         use chrono::Offset;
@@ -286,9 +381,7 @@ impl<'a> Calendar<'a> {
         let mut starts = Vec::new();
         self.starts_on(date, &mut starts);
         if starts.binary_search(&start).is_err() {
-            let fits = self
-                .spans_on(date)
-                .any(|span| self.check_fits(start, &span).is_ok());
+            let fits = self.fits_in(start, date, self.schedule.intervals_on(date), None);
             return Err(if fits {
                 BookingRejected::NotASlot
             } else {
@@ -324,7 +417,20 @@ impl<'a> Calendar<'a> {
             .collect()
     }
 
-    fn check_policy(
+    /// Whether the session at `start`, buffers included, lies inside one of a date's
+    /// `intervals`, on their grid or not: tells "not a slot" from "outside working hours".
+    pub(crate) fn fits_in(
+        &self,
+        start: DateTime<Utc>,
+        date: NaiveDate,
+        intervals: &[WorkingInterval],
+        day_offset: Option<Duration>,
+    ) -> bool {
+        self.spans_of(date, intervals, day_offset)
+            .any(|span| self.check_fits(start, &span).is_ok())
+    }
+
+    pub(crate) fn check_policy(
         &self,
         start: DateTime<Utc>,
         now: DateTime<Utc>,
@@ -370,20 +476,34 @@ impl<'a> Calendar<'a> {
             .ok_or(BookingRejected::SlotUnavailable)
     }
 
-    fn spans_on(&self, date: NaiveDate) -> impl Iterator<Item = IntervalSpan> + '_ {
+    /// The instants each of a date's `intervals` covers; with the date's `day_offset` (see
+    /// [`Calendar::uniform_offset`]) without consulting the zone.
+    fn spans_of<'i>(
+        &'i self,
+        date: NaiveDate,
+        intervals: &'i [WorkingInterval],
+        day_offset: Option<Duration>,
+    ) -> impl Iterator<Item = IntervalSpan> + 'i {
         let midnight = date.and_time(chrono::NaiveTime::MIN);
-        self.schedule
-            .intervals_on(date)
-            .iter()
-            .map(move |interval| {
-                let open_wall = midnight + Duration::minutes(i64::from(interval.start_minute()));
-                let close_wall = midnight + Duration::minutes(i64::from(interval.end_minute()));
-                IntervalSpan {
-                    interval: *interval,
-                    opens: opening(self.zone, open_wall),
-                    closes: closing(self.zone, close_wall),
-                }
-            })
+        intervals.iter().map(move |interval| {
+            let open_wall = midnight + Duration::minutes(i64::from(interval.start_minute()));
+            let close_wall = midnight + Duration::minutes(i64::from(interval.end_minute()));
+            let (opens, closes) = match day_offset {
+                Some(offset) => (
+                    (open_wall - offset).and_utc(),
+                    (close_wall - offset).and_utc(),
+                ),
+                None => (
+                    opening(self.zone, open_wall),
+                    closing(self.zone, close_wall),
+                ),
+            };
+            IntervalSpan {
+                interval: *interval,
+                opens,
+                closes,
+            }
+        })
     }
 }
 
@@ -402,7 +522,7 @@ fn instants_of(zone: Tz, wall: NaiveDateTime) -> impl Iterator<Item = DateTime<U
 
 /// The first instant whose wall time is at or after `wall`: its first occurrence, or for a time
 /// skipped by a gap, the instant the gap ends.
-fn opening(zone: Tz, wall: NaiveDateTime) -> DateTime<Utc> {
+pub(crate) fn opening(zone: Tz, wall: NaiveDateTime) -> DateTime<Utc> {
     // Gaps are at most a few hours; a day's scan bounds the loop even for invented zones.
     for minutes_later in 0..=24 * 60 {
         match zone.from_local_datetime(&(wall + Duration::minutes(minutes_later))) {

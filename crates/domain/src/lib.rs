@@ -9,6 +9,7 @@ pub mod mail;
 pub mod manage_token;
 pub mod schedule;
 pub mod settings;
+pub mod staff;
 
 pub use availability::{BookingRejected, Calendar, Occupancy, OccupiedPeriod, Slot, has_room};
 pub use client::{
@@ -20,3 +21,8 @@ pub use mail::{MailContext, MailKind, MailStatus, backoff};
 pub use manage_token::{ManageKey, ManageLink};
 pub use schedule::{Schedule, ScheduleError, WEEK, WorkingInterval};
 pub use settings::{BookingSettings, SettingsError};
+pub use staff::{
+    AssignedPeriod, FreeStaff, StaffCapacity, StaffCapacityError, StaffChoice, StaffHours, StaffId,
+    StaffMember, StaffRefusal, StaffedCalendar, StaffedSlot, performed_by_staff,
+    pick_any_available,
+};

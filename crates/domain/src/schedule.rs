@@ -154,6 +154,11 @@ impl Schedule {
         self.overrides.iter().map(|(d, i)| (*d, i.as_slice()))
     }
 
+    /// A date's override, if it has one (`Some(&[])` closes the date).
+    pub fn override_on(&self, date: NaiveDate) -> Option<&[WorkingInterval]> {
+        self.overrides.get(&date).map(Vec::as_slice)
+    }
+
     /// The working intervals of a local date, after overrides.
     pub fn intervals_on(&self, date: NaiveDate) -> &[WorkingInterval] {
         match self.overrides.get(&date) {
