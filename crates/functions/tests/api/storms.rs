@@ -217,21 +217,6 @@ async fn connect(url: &str) -> booking_repository::AsyncPgConnection {
         .expect("connect")
 }
 
-/// A connection holding the tenant's guard, as a booking in progress does.
-async fn hold_the_guard(stack: &Stack) -> booking_repository::AsyncPgConnection {
-    let mut holder = stack.db.connection().await;
-    diesel::sql_query("BEGIN")
-        .execute(&mut holder)
-        .await
-        .unwrap();
-    diesel::sql_query("SELECT pg_advisory_xact_lock($1, hashtext(id::text)) FROM tenants")
-        .bind::<diesel::sql_types::Integer, _>(booking_repository::guard::TENANT_LOCK_CLASS)
-        .execute(&mut holder)
-        .await
-        .unwrap();
-    holder
-}
-
 /// How many backends wait for an advisory lock right now.
 async fn waiting_for_the_guard(stack: &Stack) -> i64 {
     stack
@@ -244,7 +229,7 @@ async fn a_full_slot_is_refused_while_the_guard_is_held_and_a_free_one_waits_for
     let stack = Stack::default().await;
     let full = ny_text(2026, 12, 7, 10, 0);
     stack.book(&full, "first@example.com").await;
-    let mut holder = hold_the_guard(&stack).await;
+    let mut holder = stack.hold_the_guard().await;
     // Refusing needs no lock: decided from a snapshot while the guard is held (waiting for it
     // would end in the lock timeout's 503).
     let refused = stack

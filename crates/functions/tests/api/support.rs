@@ -139,6 +139,22 @@ impl Stack {
     pub fn token(&self) -> String {
         owner_token(self.tenant.tenant_id, 600)
     }
+
+    /// A connection holding the tenant's guard in an open transaction, as a change in progress
+    /// (or a stuck one) does: `ROLLBACK` on it lets go.
+    pub async fn hold_the_guard(&self) -> booking_repository::AsyncPgConnection {
+        let mut holder = self.db.connection().await;
+        diesel::sql_query("BEGIN")
+            .execute(&mut holder)
+            .await
+            .expect("begin");
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1, hashtext(id::text)) FROM tenants")
+            .bind::<diesel::sql_types::Integer, _>(booking_repository::guard::TENANT_LOCK_CLASS)
+            .execute(&mut holder)
+            .await
+            .expect("take the guard");
+        holder
+    }
 }
 
 // --- requests as API Gateway delivers them -----------------------------------------------------

@@ -73,16 +73,7 @@ async fn a_statement_waiting_on_a_lock_gives_up_with_unavailable() {
         .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
         .await;
     // Somebody else holds the tenant's guard (a stuck change, an operator's open transaction).
-    let mut holder = stack.db.connection().await;
-    diesel::sql_query("BEGIN")
-        .execute(&mut holder)
-        .await
-        .unwrap();
-    diesel::sql_query("SELECT pg_advisory_xact_lock($1, hashtext(id::text)) FROM tenants")
-        .bind::<diesel::sql_types::Integer, _>(booking_repository::guard::TENANT_LOCK_CLASS)
-        .execute(&mut holder)
-        .await
-        .unwrap();
+    let mut holder = stack.hold_the_guard().await;
     let token = stack.token();
     let started = Instant::now();
     let confirm = stack.post_confirm(&job, &token);

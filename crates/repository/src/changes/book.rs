@@ -128,15 +128,7 @@ pub async fn book(
                     .await
                     .map_err(Landing::into_error),
                 Err(BookingRejected::SlotUnavailable) => {
-                    return Err(BookingError::Rejected {
-                        reason: BookingRejected::SlotUnavailable,
-                        alternatives: calendar.next_slots(
-                            request.start,
-                            ALTERNATIVES_HORIZON_DAYS,
-                            ALTERNATIVES,
-                            now,
-                        ),
-                    });
+                    return Err(full(Some(&snapshot), request.start, now));
                 }
                 Err(reason) => Err(BookingError::Rejected {
                     reason,
@@ -152,20 +144,26 @@ pub async fn book(
             reason: BookingRejected::SlotUnavailable,
             ..
         }) => {
-            let calendar = horizon_calendar(conn, service_id, request.start).await?;
-            Err(BookingError::Rejected {
-                reason: BookingRejected::SlotUnavailable,
-                alternatives: calendar.map_or_else(Vec::new, |inputs| {
-                    inputs.calendar().next_slots(
-                        request.start,
-                        ALTERNATIVES_HORIZON_DAYS,
-                        ALTERNATIVES,
-                        now,
-                    )
-                }),
-            })
+            let snapshot = horizon_calendar(conn, service_id, request.start).await?;
+            Err(full(snapshot.as_ref(), request.start, now))
         }
         outcome => outcome,
+    }
+}
+
+/// The refusal of a full slot at `start`, with the next free slots `snapshot` shows.
+fn full(
+    snapshot: Option<&ServiceCalendar>,
+    start: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> BookingError {
+    BookingError::Rejected {
+        reason: BookingRejected::SlotUnavailable,
+        alternatives: snapshot.map_or_else(Vec::new, |inputs| {
+            inputs
+                .calendar()
+                .next_slots(start, ALTERNATIVES_HORIZON_DAYS, ALTERNATIVES, now)
+        }),
     }
 }
 
