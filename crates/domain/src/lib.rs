@@ -14,7 +14,7 @@ pub use client::{
     ClientEmail, ClientName, DeclineReason, FieldError, IdempotencyKey, JobTitle, MailAddress,
     Notes, Phone,
 };
-pub use job::{InvalidTransition, JobSource, JobStatus};
+pub use job::{InvalidTransition, JobAction, JobSource, JobStatus, MOVES, decide};
 pub use mail::{MailContext, MailKind, MailStatus, backoff};
-pub use schedule::{Schedule, ScheduleError, WEEK, WorkingInterval};
+pub use schedule::{Schedule, ScheduleError, WEEK, WorkingInterval, day_start};
 pub use settings::{BookingSettings, SettingsError};
