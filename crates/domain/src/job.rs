@@ -126,7 +126,11 @@ pub const MOVES: [(JobStatus, JobAction, JobStatus); 11] = {
         (S::InProgress, A::NoShow, S::NoShow),
         (S::PendingConfirmation, A::Cancel, S::Cancelled),
         (S::Scheduled, A::Cancel, S::Cancelled),
-        (S::PendingConfirmation, A::Reschedule, S::PendingConfirmation),
+        (
+            S::PendingConfirmation,
+            A::Reschedule,
+            S::PendingConfirmation,
+        ),
         (S::Scheduled, A::Reschedule, S::Scheduled),
     ]
 };
@@ -280,7 +284,10 @@ mod tests {
             ((S::PendingConfirmation, A::Confirm), S::Scheduled),
             ((S::PendingConfirmation, A::Decline), S::Cancelled),
             ((S::PendingConfirmation, A::Cancel), S::Cancelled),
-            ((S::PendingConfirmation, A::Reschedule), S::PendingConfirmation),
+            (
+                (S::PendingConfirmation, A::Reschedule),
+                S::PendingConfirmation,
+            ),
             ((S::Scheduled, A::Start), S::InProgress),
             ((S::Scheduled, A::Complete), S::Completed),
             ((S::Scheduled, A::NoShow), S::NoShow),
@@ -331,7 +338,11 @@ mod tests {
 
     #[test]
     fn terminal_statuses_allow_nothing_and_only_active_ones_hold_capacity() {
-        for status in [JobStatus::Completed, JobStatus::Cancelled, JobStatus::NoShow] {
+        for status in [
+            JobStatus::Completed,
+            JobStatus::Cancelled,
+            JobStatus::NoShow,
+        ] {
             assert!(!status.is_active());
             for action in JobAction::ALL {
                 assert!(decide(status, action, at(0), at(1)).is_err());

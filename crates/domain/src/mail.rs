@@ -225,7 +225,11 @@ mod tests {
                 _ => &[],
             };
             assert_eq!(MailKind::for_owner_change(action), expected, "{action}");
-            assert!(MailKind::for_owner_change(action).iter().all(|k| k.is_for_client()));
+            assert!(
+                MailKind::for_owner_change(action)
+                    .iter()
+                    .all(|k| k.is_for_client())
+            );
         }
     }
 

@@ -8,6 +8,8 @@ mod delivery;
 pub use delivery::DELIVERY_BUDGET;
 pub mod email_relay;
 pub mod idempotent;
+pub mod job_transitions;
+pub mod owner_calendar;
 pub mod owner_routes;
 
 use std::convert::Infallible;

@@ -426,9 +426,11 @@ struct EmailRow {
     sent_at: Option<DateTime<Utc>>,
 }
 
-/// The mails of one of the tenant's jobs, in the order they were queued.
+/// The mails of one of the tenant's jobs, in the order they were queued. On a shared
+/// connection, to pipeline it with the job's other reads.
+#[tracing::instrument(level = "trace", name = "job mails", skip_all)]
 pub async fn for_job(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     tenant_id: Uuid,
     job_id: Uuid,
 ) -> QueryResult<Vec<MailRecord>> {
@@ -437,7 +439,7 @@ pub async fn for_job(
         .filter(emails::job_id.eq(job_id))
         .order((emails::created_at, emails::kind))
         .select(EmailRow::as_select())
-        .load(conn)
+        .load(&mut conn)
         .await?;
     rows.into_iter()
         .map(|row| {

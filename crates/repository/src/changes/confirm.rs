@@ -29,7 +29,15 @@ pub async fn confirm(
         guard_capacity(conn, &tenant, job.starts_at, job.ends_at, Some(job.id)).await?;
         let event = NewEvent::of_status(&job, JobAction::Confirm, status, actor, now, None);
         events::record(conn, &event).await?;
-        outbox::enqueue(conn, tenant_id, job.id, event.id, &[MailKind::for_confirm()], now).await?;
+        outbox::enqueue(
+            conn,
+            tenant_id,
+            job.id,
+            event.id,
+            &[MailKind::for_confirm()],
+            now,
+        )
+        .await?;
         jobs::update_status(conn, &job, status, None, actor)
             .await?
             .ok_or(OwnerError::JobNotFound)

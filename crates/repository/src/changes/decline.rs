@@ -36,7 +36,15 @@ pub async fn decline(
             Some(reason.as_str()),
         );
         events::record(conn, &event).await?;
-        outbox::enqueue(conn, tenant_id, job.id, event.id, &[MailKind::for_decline()], now).await?;
+        outbox::enqueue(
+            conn,
+            tenant_id,
+            job.id,
+            event.id,
+            &[MailKind::for_decline()],
+            now,
+        )
+        .await?;
         jobs::update_status(conn, &job, status, Some(reason.as_str()), actor)
             .await?
             .ok_or(OwnerError::JobNotFound)
