@@ -7,7 +7,7 @@
 //! idempotency wrapper, so a retry with the same `Idempotency-Key` replays the first answer
 //! and never changes (or mails) twice.
 
-use booking_domain::{DeclineReason, JobAction, MailKind};
+use booking_domain::{DeclineReason, FieldError, JobAction, MailKind};
 use booking_edge::input::{body_bytes, idempotency_key, instant, json_object};
 use booking_edge::{ApiError, respond, views};
 use booking_repository::changes::{self, OwnerChange};
@@ -57,7 +57,10 @@ fn has_body(request: &Request) -> Result<bool, ApiError> {
     Ok(!body_bytes(request)?.iter().all(u8::is_ascii_whitespace))
 }
 
-fn parse(request: &Request, action: JobAction) -> Result<Asked, ApiError> {
+/// How far from now a job may be moved (either way): beyond it a start is a typo, not a plan.
+const MAX_MOVE_DAYS: i64 = 3660;
+
+fn parse(request: &Request, action: JobAction, now: DateTime<Utc>) -> Result<Asked, ApiError> {
     Ok(match action {
         JobAction::Cancel if !has_body(request)? => Asked::Cancel(None),
         JobAction::Cancel => {
@@ -70,9 +73,14 @@ fn parse(request: &Request, action: JobAction) -> Result<Asked, ApiError> {
             let mut fields = json_object(request)?;
             let start = fields.required("start", instant("start"));
             fields.finish()?;
-            Asked::Reschedule(
-                start.ok_or_else(|| ApiError::invalid_request("A start is required."))?,
-            )
+            let start = start.ok_or_else(|| ApiError::invalid_request("A start is required."))?;
+            if (start - now).num_days().abs() > MAX_MOVE_DAYS {
+                return Err(ApiError::invalid_fields(&[FieldError::new(
+                    "start",
+                    format!("must be within {MAX_MOVE_DAYS} days of now"),
+                )]));
+            }
+            Asked::Reschedule(start)
         }
         JobAction::NoShow => Asked::NoShow,
         JobAction::Complete => Asked::Complete,
@@ -88,10 +96,10 @@ async fn transition(deps: &Deps, request: &Request) -> Result<Response<Body>, Ap
     let caller = caller(deps, request)?;
     let job_id = job_id(request)?;
     let action = action_of(request).ok_or_else(ApiError::job_not_found)?;
-    let asked = parse(request, action)?;
+    let now = deps.now();
+    let asked = parse(request, action, now)?;
     let key = idempotency_key(request)?;
     let body = body_bytes(request)?;
-    let now = deps.now();
     let mut conn = deps.connection().await?;
     let owner = caller.owner(&mut conn).await?;
     let tenant_id = owner.tenant_id;

@@ -5,6 +5,7 @@
 //! warm one container between them; nothing here writes.
 
 use booking_domain::{FieldError, JobStatus, day_start};
+use booking_edge::auth::Caller;
 use booking_edge::input::{cursor, path_uuid, query_date, query_limit, query_list, query_text};
 use booking_edge::{ApiError, json_response, respond, views};
 use booking_repository::catalog::{self, Tenant};
@@ -63,9 +64,8 @@ pub async fn handle(deps: &Deps, request: Request) -> Response<Body> {
 /// The caller's tenant, on the request's connection.
 async fn owner_tenant(
     deps: &Deps,
-    request: &Request,
+    caller: Caller,
 ) -> Result<(booking_repository::PooledConnection, Tenant), ApiError> {
-    let caller = caller(deps, request)?;
     let mut conn = deps.connection().await?;
     let owner = caller.owner(&mut conn).await?;
     let tenant = catalog::tenant_by_id(&mut conn, owner.tenant_id)
@@ -138,8 +138,9 @@ fn parse_calendar(request: &Request) -> Result<CalendarQuery, ApiError> {
 
 /// `GET /jobs?from&to&status&serviceId&limit&cursor`.
 async fn list_jobs(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = caller(deps, request)?;
     let query = parse_calendar(request)?;
-    let (mut conn, tenant) = owner_tenant(deps, request).await?;
+    let (mut conn, tenant) = owner_tenant(deps, caller).await?;
     let zone = tenant.zone;
     let from = query
         .from
@@ -208,6 +209,7 @@ async fn one_job(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiEr
 
 /// `GET /contacts?q&limit&cursor`.
 async fn list_contacts(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = caller(deps, request)?;
     let mut errors = Vec::new();
     let search = query_text(request, "q")
         .map(str::trim)
@@ -236,7 +238,7 @@ async fn list_contacts(deps: &Deps, request: &Request) -> Result<Response<Body>,
     if !errors.is_empty() {
         return Err(ApiError::invalid_fields(&errors));
     }
-    let (mut conn, tenant) = owner_tenant(deps, request).await?;
+    let (mut conn, tenant) = owner_tenant(deps, caller).await?;
     let mut found = contacts::list(&mut conn, tenant.id, search, after, limit).await?;
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     let next_cursor = if found.len() > limit {
@@ -257,8 +259,9 @@ async fn list_contacts(deps: &Deps, request: &Request) -> Result<Response<Body>,
 
 /// `GET /contacts/{contactId}`: the contact and every job of theirs, in start order.
 async fn one_contact(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = caller(deps, request)?;
     let contact_id = path_uuid(request, "contactId", "contacts");
-    let (mut conn, tenant) = owner_tenant(deps, request).await?;
+    let (mut conn, tenant) = owner_tenant(deps, caller).await?;
     let contact_id = contact_id.ok_or_else(|| ApiError::not_found("contact"))?;
     let contact = contacts::find(&mut conn, tenant.id, contact_id)
         .await?

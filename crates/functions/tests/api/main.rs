@@ -4,9 +4,13 @@
 
 mod availability;
 mod booking;
+mod calendar;
 mod contract;
+mod day;
 mod mail;
 mod owner;
+mod statuses;
 mod storms;
 mod support;
 mod timeouts;
+mod transitions;
