@@ -333,7 +333,7 @@ pub mod cursor {
     }
 
     fn decode(text: &str) -> Option<Vec<u8>> {
-        if text.len() % 2 != 0 || text.len() > 128 || !text.is_ascii() {
+        if !text.len().is_multiple_of(2) || text.len() > 128 || !text.is_ascii() {
             return None;
         }
         (0..text.len())

@@ -707,7 +707,7 @@ async fn a_repeated_enqueue_never_doubles_a_mail_and_mails_stay_with_their_tenan
     let job = salon.book("kit", on_monday(16, 0)).await;
     // The booking's change is the job's first event, whose id is the job's.
     let again = outbox::enqueue(
-        &mut salon.conn,
+        &salon.conn,
         salon.tenant_id,
         job,
         job,

@@ -194,7 +194,7 @@ async fn one_job(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiEr
     let shared: &AsyncPgConnection = &conn;
     let (history, mails) = futures_util::future::try_join(
         events::for_job(shared, owner.tenant_id, job.id),
-        outbox::for_job(shared, owner.tenant_id, job.id),
+        outbox::for_job_on(shared, owner.tenant_id, job.id),
     )
     .await?;
     Ok(json_response(

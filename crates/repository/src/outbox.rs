@@ -426,10 +426,18 @@ struct EmailRow {
     sent_at: Option<DateTime<Utc>>,
 }
 
-/// The mails of one of the tenant's jobs, in the order they were queued. On a shared
-/// connection, to pipeline it with the job's other reads.
-#[tracing::instrument(level = "trace", name = "job mails", skip_all)]
+/// The mails of one of the tenant's jobs, in the order they were queued.
 pub async fn for_job(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+    job_id: Uuid,
+) -> QueryResult<Vec<MailRecord>> {
+    for_job_on(conn, tenant_id, job_id).await
+}
+
+/// [`for_job`] on a shared connection, to pipeline it with the job's other reads.
+#[tracing::instrument(level = "trace", name = "job mails", skip_all)]
+pub async fn for_job_on(
     mut conn: &AsyncPgConnection,
     tenant_id: Uuid,
     job_id: Uuid,

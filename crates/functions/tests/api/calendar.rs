@@ -83,7 +83,7 @@ async fn the_calendar_lists_every_status_on_local_dates_in_start_order() {
             &token,
         )
         .await;
-    assert_eq!(ids(&by_service, "jobs"), [late.clone()]);
+    assert_eq!(ids(&by_service, "jobs"), [late]);
     let none = stack
         .get_jobs(
             &[
