@@ -48,6 +48,7 @@ CREATE TABLE job_events (
 CREATE INDEX job_events_by_job ON job_events (job_id, position);
 
 -- One event per existing job: its booking (public) or its entry (by hand), at its creation.
+-- (Earlier confirmations and declines were not recorded as events; their mails stay with it.)
 -- A job's first event has the job's own id (so does every later booking's, see
 -- repository/src/events.rs), which is what a mail without an event belongs to.
 INSERT INTO job_events (id, tenant_id, job_id, at, actor, action, to_status, to_start, to_end)
@@ -56,7 +57,15 @@ SELECT id, tenant_id, id, created_at,
             WHEN changed_by LIKE 'owner:%' THEN changed_by
             ELSE 'system' END,
        CASE WHEN source = 'public' THEN 'booked' ELSE 'entered' END,
-       status, starts_at, ends_at
+       -- The status it landed in: a hand-entered job is scheduled at once; a booking's client
+       -- mail says which (no job has moved yet, so its times are the ones it was booked for).
+       CASE WHEN source = 'hand-entered' THEN 'scheduled'
+            WHEN EXISTS (SELECT 1 FROM emails WHERE emails.job_id = jobs.id AND kind = 'client-pending')
+                THEN 'pending-confirmation'
+            WHEN EXISTS (SELECT 1 FROM emails WHERE emails.job_id = jobs.id AND kind = 'client-booked')
+                THEN 'scheduled'
+            ELSE status END,
+       starts_at, ends_at
 FROM jobs;
 
 -- Mails belong to the change that caused them: one of each kind per change, never two however
