@@ -9,7 +9,7 @@
 //!
 //! ```text
 //! booking-load [--quick] [--json FILE] [--explain FILE] [--bin-dir DIR] [--cold-runs N]
-//!              [--skip-handlers]
+//!              [--skip-handlers] [--owner-day-only]
 //! ```
 //! Mails go to an in-memory mailer: SES is never part of a measurement.
 
@@ -17,6 +17,7 @@ mod cold_start;
 mod explain;
 mod handlers;
 mod labels;
+mod owner_day;
 mod stats;
 mod world;
 
@@ -47,6 +48,9 @@ struct Options {
     /// Only the cold start and/or the plans.
     #[arg(long)]
     skip_handlers: bool,
+    /// Only the owner's day (calendar reads and transitions on a year of data).
+    #[arg(long)]
+    owner_day_only: bool,
 }
 
 const ENVIRONMENT: &str =
@@ -74,8 +78,11 @@ async fn run(options: Options) -> Result<()> {
         world::AVAILABILITY_DAYS,
     );
     let outcome = async {
-        if !options.skip_handlers {
+        if !options.skip_handlers && !options.owner_day_only {
             handlers::run(&world, plan, &mut report).await?;
+        }
+        if !options.skip_handlers {
+            owner_day::run(&world, plan.single_client_bookings, &mut report).await?;
         }
         if let Some(bin_dir) = &options.bin_dir {
             println!("-- cold starts of the release binaries behind a fake Runtime API");
