@@ -159,18 +159,26 @@ pub struct HistoryView<'a> {
     reason: Option<&'a str>,
 }
 
+/// The history, oldest first. Times are shown where they changed (and for the booking, where
+/// they were set); a change of status alone shows none.
 pub fn history(events: &[JobEvent], zone: Tz) -> Vec<HistoryView<'_>> {
     events
         .iter()
-        .map(|event| HistoryView {
-            at: local_instant(&event.at, zone),
-            actor: &event.actor,
-            action: &event.action,
-            from_status: event.from_status.map(|s| s.as_str()),
-            to_status: event.to_status.map(|s| s.as_str()),
-            from_start: event.from_start.as_ref().map(|t| local_instant(t, zone)),
-            to_start: event.to_start.as_ref().map(|t| local_instant(t, zone)),
-            reason: event.reason.as_deref(),
+        .map(|event| {
+            let moved = event.from_start != event.to_start;
+            let shown = |t: &Option<chrono::DateTime<chrono::Utc>>| {
+                t.as_ref().filter(|_| moved).map(|t| local_instant(t, zone))
+            };
+            HistoryView {
+                at: local_instant(&event.at, zone),
+                actor: &event.actor,
+                action: &event.action,
+                from_status: event.from_status.map(|s| s.as_str()),
+                to_status: event.to_status.map(|s| s.as_str()),
+                from_start: shown(&event.from_start),
+                to_start: shown(&event.to_start),
+                reason: event.reason.as_deref(),
+            }
         })
         .collect()
 }

@@ -278,6 +278,8 @@ async fn one_job_shows_its_mails_and_its_history_from_the_booking_on() {
             .as_str()
             .is_some_and(|a| a.starts_with("owner:"))
     );
+    // A change of status alone shows no times.
+    assert!(history[1].get("toStart").is_none() && history[1].get("fromStart").is_none());
 }
 
 #[tokio::test(flavor = "multi_thread")]
