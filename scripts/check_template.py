@@ -6,7 +6,7 @@
   a memory size of 128-256 MB and a log group with retention;
 - every operation of the OpenAPI file (openapi.yaml or openapi.json) has a matching HttpApi event
   and the reverse (skipped, with a note, while there is no such file);
-- routes under /jobs carry the JWT authorizer, every other route is public, and the OpenAPI file's
+- routes under /jobs and /contacts carry the JWT authorizer, every other route is public, and the OpenAPI file's
   `security` agrees; the functions behind the authorizer (and only they) set AUTH_TRUST_AUTHORIZER=true;
 - the public booking route has its own throttle; a CloudFront distribution in front of the HTTP API
   carries a WAF web ACL with a blocking per-IP rate-based rule, and the public functions know the
@@ -39,8 +39,8 @@ except ImportError:  # pragma: no cover - only without the venv
 TRUST_AUTHORIZER = "AUTH_TRUST_AUTHORIZER"
 EDGE_SECRET = "EDGE_ORIGIN_SECRET"
 PUBLIC_BINARIES = {"availability", "book-slot"}
-MAIL_SENDERS = {"book-slot", "confirm-job", "decline-job", "email-relay"}
-OWNER_PREFIX = "/jobs"
+MAIL_SENDERS = {"book-slot", "confirm-job", "decline-job", "job-transitions", "email-relay"}
+OWNER_PREFIXES = ("/jobs", "/contacts")
 BOOKING_ROUTE = "POST /services/{serviceId}/book"
 OUTBOX_METRIC = ("Booking", "OutboxOldestPendingSeconds")
 RELAY_SOURCE = "crates/functions/src/bin/email-relay.rs"
@@ -198,7 +198,7 @@ def main(root: Path) -> int:
     problems = []
     for key, (name, authorizer) in sorted(routes.items()):
         path = key.split(" ", 1)[1]
-        owner = path == OWNER_PREFIX or path.startswith(OWNER_PREFIX + "/")
+        owner = any(path == prefix or path.startswith(prefix + "/") for prefix in OWNER_PREFIXES)
         if owner and not authorizer:
             problems.append(f"{key} is an owner route but has no authorizer")
         if owner and authorizer:
@@ -217,7 +217,7 @@ def main(root: Path) -> int:
                 f"{key}: the OpenAPI file says it {'needs' if documented[key] else 'needs no'} token, "
                 f"the template {'requires ' + authorizer if authorizer else 'requires none'}"
             )
-    checks.report("owner routes (/jobs) need the JWT authorizer, public routes none", problems)
+    checks.report("owner routes (/jobs, /contacts) need the JWT authorizer, public routes none", problems)
 
     # Functions behind the authorizer say so; the code trusts authorizer claims only then.
     def env_of(resource: dict) -> dict:
@@ -317,7 +317,7 @@ def main(root: Path) -> int:
             problems.append(f"{name} ({binary(r)}) may call SES but sends no mail")
         if not can_send and binary(r) in MAIL_SENDERS:
             problems.append(f"{name} ({binary(r)}) sends mail but has no SES permission")
-    checks.report("only book-slot, confirm-job, decline-job and email-relay may send mail", problems)
+    checks.report("only book-slot, confirm-job, decline-job, job-transitions and email-relay may send mail", problems)
 
     # DATABASE_URL never in plain text.
     problems = []

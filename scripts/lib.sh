@@ -1,7 +1,7 @@
 # shellcheck shell=bash disable=SC2034 # globals here are read by the scripts that source this
 # Helpers sourced by scripts/test, scripts/dev and scripts/tenant. Not meant to be run directly.
 #
-#   ensure_venv              python venv with cargo-lambda, sam, cfn-lint, moto, schemathesis; .venv/bin first on PATH
+#   ensure_venv              python venv with cargo-lambda, sam, cfn-lint, moto, schemathesis, icalendar; .venv/bin first on PATH
 #   ensure_checkov           checkov (pinned) in a venv of its own; sets CHECKOV to its binary
 #   ensure_postgres PURPOSE  throwaway Postgres (PURPOSE = dev | test | bench) unless DATABASE_URL is set
 #   ensure_moto              moto_server (SES v2 emulator) with a verified sender, unless MOTO_URL is set
@@ -12,8 +12,9 @@
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LOCAL_DIR="$ROOT/.local" # git-ignored scratch space: clusters, logs, locks
-VENV_MARKER_VERSION=v2   # bump (and the package list) to force a venv refresh
-VENV_PACKAGES=(cargo-lambda aws-sam-cli cfn-lint 'moto[server]' schemathesis)
+VENV_MARKER_VERSION=v3   # bump (and the package list) to force a venv refresh
+# icalendar: the independent .ics parser of the owner's-day test (scripts/ics_check.py).
+VENV_PACKAGES=(cargo-lambda aws-sam-cli cfn-lint 'moto[server]' schemathesis icalendar)
 
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 warn() { printf '\033[1;33mwarning:\033[0m %s\n' "$*" >&2; }

@@ -16,10 +16,10 @@ pub use client::{
     ClientEmail, ClientName, DeclineReason, FieldError, IdempotencyKey, JobTitle, MailAddress,
     Notes, Phone,
 };
-pub use job::{InvalidTransition, JobSource, JobStatus};
+pub use job::{InvalidTransition, JobAction, JobSource, JobStatus, MOVES, decide};
 pub use mail::{MailContext, MailKind, MailStatus, backoff};
 pub use manage_token::{ManageKey, ManageLink};
-pub use schedule::{Schedule, ScheduleError, WEEK, WorkingInterval};
+pub use schedule::{Schedule, ScheduleError, WEEK, WorkingInterval, day_start};
 pub use settings::{BookingSettings, SettingsError};
 pub use staff::{
     AssignedPeriod, FreeStaff, StaffCapacity, StaffCapacityError, StaffChoice, StaffHours, StaffId,

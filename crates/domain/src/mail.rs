@@ -1,15 +1,15 @@
 //! The mails a job's state changes send, what they say, and how often a failed one is retried.
-//! Which mails a change produces is decided here, once, so the booking, confirm and decline
-//! transactions can never disagree about it.
+//! Which mails a change produces is decided here, once, so the transactions that change jobs
+//! can never disagree about it.
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use uuid::Uuid;
 
-use crate::JobStatus;
+use crate::{JobAction, JobStatus};
 
-/// One of the five mails. Each job gets each kind at most once (a table constraint), so a
-/// retried request can never mail twice.
+/// One of the mails. Each change of a job (its booking, a confirmation, each reschedule …) gets
+/// each kind at most once (a table constraint), so a retried request can never mail twice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MailKind {
     /// To the client: the booking landed as `scheduled` (instant confirmation).
@@ -22,15 +22,21 @@ pub enum MailKind {
     ClientDeclined,
     /// To the owner: a client booked, perhaps waiting for confirmation.
     OwnerNewBooking,
+    /// To the client: the business cancelled the booking (with its reason, if given).
+    ClientCancelled,
+    /// To the client: the business moved the booking to another time.
+    ClientRescheduled,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 5] = [
+    pub const ALL: [MailKind; 7] = [
         Self::ClientBooked,
         Self::ClientPending,
         Self::ClientConfirmed,
         Self::ClientDeclined,
         Self::OwnerNewBooking,
+        Self::ClientCancelled,
+        Self::ClientRescheduled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -40,6 +46,8 @@ impl MailKind {
             Self::ClientConfirmed => "client-confirmed",
             Self::ClientDeclined => "client-declined",
             Self::OwnerNewBooking => "owner-new-booking",
+            Self::ClientCancelled => "client-cancelled",
+            Self::ClientRescheduled => "client-rescheduled",
         }
     }
 
@@ -71,6 +79,18 @@ impl MailKind {
     /// The mail of an owner's decline.
     pub fn for_decline() -> MailKind {
         Self::ClientDeclined
+    }
+
+    /// The mails of an owner's change: the client hears of a cancellation and of a move; a
+    /// start, a completion or a no-show mails nobody (owners' own actions mail only the client).
+    pub fn for_owner_change(action: JobAction) -> &'static [MailKind] {
+        match action {
+            JobAction::Confirm => &[Self::ClientConfirmed],
+            JobAction::Decline => &[Self::ClientDeclined],
+            JobAction::Cancel => &[Self::ClientCancelled],
+            JobAction::Reschedule => &[Self::ClientRescheduled],
+            JobAction::Start | JobAction::Complete | JobAction::NoShow => &[],
+        }
     }
 }
 
@@ -143,11 +163,15 @@ pub struct MailContext {
     pub ends_at: DateTime<Utc>,
     pub notes: Option<String>,
     pub decline_reason: Option<String>,
+    /// Why the business cancelled, when it said.
+    pub cancel_reason: Option<String>,
     pub client_name: String,
     pub client_email: String,
     pub client_phone: Option<String>,
     /// When the job last changed (the calendar invitation's DTSTAMP).
     pub changed_at: DateTime<Utc>,
+    /// How many times the job has changed: the invitation's SEQUENCE never falls below it.
+    pub revision: u32,
 }
 
 #[cfg(test)]
@@ -159,7 +183,7 @@ mod tests {
         for kind in MailKind::ALL {
             assert_eq!(MailKind::parse(kind.as_str()), Some(kind));
         }
-        assert_eq!(MailKind::parse("client-cancelled"), None);
+        assert_eq!(MailKind::parse("client-canceled"), None);
         for status in [MailStatus::Pending, MailStatus::Sent, MailStatus::Failed] {
             assert_eq!(MailStatus::parse(status.as_str()), Some(status));
         }
@@ -172,7 +196,7 @@ mod tests {
             .into_iter()
             .filter(|k| k.is_for_client())
             .collect();
-        assert_eq!(for_client.len(), 4);
+        assert_eq!(for_client.len(), 6);
         assert!(!MailKind::OwnerNewBooking.is_for_client());
     }
 
@@ -188,6 +212,25 @@ mod tests {
         );
         assert_eq!(MailKind::for_confirm(), MailKind::ClientConfirmed);
         assert_eq!(MailKind::for_decline(), MailKind::ClientDeclined);
+    }
+
+    #[test]
+    fn an_owner_cancel_or_move_mails_the_client_and_nothing_else_mails_anyone() {
+        for action in JobAction::ALL {
+            let expected: &[MailKind] = match action {
+                JobAction::Confirm => &[MailKind::ClientConfirmed],
+                JobAction::Decline => &[MailKind::ClientDeclined],
+                JobAction::Cancel => &[MailKind::ClientCancelled],
+                JobAction::Reschedule => &[MailKind::ClientRescheduled],
+                _ => &[],
+            };
+            assert_eq!(MailKind::for_owner_change(action), expected, "{action}");
+            assert!(
+                MailKind::for_owner_change(action)
+                    .iter()
+                    .all(|k| k.is_for_client())
+            );
+        }
     }
 
     #[test]

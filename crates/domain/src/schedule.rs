@@ -219,3 +219,39 @@ mod tests {
         Ok(())
     }
 }
+
+/// The first instant of the local `date` in `zone`: its midnight, or — where a clock change
+/// skips midnight — the first wall time after the gap. The owner's calendar lists the jobs
+/// starting in `[day_start(from), day_start(to + 1))`.
+pub fn day_start(zone: chrono_tz::Tz, date: chrono::NaiveDate) -> chrono::DateTime<chrono::Utc> {
+    use chrono::{Duration, TimeZone, Utc};
+    let midnight = date.and_hms_opt(0, 0, 0).unwrap_or_default();
+    // A gap lasts at most a few hours; minute by minute finds its end.
+    (0..24 * 60)
+        .find_map(|minute| {
+            zone.from_local_datetime(&(midnight + Duration::minutes(minute)))
+                .earliest()
+        })
+        .map(|at| at.with_timezone(&Utc))
+        .unwrap_or_else(|| Utc.from_utc_datetime(&midnight))
+}
+
+#[cfg(test)]
+mod day_start_tests {
+    use super::day_start;
+    use chrono::{NaiveDate, TimeZone, Utc};
+
+    #[test]
+    fn a_local_day_starts_at_its_midnight_or_right_after_a_gap() {
+        let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
+        assert_eq!(
+            day_start(chrono_tz::America::New_York, date(2026, 12, 7)),
+            Utc.with_ymd_and_hms(2026, 12, 7, 5, 0, 0).unwrap()
+        );
+        // Santiago springs forward at midnight: 2026-09-06 begins at 01:00 local (-03:00).
+        assert_eq!(
+            day_start(chrono_tz::America::Santiago, date(2026, 9, 6)),
+            Utc.with_ymd_and_hms(2026, 9, 6, 4, 0, 0).unwrap()
+        );
+    }
+}

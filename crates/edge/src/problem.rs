@@ -89,6 +89,16 @@ impl ApiError {
         Self::new(404, "job_not_found", "Job not found", "No job has this id.")
     }
 
+    /// An unknown (or another tenant's) resource other than a job or a service.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            404,
+            "not_found",
+            "Not found",
+            format!("No {what} has this id."),
+        )
+    }
+
     pub fn invalid_transition(error: &InvalidTransition) -> Self {
         Self::new(
             409,

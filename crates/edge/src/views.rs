@@ -2,6 +2,8 @@
 //! tenant's offset, camelCase names, optional members left out when empty.
 
 use booking_domain::Slot;
+use booking_repository::contacts::ContactSummary;
+use booking_repository::events::JobEvent;
 use booking_repository::jobs::JobRecord;
 use booking_repository::outbox::MailRecord;
 use chrono::{DateTime, SecondsFormat, TimeZone};
@@ -56,6 +58,10 @@ pub struct JobView<'a> {
     notes: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     decline_reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cancelled_by: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cancel_reason: Option<&'a str>,
     source: &'static str,
     created_at: String,
     updated_at: String,
@@ -88,6 +94,8 @@ impl<'a> From<&'a JobRecord> for JobView<'a> {
             },
             notes: job.notes.as_deref(),
             decline_reason: job.decline_reason.as_deref(),
+            cancelled_by: job.cancelled_by.as_deref(),
+            cancel_reason: job.cancel_reason.as_deref(),
             source: job.source.as_str(),
             created_at: at(&job.created_at),
             updated_at: at(&job.updated_at),
@@ -98,18 +106,8 @@ impl<'a> From<&'a JobRecord> for JobView<'a> {
 
 impl JobView<'_> {
     /// The job's mails beside it: kind, status, attempts, and when each went out.
-    pub fn with_emails(mut self, emails: &[MailRecord], zone: Tz) -> Self {
-        self.emails = Some(
-            emails
-                .iter()
-                .map(|mail| EmailView {
-                    kind: mail.kind.as_str(),
-                    status: mail.status.as_str(),
-                    attempts: mail.attempts,
-                    sent_at: mail.sent_at.as_ref().map(|at| local_instant(at, zone)),
-                })
-                .collect(),
-        );
+    pub fn with_emails(mut self, mails: &[MailRecord], zone: Tz) -> Self {
+        self.emails = Some(emails(mails, zone));
         self
     }
 }
@@ -127,4 +125,85 @@ pub struct EmailView {
     attempts: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     sent_at: Option<String>,
+}
+
+/// One of the mails of a job, for `GET /jobs/{jobId}`'s `emails`.
+pub fn emails(emails: &[MailRecord], zone: Tz) -> Vec<EmailView> {
+    emails
+        .iter()
+        .map(|mail| EmailView {
+            kind: mail.kind.as_str(),
+            status: mail.status.as_str(),
+            attempts: mail.attempts,
+            sent_at: mail.sent_at.as_ref().map(|at| local_instant(at, zone)),
+        })
+        .collect()
+}
+
+/// One entry of a job's history: when, who, what.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryView<'a> {
+    at: String,
+    actor: &'a str,
+    action: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    from_status: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    to_status: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    from_start: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    to_start: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+}
+
+/// The history, oldest first. Times are shown where they changed (and for the booking, where
+/// they were set); a change of status alone shows none.
+pub fn history(events: &[JobEvent], zone: Tz) -> Vec<HistoryView<'_>> {
+    events
+        .iter()
+        .map(|event| {
+            let moved = event.from_start != event.to_start;
+            let shown = |t: &Option<chrono::DateTime<chrono::Utc>>| {
+                t.as_ref().filter(|_| moved).map(|t| local_instant(t, zone))
+            };
+            HistoryView {
+                at: local_instant(&event.at, zone),
+                actor: &event.actor,
+                action: &event.action,
+                from_status: event.from_status.map(|s| s.as_str()),
+                to_status: event.to_status.map(|s| s.as_str()),
+                from_start: shown(&event.from_start),
+                to_start: shown(&event.to_start),
+                reason: event.reason.as_deref(),
+            }
+        })
+        .collect()
+}
+
+/// A contact in the owner's address book.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactView<'a> {
+    id: Uuid,
+    name: &'a str,
+    email: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phone: Option<&'a str>,
+    job_count: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_start: Option<String>,
+}
+
+pub fn contact(contact: &ContactSummary, zone: Tz) -> ContactView<'_> {
+    ContactView {
+        id: contact.id,
+        name: &contact.name,
+        email: &contact.email,
+        phone: contact.phone.as_deref(),
+        job_count: contact.job_count,
+        last_start: contact.last_start.as_ref().map(|t| local_instant(t, zone)),
+    }
 }

@@ -1,8 +1,8 @@
 //! The calendar invitation client mails carry (RFC 5546 iTIP over RFC 5545). One UID per job,
 //! so each later mail updates the same calendar entry: the SEQUENCE grows with every state
-//! change, and a decline cancels the entry.
+//! change (it follows the job's revision), and a decline or a cancellation cancels the entry.
 
-use booking_domain::{MailContext, MailKind};
+use booking_domain::{JobStatus, MailContext, MailKind};
 use icalendar::{Calendar, Component, Event, EventLike, EventStatus, Property};
 
 /// An iTIP message: its METHOD (also the MIME `method=` parameter) and the iCalendar text.
@@ -13,15 +13,25 @@ pub(crate) struct Invitation {
 }
 
 /// Where a client mail stands in the job's calendar history: its METHOD, event STATUS and
-/// SEQUENCE. `None` for the owner mail, which carries no invitation.
-fn itip(kind: MailKind) -> Option<(&'static str, EventStatus, u32)> {
-    match kind {
-        MailKind::ClientBooked => Some(("REQUEST", EventStatus::Confirmed, 0)),
-        MailKind::ClientPending => Some(("REQUEST", EventStatus::Tentative, 0)),
-        MailKind::ClientConfirmed => Some(("REQUEST", EventStatus::Confirmed, 1)),
-        MailKind::ClientDeclined => Some(("CANCEL", EventStatus::Cancelled, 2)),
-        MailKind::OwnerNewBooking => None,
-    }
+/// SEQUENCE. The SEQUENCE is the job's revision (it counts every change), never below the
+/// kind's place in the booking's first steps, so each later mail supersedes the earlier ones.
+/// `None` for the owner mail, which carries no invitation.
+fn itip(kind: MailKind, mail: &MailContext) -> Option<(&'static str, EventStatus, u32)> {
+    let tentative = if mail.status == JobStatus::PendingConfirmation {
+        EventStatus::Tentative
+    } else {
+        EventStatus::Confirmed
+    };
+    let (method, status, floor) = match kind {
+        MailKind::ClientBooked => ("REQUEST", EventStatus::Confirmed, 0),
+        MailKind::ClientPending => ("REQUEST", EventStatus::Tentative, 0),
+        MailKind::ClientConfirmed => ("REQUEST", EventStatus::Confirmed, 1),
+        MailKind::ClientDeclined => ("CANCEL", EventStatus::Cancelled, 2),
+        MailKind::ClientRescheduled => ("REQUEST", tentative, 1),
+        MailKind::ClientCancelled => ("CANCEL", EventStatus::Cancelled, 1),
+        MailKind::OwnerNewBooking => return None,
+    };
+    Some((method, status, floor.max(mail.revision)))
 }
 
 /// The calendar UID of a job: stable across all its mails.
@@ -56,7 +66,7 @@ pub(crate) fn invitation(
     mail: &MailContext,
     organizer_address: &str,
 ) -> Option<Invitation> {
-    let (method, status, sequence) = itip(kind)?;
+    let (method, status, sequence) = itip(kind, mail)?;
     let mut organizer = Property::new("ORGANIZER", format!("mailto:{organizer_address}"));
     organizer.add_parameter("CN", &parameter_text(&mail.tenant_name));
     let mut attendee = Property::new("ATTENDEE", format!("mailto:{}", mail.client_email));
@@ -71,6 +81,12 @@ pub(crate) fn invitation(
         && let Some(reason) = &mail.decline_reason
     {
         description.push_str("\n\nDeclined: ");
+        description.push_str(reason);
+    }
+    if kind == MailKind::ClientCancelled
+        && let Some(reason) = &mail.cancel_reason
+    {
+        description.push_str("\n\nCancelled: ");
         description.push_str(reason);
     }
     let description = block_text(&description);

@@ -73,6 +73,8 @@ pub(crate) fn subject(kind: MailKind, mail: &MailContext) -> String {
         }
         MailKind::ClientConfirmed => format!("Confirmed: {service} at {business}, {when}"),
         MailKind::ClientDeclined => format!("Declined: {service} at {business}, {when}"),
+        MailKind::ClientCancelled => format!("Cancelled: {service} at {business}, {when}"),
+        MailKind::ClientRescheduled => format!("Moved: {service} at {business}, now {when}"),
         MailKind::OwnerNewBooking if mail.status == JobStatus::PendingConfirmation => {
             format!("New booking to confirm: {service}, {when}")
         }

@@ -1,4 +1,4 @@
-//! The ten bodies (five kinds × HTML and plain text), compiled into the binary by askama.
+//! The bodies (each kind in HTML and plain text), compiled into the binary by askama.
 //! HTML templates escape every value; the text templates are sent as `text/plain`, where
 //! nothing is interpreted.
 
@@ -58,7 +58,10 @@ impl<'a> View<'a> {
             client_phone: non_empty(&mail.client_phone),
             notes,
             notes_text: notes.map(|notes| notes.replace('\n', "\n          ")),
-            reason: non_empty(&mail.decline_reason),
+            reason: match kind {
+                MailKind::ClientCancelled => non_empty(&mail.cancel_reason),
+                _ => non_empty(&mail.decline_reason),
+            },
             job_url: format!(
                 "{}/jobs/{}",
                 public_app_url.trim_end_matches('/'),
@@ -164,6 +167,10 @@ mail_template!(ClientDeclinedText, "client_declined.txt");
 mail_template!(ClientDeclinedHtml, "client_declined.html");
 mail_template!(OwnerNewBookingText, "owner_new_booking.txt");
 mail_template!(OwnerNewBookingHtml, "owner_new_booking.html");
+mail_template!(ClientCancelledText, "client_cancelled.txt");
+mail_template!(ClientCancelledHtml, "client_cancelled.html");
+mail_template!(ClientRescheduledText, "client_rescheduled.txt");
+mail_template!(ClientRescheduledHtml, "client_rescheduled.html");
 
 /// The plain-text and HTML bodies of a mail.
 pub(crate) fn bodies(kind: MailKind, m: &View<'_>) -> Result<(String, String), askama::Error> {
@@ -187,6 +194,14 @@ pub(crate) fn bodies(kind: MailKind, m: &View<'_>) -> Result<(String, String), a
         MailKind::OwnerNewBooking => (
             OwnerNewBookingText { m }.render()?,
             OwnerNewBookingHtml { m }.render()?,
+        ),
+        MailKind::ClientCancelled => (
+            ClientCancelledText { m }.render()?,
+            ClientCancelledHtml { m }.render()?,
+        ),
+        MailKind::ClientRescheduled => (
+            ClientRescheduledText { m }.render()?,
+            ClientRescheduledHtml { m }.render()?,
         ),
     })
 }

@@ -707,9 +707,11 @@ async fn a_crashed_senders_mail_is_sent_when_its_lease_runs_out() {
 async fn a_repeated_enqueue_never_doubles_a_mail_and_mails_stay_with_their_tenant() {
     let mut salon = open_salon(false).await;
     let job = salon.book("kit", on_monday(16, 0)).await;
+    // The booking's change is the job's first event, whose id is the job's.
     let again = outbox::enqueue(
-        &mut salon.conn,
+        &salon.conn,
         salon.tenant_id,
+        job,
         job,
         &MailKind::for_new_booking(false),
         now(),

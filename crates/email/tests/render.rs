@@ -36,10 +36,12 @@ fn fall_back_booking(status: JobStatus) -> MailContext {
         ends_at: utc(2026, 11, 1, 7, 15),
         notes: Some("Short on the sides\nlong on top".to_owned()),
         decline_reason: None,
+        cancel_reason: None,
         client_name: "Jane <script>alert(1)</script> O'Brien".to_owned(),
         client_email: "jane@client.example".to_owned(),
         client_phone: Some("+1 555 010 2030".to_owned()),
         changed_at: utc(2026, 10, 20, 12, 0),
+        revision: 0,
     }
 }
 

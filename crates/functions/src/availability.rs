@@ -137,12 +137,12 @@ async fn read_inputs(
     }
 }
 
-fn default_to(from: NaiveDate) -> Result<NaiveDate, ApiError> {
+pub(crate) fn default_to(from: NaiveDate) -> Result<NaiveDate, ApiError> {
     from.checked_add_days(Days::new(DEFAULT_RANGE_DAYS - 1))
         .ok_or_else(|| ApiError::invalid_fields(&[FieldError::new("from", "is out of range")]))
 }
 
-fn check_range(from: NaiveDate, to: NaiveDate) -> Result<(), ApiError> {
+pub(crate) fn check_range(from: NaiveDate, to: NaiveDate) -> Result<(), ApiError> {
     if to < from {
         return Err(ApiError::invalid_fields(&[FieldError::new(
             "to",

@@ -66,9 +66,9 @@ where
     let (scope, text) = (key.scope.as_str(), key.key.as_str());
     match idempotency::claim(&mut conn, scope, text, key.body).await? {
         Claim::Fresh => {}
-        Claim::Replay(StoredOutcome::Job(job_id)) => {
+        Claim::Replay(StoredOutcome::Job(job_id, status)) => {
             let view = replay_job(conn, job_id).await?;
-            return Ok(replayed(json_response(201, &view)));
+            return Ok(replayed(json_response(status, &view)));
         }
         Claim::Replay(StoredOutcome::Response { status, body }) => return stored(status, body),
         Claim::InProgress => return Err(ApiError::request_in_progress()),

@@ -9,6 +9,8 @@ pub use delivery::DELIVERY_BUDGET;
 pub mod email_relay;
 pub mod health;
 pub mod idempotent;
+pub mod job_transitions;
+pub mod owner_calendar;
 pub mod owner_routes;
 mod post_response;
 

@@ -16,12 +16,12 @@ use uuid::Uuid;
 
 use crate::Deps;
 
-fn caller(deps: &Deps, request: &Request) -> Result<Caller, ApiError> {
+pub(crate) fn caller(deps: &Deps, request: &Request) -> Result<Caller, ApiError> {
     authenticate(request, &deps.config)
 }
 
 /// A malformed id names no job: 404, exactly as an unknown one.
-fn job_id(request: &Request) -> Result<Uuid, ApiError> {
+pub(crate) fn job_id(request: &Request) -> Result<Uuid, ApiError> {
     path_uuid(request, "jobId", "jobs").ok_or_else(ApiError::job_not_found)
 }
 
@@ -37,7 +37,7 @@ fn job_with_emails(status: u16, job: &JobRecord, emails: Option<&[MailRecord]>) 
 /// The answer to a change that has committed: the change landed, so the answer is a success
 /// even when the database fails now. The mails' state is read on `conn` or, if that failed,
 /// on a fresh connection; if that fails too, the job is shown without its mails.
-async fn committed_response(
+pub(crate) async fn committed_response(
     deps: &Deps,
     conn: Option<PooledConnection>,
     status: u16,
@@ -144,8 +144,14 @@ pub async fn enter_by_hand(deps: &Deps, request: Request) -> Response<Body> {
             };
             let mut conn = deps.connection().await?;
             let owner = caller.owner(&mut conn).await?;
-            let job = changes::enter_by_hand(&mut conn, owner.tenant_id, &new_job, &owner.actor())
-                .await?;
+            let job = changes::enter_by_hand(
+                &mut conn,
+                owner.tenant_id,
+                &new_job,
+                &owner.actor(),
+                deps.now(),
+            )
+            .await?;
             tracing::info!(job_id = %job.id, tenant_id = %owner.tenant_id, "job entered by hand");
             Ok(committed_response(deps, Some(conn), 201, &job).await)
         }

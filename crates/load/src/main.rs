@@ -9,7 +9,7 @@
 //!
 //! ```text
 //! booking-load [--quick] [--json FILE] [--explain FILE] [--bin-dir DIR] [--cold-runs N]
-//!              [--skip-handlers] [--mail-latency-ms MS]
+//!              [--skip-handlers] [--mail-latency-ms MS] [--owner-day-only]
 //! ```
 //! Mails go to an in-memory mailer; the "slow mailer" measurements put `--mail-latency-ms` (40 by
 //! default: SES from inside AWS) in front of every call, as SES over the network would.
@@ -18,6 +18,7 @@ mod cold_start;
 mod explain;
 mod handlers;
 mod labels;
+mod owner_day;
 mod stats;
 mod world;
 
@@ -51,6 +52,9 @@ struct Options {
     /// What each SES call waits in the "slow mailer" measurements (SES over the network).
     #[arg(long, value_name = "MS", default_value_t = 40)]
     mail_latency_ms: u64,
+    /// Only the owner's day (calendar reads and transitions on a year of data).
+    #[arg(long)]
+    owner_day_only: bool,
 }
 
 const ENVIRONMENT: &str =
@@ -79,8 +83,11 @@ async fn run(options: Options) -> Result<()> {
         world::AVAILABILITY_DAYS,
     );
     let outcome = async {
-        if !options.skip_handlers {
+        if !options.skip_handlers && !options.owner_day_only {
             handlers::run(&world, plan, &mut report).await?;
+        }
+        if !options.skip_handlers {
+            owner_day::run(&world, plan.single_client_bookings, &mut report).await?;
         }
         if let Some(bin_dir) = &options.bin_dir {
             println!("-- cold starts of the release binaries behind a fake Runtime API");

@@ -64,7 +64,7 @@ fn hours(start: &str, end: &str) -> Result<WorkingInterval> {
     Ok(WorkingInterval::parse(start, end)?)
 }
 
-fn wide_calendar(slug: &str) -> Result<TenantDefinition> {
+pub fn wide_calendar(slug: &str) -> Result<TenantDefinition> {
     let mut schedule = Schedule::new();
     for day in booking_domain::WEEK {
         schedule.set_weekday(day, vec![hours("06:00", "22:00")?])?;
@@ -126,7 +126,7 @@ fn reference_calendar() -> Result<TenantDefinition> {
 
 /// The free starts of an empty calendar from today on (as the availability handler would list
 /// them before any booking).
-fn free_slots(definition: &TenantDefinition, duration: u32, days: u64) -> Vec<String> {
+pub fn free_slots(definition: &TenantDefinition, duration: u32, days: u64) -> Vec<String> {
     let calendar = Calendar::new(
         definition.zone,
         definition.settings,

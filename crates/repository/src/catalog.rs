@@ -160,6 +160,21 @@ pub async fn bookable_service_on(
         .transpose()
 }
 
+/// A tenant by id (read only: no lock).
+pub async fn tenant_by_id(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+) -> QueryResult<Option<Tenant>> {
+    tenants::table
+        .find(tenant_id)
+        .select(TenantRow::as_select())
+        .first::<TenantRow>(conn)
+        .await
+        .optional()?
+        .map(Tenant::try_from)
+        .transpose()
+}
+
 pub async fn tenant_by_slug(
     conn: &mut AsyncPgConnection,
     slug: &str,

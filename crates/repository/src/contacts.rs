@@ -45,3 +45,94 @@ pub(crate) async fn upsert(
         .get_result(&mut conn)
         .await
 }
+
+/// A contact as the owner's address book shows it: who, and how many jobs they have had.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct ContactSummary {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub id: Uuid,
+    #[diesel(sql_type = Text)]
+    pub name: String,
+    #[diesel(sql_type = Text)]
+    pub email: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub phone: Option<String>,
+    /// Jobs of any status.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub job_count: i64,
+    /// The latest job start.
+    #[diesel(sql_type = Nullable<diesel::sql_types::Timestamptz>)]
+    pub last_start: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The contacts columns and their job counts, for a `FROM contacts` in `$1`'s tenant.
+const SUMMARY: &str = "\
+    SELECT contacts.id, contacts.name, contacts.email, contacts.phone, \
+           held.job_count, held.last_start \
+    FROM contacts \
+    CROSS JOIN LATERAL (SELECT count(*) AS job_count, max(jobs.starts_at) AS last_start \
+                        FROM jobs WHERE jobs.contact_id = contacts.id) AS held \
+    WHERE contacts.tenant_id = $1";
+
+/// `text` as a LIKE pattern matching itself anywhere (its `%`, `_` and `\` taken literally).
+fn substring_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// A page of the tenant's contacts whose name or email holds `search` (any case), in (lower
+/// name, id) order, strictly after the contact `after`; at most `limit + 1` (the extra one tells
+/// the caller there is a next page).
+#[tracing::instrument(level = "trace", name = "contact list", skip_all)]
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+    search: Option<&str>,
+    after: Option<Uuid>,
+    limit: u32,
+) -> QueryResult<Vec<ContactSummary>> {
+    let query = format!(
+        "{SUMMARY} \
+         AND ($2::text IS NULL OR contacts.name ILIKE $2 OR contacts.email ILIKE $2) \
+         AND ($3::uuid IS NULL OR (lower(contacts.name), contacts.id) > \
+              (SELECT lower(c.name), c.id FROM contacts c WHERE c.id = $3 AND c.tenant_id = $1)) \
+         ORDER BY lower(contacts.name), contacts.id LIMIT $4"
+    );
+    diesel::sql_query(query)
+        .bind::<diesel::sql_types::Uuid, _>(tenant_id)
+        .bind::<Nullable<Text>, _>(search.map(substring_pattern))
+        .bind::<Nullable<diesel::sql_types::Uuid>, _>(after)
+        .bind::<diesel::sql_types::BigInt, _>(i64::from(limit) + 1)
+        .load(conn)
+        .await
+}
+
+/// One of the tenant's contacts; another tenant's is `None`, exactly as a missing one.
+pub async fn find(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+    contact_id: Uuid,
+) -> QueryResult<Option<ContactSummary>> {
+    diesel::sql_query(format!("{SUMMARY} AND contacts.id = $2"))
+        .bind::<diesel::sql_types::Uuid, _>(tenant_id)
+        .bind::<diesel::sql_types::Uuid, _>(contact_id)
+        .get_result(conn)
+        .await
+        .optional()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_search_matches_its_wildcards_literally() {
+        assert_eq!(super::substring_pattern("a_b%c\\"), "%a\\_b\\%c\\\\%");
+    }
+}

@@ -28,8 +28,9 @@ pub enum Claim {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoredOutcome {
-    /// A booking that landed: replay it from the job as it is now.
-    Job(Uuid),
+    /// A change that landed (a booking, an owner's transition): replay it from the job as it is
+    /// now, with the status first answered (201 for a booking, 200 for a change).
+    Job(Uuid, u16),
     /// Any other answer, stored as sent.
     Response { status: u16, body: String },
 }
@@ -84,8 +85,15 @@ pub async fn claim(
         None => Claim::InProgress,
         Some(existing) if !existing.same_body => Claim::Reused,
         Some(Existing {
-            job_id: Some(job), ..
-        }) => Claim::Replay(StoredOutcome::Job(job)),
+            job_id: Some(job),
+            response_status,
+            ..
+        }) => Claim::Replay(StoredOutcome::Job(
+            job,
+            response_status
+                .and_then(|status| u16::try_from(status).ok())
+                .unwrap_or(201),
+        )),
         Some(Existing {
             response_status: Some(status),
             response_body: Some(body),
@@ -111,6 +119,26 @@ pub(crate) async fn attach_job(
         .set((
             idempotency_keys::job_id.eq(job_id),
             idempotency_keys::response_status.eq(201_i16),
+        ))
+        .execute(&mut conn)
+        .await
+        .map(drop)
+}
+
+/// Ties a landed change of `job_id` to its key, inside the change's transaction: a retry
+/// replays it (answering `status`) and can never change the job twice.
+#[tracing::instrument(level = "trace", name = "idempotency key (attach change)", skip_all)]
+pub(crate) async fn attach_change(
+    mut conn: &AsyncPgConnection,
+    scope: &str,
+    key: &str,
+    job_id: Uuid,
+    status: u16,
+) -> QueryResult<()> {
+    diesel::update(idempotency_keys::table.find((scope, key)))
+        .set((
+            idempotency_keys::job_id.eq(job_id),
+            idempotency_keys::response_status.eq(i16::try_from(status).unwrap_or(200)),
         ))
         .execute(&mut conn)
         .await

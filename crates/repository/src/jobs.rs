@@ -29,9 +29,14 @@ pub struct JobRecord {
     pub client_phone: Option<String>,
     pub notes: Option<String>,
     pub decline_reason: Option<String>,
+    /// For a cancelled job: who cancelled it (`client` or `owner`) and why, if they said.
+    pub cancelled_by: Option<String>,
+    pub cancel_reason: Option<String>,
     pub changed_by: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// How many times the job has changed since it was booked.
+    pub revision: u32,
     /// The tenant's zone, in which every time of the job is shown.
     pub zone: Tz,
 }
@@ -55,6 +60,9 @@ pub(crate) struct JobRow {
     /// The client as given for this job (never rewritten by a later booking).
     client_name: String,
     client_phone: Option<String>,
+    cancel_reason: Option<String>,
+    cancelled_by: Option<String>,
+    revision: i32,
 }
 
 /// What a job shows of its contact: the address it is reached at. Name and phone are the job's
@@ -88,9 +96,13 @@ pub(crate) fn record(job: JobRow, contact: ContactRow, zone: Tz) -> Result<JobRe
         client_phone: job.client_phone,
         notes: job.notes,
         decline_reason: job.decline_reason,
+        cancelled_by: job.cancelled_by,
+        cancel_reason: job.cancel_reason,
         changed_by: job.changed_by,
         created_at: job.created_at,
         updated_at: job.updated_at,
+        revision: u32::try_from(job.revision)
+            .map_err(|_| corrupt(format!("job revision {}", job.revision)))?,
         zone,
     })
 }
@@ -116,10 +128,12 @@ impl JobRecord {
             ends_at: self.ends_at,
             notes: self.notes.clone(),
             decline_reason: self.decline_reason.clone(),
+            cancel_reason: self.cancel_reason.clone(),
             client_name: self.client_name.clone(),
             client_email: self.client_email.clone(),
             client_phone: self.client_phone.clone(),
             changed_at: self.updated_at,
+            revision: self.revision,
         }
     }
 }
@@ -231,7 +245,8 @@ pub(crate) async fn insert_booked(
          SELECT $1, $2, $3, contacts.id, $4, $5, $6, $7, $8, $9, $10, $12, $13 FROM contacts \
          WHERE contacts.tenant_id = $2 AND contacts.email_key = lower($11) \
          RETURNING id, tenant_id, service_id, status, source, starts_at, ends_at, title, notes, \
-                   decline_reason, changed_by, created_at, updated_at, client_name, client_phone",
+                   decline_reason, changed_by, created_at, updated_at, client_name, client_phone, \
+                   cancel_reason, cancelled_by, revision",
     )
     .bind::<SqlUuid, _>(job_id)
     .bind::<SqlUuid, _>(job.tenant_id)
@@ -250,8 +265,8 @@ pub(crate) async fn insert_booked(
     .await
 }
 
-/// Sets a locked job's status (and decline reason), recording who changed it; returns the job
-/// as it now is.
+/// Sets a locked job's status (and decline reason), recording who changed it and counting the
+/// change in its revision; returns the job as it now is.
 pub(crate) async fn update_status(
     conn: &mut AsyncPgConnection,
     job: &JobRecord,
@@ -264,8 +279,138 @@ pub(crate) async fn update_status(
             jobs::status.eq(status.as_str()),
             jobs::decline_reason.eq(decline_reason),
             jobs::changed_by.eq(actor),
+            jobs::revision.eq(jobs::revision + 1),
         ))
         .execute(conn)
         .await?;
     find_for_tenant(conn, job.tenant_id, job.id).await
+}
+
+/// What an owner's change sets on a locked job (beyond who made it and its revision).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct JobChange<'a> {
+    pub status: JobStatus,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// For a cancellation: who cancelled (`owner`) and why.
+    pub cancelled_by: Option<&'static str>,
+    pub cancel_reason: Option<&'a str>,
+}
+
+/// Writes `change` to the locked `job` and returns the job as it now is, in one statement (the
+/// update and the read back share a CTE).
+#[tracing::instrument(level = "trace", name = "job update", skip_all)]
+pub(crate) async fn apply_change(
+    mut conn: &AsyncPgConnection,
+    job: &JobRecord,
+    change: JobChange<'_>,
+    actor: &str,
+) -> QueryResult<JobRecord> {
+    let (row, email): (JobRow, String) = diesel::sql_query(
+        "WITH changed AS ( \
+             UPDATE jobs SET status = $3, starts_at = $4, ends_at = $5, cancelled_by = $6, \
+                 cancel_reason = $7, changed_by = $8, revision = revision + 1 \
+             WHERE id = $1 AND tenant_id = $2 RETURNING *) \
+         SELECT changed.id, changed.tenant_id, changed.service_id, changed.status, changed.source, \
+                changed.starts_at, changed.ends_at, changed.title, changed.notes, \
+                changed.decline_reason, changed.changed_by, changed.created_at, changed.updated_at, \
+                changed.client_name, changed.client_phone, changed.cancel_reason, \
+                changed.cancelled_by, changed.revision, contacts.email \
+         FROM changed JOIN contacts ON contacts.id = changed.contact_id",
+    )
+    .bind::<SqlUuid, _>(job.id)
+    .bind::<SqlUuid, _>(job.tenant_id)
+    .bind::<Text, _>(change.status.as_str())
+    .bind::<Timestamptz, _>(change.starts_at)
+    .bind::<Timestamptz, _>(change.ends_at)
+    .bind::<Nullable<Text>, _>(change.cancelled_by)
+    .bind::<Nullable<Text>, _>(change.cancel_reason)
+    .bind::<Text, _>(actor)
+    .get_result::<WithEmail>(&mut conn)
+    .await
+    .map(|r| (r.job, r.email))?;
+    record(row, ContactRow { email }, job.zone)
+}
+
+#[derive(QueryableByName)]
+struct WithEmail {
+    #[diesel(embed)]
+    job: JobRow,
+    #[diesel(sql_type = Text)]
+    email: String,
+}
+
+/// A page of the owner's calendar: which jobs, and where the page starts.
+#[derive(Debug, Clone)]
+pub struct JobQuery {
+    /// Jobs starting in `[from, to)`.
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// Only these statuses (all when empty).
+    pub statuses: Vec<JobStatus>,
+    pub service_id: Option<Uuid>,
+    /// Strictly after this (start, id): the last job of the previous page.
+    pub after: Option<(DateTime<Utc>, Uuid)>,
+    pub limit: u32,
+}
+
+/// The tenant's jobs of `query`, in (start, id) order, at most `limit + 1` of them (the extra
+/// one tells the caller there is a next page). Served by `jobs_by_tenant_start`: the keyset
+/// condition is a row comparison the index scan starts at.
+#[tracing::instrument(level = "trace", name = "job list", skip_all)]
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+    zone: Tz,
+    query: &JobQuery,
+) -> QueryResult<Vec<JobRecord>> {
+    let mut select = jobs::table
+        .inner_join(contacts::table)
+        .filter(jobs::tenant_id.eq(tenant_id))
+        .filter(jobs::starts_at.ge(query.from))
+        .filter(jobs::starts_at.lt(query.to))
+        .select((JobRow::as_select(), ContactRow::as_select()))
+        .order((jobs::starts_at, jobs::id))
+        .limit(i64::from(query.limit) + 1)
+        .into_boxed();
+    if !query.statuses.is_empty() {
+        let names: Vec<&str> = query.statuses.iter().map(|s| s.as_str()).collect();
+        select = select.filter(jobs::status.eq_any(names));
+    }
+    if let Some(service_id) = query.service_id {
+        select = select.filter(jobs::service_id.eq(service_id));
+    }
+    if let Some((start, id)) = query.after {
+        select = select.filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("(jobs.starts_at, jobs.id) > (")
+                .bind::<Timestamptz, _>(start)
+                .sql(", ")
+                .bind::<SqlUuid, _>(id)
+                .sql(")"),
+        );
+    }
+    let rows: Vec<(JobRow, ContactRow)> = select.load(conn).await?;
+    rows.into_iter()
+        .map(|(job, contact)| record(job, contact, zone))
+        .collect()
+}
+
+/// Every job of one of the tenant's contacts, in start order.
+pub async fn for_contact(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+    contact_id: Uuid,
+    zone: Tz,
+) -> QueryResult<Vec<JobRecord>> {
+    let rows: Vec<(JobRow, ContactRow)> = jobs::table
+        .inner_join(contacts::table)
+        .filter(jobs::tenant_id.eq(tenant_id))
+        .filter(jobs::contact_id.eq(contact_id))
+        .select((JobRow::as_select(), ContactRow::as_select()))
+        .order((jobs::starts_at, jobs::id))
+        .load(conn)
+        .await?;
+    rows.into_iter()
+        .map(|(job, contact)| record(job, contact, zone))
+        .collect()
 }

@@ -8,7 +8,8 @@
 
 pub mod catalog;
 pub mod changes;
-mod contacts;
+pub mod contacts;
+pub mod events;
 pub mod guard;
 pub mod idempotency;
 pub mod jobs;

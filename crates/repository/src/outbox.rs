@@ -63,13 +63,17 @@ fn attempts(value: i32) -> Result<u32, DieselError> {
     u32::try_from(value).map_err(|_| corrupt(format!("mail attempts {value}")))
 }
 
-/// Records `kinds` for the job, due at `now`. Call it inside the transaction that changes the
-/// job, so the mail exists exactly when the change does. A kind the job already has is left as
-/// it is (a repeated request never mails twice). Returns how many mails were new.
+/// Records `kinds` for the job's change `event_id` (its history entry), due at `now`. Call it
+/// inside the transaction that changes the job, so the mail exists exactly when the change
+/// does. A kind the change already has is left as it is (a repeated request never mails twice;
+/// a later change of the same kind — a second move — mails again). Returns how many mails
+/// were new. On a shared connection, to pipeline it with the change's other writes.
+#[tracing::instrument(level = "trace", name = "outbox enqueue (change)", skip_all)]
 pub async fn enqueue(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     tenant_id: Uuid,
     job_id: Uuid,
+    event_id: Uuid,
     kinds: &[MailKind],
     now: DateTime<Utc>,
 ) -> QueryResult<usize> {
@@ -82,17 +86,18 @@ pub async fn enqueue(
             (
                 emails::tenant_id.eq(tenant_id),
                 emails::job_id.eq(job_id),
+                emails::event_id.eq(event_id),
                 emails::kind.eq(kind.as_str()),
                 emails::next_attempt_at.eq(now),
                 emails::created_at.eq(now),
             )
         })
         .collect();
+    // The unique index is on (coalesce(event_id, job_id), kind): any conflict is that one.
     diesel::insert_into(emails::table)
         .values(&rows)
-        .on_conflict((emails::job_id, emails::kind))
-        .do_nothing()
-        .execute(conn)
+        .on_conflict_do_nothing()
+        .execute(&mut conn)
         .await
 }
 
@@ -427,12 +432,22 @@ pub async fn for_job(
     tenant_id: Uuid,
     job_id: Uuid,
 ) -> QueryResult<Vec<MailRecord>> {
+    for_job_on(conn, tenant_id, job_id).await
+}
+
+/// [`for_job`] on a shared connection, to pipeline it with the job's other reads.
+#[tracing::instrument(level = "trace", name = "job mails", skip_all)]
+pub async fn for_job_on(
+    mut conn: &AsyncPgConnection,
+    tenant_id: Uuid,
+    job_id: Uuid,
+) -> QueryResult<Vec<MailRecord>> {
     let rows: Vec<EmailRow> = emails::table
         .filter(emails::tenant_id.eq(tenant_id))
         .filter(emails::job_id.eq(job_id))
         .order((emails::created_at, emails::kind))
         .select(EmailRow::as_select())
-        .load(conn)
+        .load(&mut conn)
         .await?;
     rows.into_iter()
         .map(|row| {

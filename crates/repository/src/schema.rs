@@ -37,6 +37,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         sent_at -> Nullable<Timestamptz>,
+        event_id -> Nullable<Uuid>,
     }
 }
 
@@ -49,6 +50,25 @@ diesel::table! {
         response_status -> Nullable<Int2>,
         response_body -> Nullable<Text>,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    job_events (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        job_id -> Uuid,
+        position -> Int8,
+        at -> Timestamptz,
+        actor -> Text,
+        action -> Text,
+        from_status -> Nullable<Text>,
+        to_status -> Nullable<Text>,
+        from_start -> Nullable<Timestamptz>,
+        to_start -> Nullable<Timestamptz>,
+        from_end -> Nullable<Timestamptz>,
+        to_end -> Nullable<Timestamptz>,
+        reason -> Nullable<Text>,
     }
 }
 
@@ -70,6 +90,9 @@ diesel::table! {
         updated_at -> Timestamptz,
         client_name -> Text,
         client_phone -> Nullable<Text>,
+        cancel_reason -> Nullable<Text>,
+        cancelled_by -> Nullable<Text>,
+        revision -> Int4,
     }
 }
 
@@ -142,6 +165,7 @@ diesel::table! {
 
 diesel::joinable!(contacts -> tenants (tenant_id));
 diesel::joinable!(date_overrides -> tenants (tenant_id));
+diesel::joinable!(emails -> job_events (event_id));
 diesel::joinable!(emails -> jobs (job_id));
 diesel::joinable!(emails -> tenants (tenant_id));
 diesel::joinable!(idempotency_keys -> jobs (job_id));
@@ -159,6 +183,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     date_overrides,
     emails,
     idempotency_keys,
+    job_events,
     jobs,
     mail_recipient_turns,
     rate_limit_windows,

@@ -71,6 +71,21 @@ impl Contract {
     }
 }
 
+impl Contract {
+    /// Sends `request` to `route` on `deps`, expects `status`, and checks the answer.
+    async fn expect(&mut self, deps: &Deps, route: Route, request: Request, status: u16) -> Value {
+        let reply = deps.send(route, request).await;
+        assert_eq!(
+            reply.status,
+            status,
+            "{} {}: {reply}",
+            route.method(),
+            route.path()
+        );
+        self.check(route, reply)
+    }
+}
+
 /// One row's request: the route, the deps that answer it, and how to build it given the job
 /// the latest booking before the row made.
 struct Call<'a> {
@@ -187,6 +202,220 @@ async fn every_route_answers_as_openapi_json_describes() {
         }
     }
 
+    // The owner's calendar and the transitions.
+    let later = {
+        let mut later = stack.container();
+        later.clock = fixed_clock(ny(2026, 12, 31, 12, 0));
+        later
+    };
+    let bearer = || Auth::Bearer(token);
+    let jobs_get = |query: Query| owner_get("/jobs", "/jobs", Value::Null, query, bearer());
+    let job_get = |job: &str| {
+        owner_get(
+            "/jobs/{jobId}",
+            &format!("/jobs/{job}"),
+            json!({"jobId": job}),
+            &[],
+            bearer(),
+        )
+    };
+    let contacts_get =
+        |query: Query| owner_get("/contacts", "/contacts", Value::Null, query, bearer());
+    let contact_get = |id: &str| {
+        owner_get(
+            "/contacts/{contactId}",
+            &format!("/contacts/{id}"),
+            json!({"contactId": id}),
+            &[],
+            bearer(),
+        )
+    };
+    let act = |job: &str, action: &'static str, body: &str| {
+        owner_event(
+            "POST",
+            &format!("POST /jobs/{{jobId}}/{action}"),
+            &format!("/jobs/{job}/{action}"),
+            json!({"jobId": job}),
+            &[],
+            body,
+            bearer(),
+            &[],
+        )
+    };
+    let week: Query = &[("from", "2026-12-07"), ("to", "2026-12-13")];
+    let week_jobs = contract
+        .expect(deps, Route::ListJobs, jobs_get(week), 200)
+        .await;
+    // The first row's booking, confirmed since.
+    let booked = week_jobs["jobs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|job| job["client"]["email"] == "a@example.com")
+        .and_then(|job| job["id"].as_str())
+        .expect("a's job")
+        .to_owned();
+    contract
+        .expect(deps, Route::ListJobs, jobs_get(&[("limit", "0")]), 400)
+        .await;
+    contract
+        .expect(
+            deps,
+            Route::ListJobs,
+            owner_get("/jobs", "/jobs", Value::Null, &[], Auth::None),
+            401,
+        )
+        .await;
+    contract
+        .expect(deps, Route::GetJob, job_get(&booked), 200)
+        .await;
+    contract
+        .expect(deps, Route::GetJob, job_get("nope"), 404)
+        .await;
+    let listed = contract
+        .expect(
+            deps,
+            Route::ListContacts,
+            contacts_get(&[("q", "example")]),
+            200,
+        )
+        .await;
+    contract
+        .expect(
+            deps,
+            Route::ListContacts,
+            contacts_get(&[("cursor", "x")]),
+            400,
+        )
+        .await;
+    let contact = listed["contacts"][0]["id"]
+        .as_str()
+        .expect("a contact")
+        .to_owned();
+    contract
+        .expect(deps, Route::GetContact, contact_get(&contact), 200)
+        .await;
+    contract
+        .expect(
+            deps,
+            Route::GetContact,
+            contact_get(&Uuid::new_v4().to_string()),
+            404,
+        )
+        .await;
+
+    let pending = contract
+        .expect(
+            deps,
+            Route::Book,
+            book_request(haircut, &booking_body(&monday(15, 0), "d@example.com"), &[]),
+            201,
+        )
+        .await["job"]["id"]
+        .as_str()
+        .expect("job id")
+        .to_owned();
+    let moved = json!({"start": ny_text(2026, 12, 8, 19, 0)}).to_string();
+    contract
+        .expect(
+            deps,
+            Route::Transition("reschedule"),
+            act(&pending, "reschedule", "{}"),
+            400,
+        )
+        .await;
+    contract
+        .expect(
+            deps,
+            Route::Transition("reschedule"),
+            act(&pending, "reschedule", &moved),
+            200,
+        )
+        .await;
+    contract
+        .expect(
+            deps,
+            Route::Transition("start"),
+            act(&pending, "start", ""),
+            409,
+        )
+        .await;
+    contract
+        .expect(
+            deps,
+            Route::Transition("cancel"),
+            act(&pending, "cancel", &reason),
+            200,
+        )
+        .await;
+    contract
+        .expect(
+            deps,
+            Route::Transition("cancel"),
+            act(&pending, "cancel", ""),
+            409,
+        )
+        .await;
+    contract
+        .expect(
+            deps,
+            Route::Transition("cancel"),
+            act(&Uuid::new_v4().to_string(), "cancel", ""),
+            404,
+        )
+        .await;
+    contract
+        .expect(
+            &later,
+            Route::Transition("start"),
+            act(&booked, "start", ""),
+            200,
+        )
+        .await;
+    contract
+        .expect(
+            &later,
+            Route::Transition("complete"),
+            act(&booked, "complete", ""),
+            200,
+        )
+        .await;
+    contract
+        .expect(
+            &later,
+            Route::Transition("no-show"),
+            act(&booked, "no-show", ""),
+            409,
+        )
+        .await;
+    contract
+        .expect(
+            &later,
+            Route::Transition("complete"),
+            act(&booked, "complete", ""),
+            409,
+        )
+        .await;
+    let manual_job = contract
+        .expect(deps, Route::EnterJob, owner_request(None, None, &json!({"serviceId": haircut, "start": ny_text(2026, 12, 10, 9, 0), "name": "N", "email": "n@example.com"}).to_string(), bearer()), 201)
+        .await["job"]["id"].as_str().expect("job id").to_owned();
+    contract
+        .expect(
+            &later,
+            Route::Transition("no-show"),
+            act(&manual_job, "no-show", ""),
+            200,
+        )
+        .await;
+    contract
+        .expect(
+            deps,
+            Route::Transition("reschedule"),
+            act(&manual_job, "reschedule", &moved),
+            409,
+        )
+        .await;
+
     // Every operation's success answer was seen.
     for (route, status) in [
         (Route::Availability, 200),
@@ -195,6 +424,15 @@ async fn every_route_answers_as_openapi_json_describes() {
         (Route::Confirm, 200),
         (Route::Decline, 200),
         (Route::Health, 200),
+        (Route::ListJobs, 200),
+        (Route::GetJob, 200),
+        (Route::ListContacts, 200),
+        (Route::GetContact, 200),
+        (Route::Transition("start"), 200),
+        (Route::Transition("complete"), 200),
+        (Route::Transition("no-show"), 200),
+        (Route::Transition("cancel"), 200),
+        (Route::Transition("reschedule"), 200),
     ] {
         let (method, path) = (route.method(), route.path());
         assert!(

@@ -4,11 +4,15 @@
 
 mod availability;
 mod booking;
+mod calendar;
 mod contract;
+mod day;
 mod health;
 mod mail;
 mod owner;
 mod post_response;
+mod statuses;
 mod storms;
 mod support;
 mod timeouts;
+mod transitions;

@@ -194,7 +194,15 @@ async fn tenant_loads_racing_bookings_never_deadlock() {
                     notes: None,
                     title: None,
                 };
-                match changes::enter_by_hand(&mut conn, tenant_id, &job, "owner:test").await {
+                match changes::enter_by_hand(
+                    &mut conn,
+                    tenant_id,
+                    &job,
+                    "owner:test",
+                    friday_morning(),
+                )
+                .await
+                {
                     Ok(_) | Err(changes::OwnerError::Conflict { .. }) => {}
                     Err(e) => failures.push(format!("hand-entered {owner_task}/{round}: {e}")),
                 }

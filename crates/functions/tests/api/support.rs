@@ -7,7 +7,9 @@ use std::sync::Arc;
 use booking_domain::BookingSettings;
 use booking_edge::Config;
 use booking_email::Mailer;
-use booking_functions::{Clock, Deps, availability, book_slot, health, owner_routes};
+use booking_functions::{
+    Clock, Deps, availability, book_slot, health, job_transitions, owner_calendar, owner_routes,
+};
 use booking_repository::diesel_async::RunQueryDsl;
 use booking_repository::tenant_setup::LoadedTenant;
 use booking_test_support::{TestDb, load, salon, service};
@@ -21,7 +23,7 @@ use uuid::Uuid;
 pub use booking_test_support::token::{TEST_SECRET, owner_token};
 pub use booking_test_support::{friday_morning, ny, ny_text};
 
-fn fixed_clock(at: DateTime<Utc>) -> Clock {
+pub fn fixed_clock(at: DateTime<Utc>) -> Clock {
     Arc::new(move || at)
 }
 
@@ -279,7 +281,43 @@ pub fn owner_request(
         ),
         _ => ("POST /jobs".to_owned(), "/jobs".to_owned(), Value::Null),
     };
-    let (headers, authorizer) = match auth {
+    owner_event("POST", &route_key, &raw_path, params, &[], body, auth, &[])
+}
+
+/// An owner `GET` as API Gateway's HTTP API delivers it: `route` is the route key's path
+/// (`/jobs/{jobId}`), `path` the request's, `params` its path parameters.
+pub fn owner_get(
+    route: &str,
+    path: &str,
+    params: Value,
+    query: &[(&str, &str)],
+    auth: Auth<'_>,
+) -> Request {
+    owner_event(
+        "GET",
+        &format!("GET {route}"),
+        path,
+        params,
+        query,
+        "",
+        auth,
+        &[],
+    )
+}
+
+/// Any owner event; `headers` beyond the authorization (`Idempotency-Key`).
+#[allow(clippy::too_many_arguments)]
+pub fn owner_event(
+    method: &str,
+    route_key: &str,
+    raw_path: &str,
+    params: Value,
+    query: &[(&str, &str)],
+    body: &str,
+    auth: Auth<'_>,
+    headers: &[(&str, &str)],
+) -> Request {
+    let (mut extra, authorizer) = match auth {
         Auth::None => (String::new(), Value::Null),
         Auth::Bearer(token) => (
             format!(", \"authorization\": {}", json!(format!("Bearer {token}"))),
@@ -290,14 +328,57 @@ pub fn owner_request(
             json!({"jwt": {"claims": claims, "scopes": null}}),
         ),
     };
+    for (name, value) in headers {
+        extra.push_str(&format!(
+            ", {}: {}",
+            json!(name.to_ascii_lowercase()),
+            json!(value)
+        ));
+    }
+    let raw_query: Vec<String> = query
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect();
+    let mut single = serde_json::Map::new();
+    for (k, v) in query {
+        // API Gateway joins repeated parameters with commas.
+        let joined = match single.get(*k).and_then(Value::as_str) {
+            Some(before) => format!("{before},{v}"),
+            None => (*v).to_owned(),
+        };
+        single.insert((*k).to_owned(), json!(joined));
+    }
+    let query_value = if single.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(single)
+    };
     let event = fixture("http-v2-owner.json")
-        .replace("ROUTE_KEY", &route_key)
-        .replace("RAW_PATH", &raw_path)
+        .replace("ROUTE_KEY", route_key)
+        .replace("RAW_PATH", raw_path)
+        .replace("METHOD", method)
+        .replace("RAW_QUERY", &json!(raw_query.join("&")).to_string())
+        .replace(
+            "\"queryStringParameters\": QUERY",
+            &format!("\"queryStringParameters\": {query_value}"),
+        )
         .replace("PATH_PARAMETERS", &params.to_string())
         .replace("AUTHORIZER", &authorizer.to_string())
-        .replace("HEADERS", &headers)
+        .replace("HEADERS", &extra)
         .replace("BODY", &json!(body).to_string());
     lambda_http::request::from_str(&event).expect("owner fixture parses")
+}
+
+/// Percent-encoding for a query string (enough for the tests' values).
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 // --- answers -----------------------------------------------------------------------------------
@@ -398,22 +479,42 @@ pub enum Route {
     Confirm,
     Decline,
     Health,
+    ListJobs,
+    GetJob,
+    ListContacts,
+    GetContact,
+    /// `POST /jobs/{jobId}/{action}` for start, complete, no-show, cancel, reschedule.
+    Transition(&'static str),
 }
 
 impl Route {
-    pub const ALL: [Route; 6] = [
+    pub const ALL: [Route; 15] = [
         Route::Availability,
         Route::Book,
         Route::EnterJob,
         Route::Confirm,
         Route::Decline,
         Route::Health,
+        Route::ListJobs,
+        Route::GetJob,
+        Route::ListContacts,
+        Route::GetContact,
+        Route::Transition("start"),
+        Route::Transition("complete"),
+        Route::Transition("no-show"),
+        Route::Transition("cancel"),
+        Route::Transition("reschedule"),
     ];
 
     /// The method as openapi.json spells it.
     pub fn method(self) -> &'static str {
         match self {
-            Route::Availability | Route::Health => "get",
+            Route::Availability
+            | Route::Health
+            | Route::ListJobs
+            | Route::GetJob
+            | Route::ListContacts
+            | Route::GetContact => "get",
             _ => "post",
         }
     }
@@ -426,6 +527,15 @@ impl Route {
             Route::Confirm => "/jobs/{jobId}/confirm",
             Route::Decline => "/jobs/{jobId}/decline",
             Route::Health => "/health",
+            Route::ListJobs => "/jobs",
+            Route::GetJob => "/jobs/{jobId}",
+            Route::ListContacts => "/contacts",
+            Route::GetContact => "/contacts/{contactId}",
+            Route::Transition("start") => "/jobs/{jobId}/start",
+            Route::Transition("complete") => "/jobs/{jobId}/complete",
+            Route::Transition("no-show") => "/jobs/{jobId}/no-show",
+            Route::Transition("cancel") => "/jobs/{jobId}/cancel",
+            Route::Transition(_) => "/jobs/{jobId}/reschedule",
         }
     }
 
@@ -439,6 +549,10 @@ impl Route {
             Route::Confirm => owner_routes::confirm(deps, request).await,
             Route::Decline => owner_routes::decline(deps, request).await,
             Route::Health => health::handle(deps, request).await,
+            Route::ListJobs | Route::GetJob | Route::ListContacts | Route::GetContact => {
+                owner_calendar::handle(deps, request).await
+            }
+            Route::Transition(_) => job_transitions::handle(deps, request).await,
         };
         deps.settle().await;
         response
@@ -498,6 +612,83 @@ pub trait Api {
         self.send(Route::Decline, request)
     }
 
+    /// `POST /jobs/{job}/{action}` (start, complete, no-show, cancel, reschedule) with `body`.
+    fn post_transition<'a>(
+        &self,
+        job: &str,
+        action: &'static str,
+        body: &str,
+        auth: impl Into<Auth<'a>>,
+    ) -> BoxFuture<'_, Reply> {
+        self.post_transition_with(job, action, body, auth, &[])
+    }
+
+    /// [`Api::post_transition`] with request `headers` (`Idempotency-Key`).
+    fn post_transition_with<'a>(
+        &self,
+        job: &str,
+        action: &'static str,
+        body: &str,
+        auth: impl Into<Auth<'a>>,
+        headers: &[(&str, &str)],
+    ) -> BoxFuture<'_, Reply> {
+        let request = owner_event(
+            "POST",
+            &format!("POST /jobs/{{jobId}}/{action}"),
+            &format!("/jobs/{job}/{action}"),
+            json!({"jobId": job}),
+            &[],
+            body,
+            auth.into(),
+            headers,
+        );
+        self.send(Route::Transition(action), request)
+    }
+
+    /// `GET /jobs?query`.
+    fn get_jobs<'a>(
+        &self,
+        query: &[(&str, &str)],
+        auth: impl Into<Auth<'a>>,
+    ) -> BoxFuture<'_, Reply> {
+        let request = owner_get("/jobs", "/jobs", Value::Null, query, auth.into());
+        self.send(Route::ListJobs, request)
+    }
+
+    /// `GET /jobs/{job}`.
+    fn get_job<'a>(&self, job: &str, auth: impl Into<Auth<'a>>) -> BoxFuture<'_, Reply> {
+        let request = owner_get(
+            "/jobs/{jobId}",
+            &format!("/jobs/{job}"),
+            json!({"jobId": job}),
+            &[],
+            auth.into(),
+        );
+        self.send(Route::GetJob, request)
+    }
+
+    /// `GET /contacts?query`.
+    fn get_contacts<'a>(
+        &self,
+        query: &[(&str, &str)],
+        auth: impl Into<Auth<'a>>,
+    ) -> BoxFuture<'_, Reply> {
+        let request = owner_get("/contacts", "/contacts", Value::Null, query, auth.into());
+        self.send(Route::ListContacts, request)
+    }
+
+    /// `GET /contacts/{contact}`.
+    fn get_contact<'a>(&self, contact: &str, auth: impl Into<Auth<'a>>) -> BoxFuture<'_, Reply> {
+        let request = owner_get(
+            "/contacts/{contactId}",
+            &format!("/contacts/{contact}"),
+            json!({"contactId": contact}),
+            &[],
+            auth.into(),
+        );
+        self.send(Route::GetContact, request)
+    }
+
     /// `POST /jobs` (a hand-entered job) with `body`.
     fn post_job<'a>(&self, body: &str, auth: impl Into<Auth<'a>>) -> BoxFuture<'_, Reply> {
         self.send(
@@ -516,5 +707,67 @@ impl Api for Deps {
 impl Api for Stack {
     fn deps(&self) -> &Deps {
         &self.deps
+    }
+}
+
+// --- mails -------------------------------------------------------------------------------------
+
+/// A sent mail read back as a mail client would: its plain text and its calendar attachment.
+pub struct ReadMail {
+    pub text: String,
+    /// The `method=` of the attachment and its iCalendar text.
+    pub invitation: Option<(String, String)>,
+}
+
+pub fn read_mail(raw: &[u8]) -> ReadMail {
+    use mail_parser::{MessageParser, MimeHeaders};
+    let message = MessageParser::default().parse(raw).expect("a MIME message");
+    let text = message
+        .body_text(0)
+        .map(|t| t.into_owned())
+        .unwrap_or_default();
+    let invitation = message.attachment(0).map(|attachment| {
+        let method = attachment
+            .content_type()
+            .and_then(|ct| ct.attribute("method"))
+            .unwrap_or_default()
+            .to_owned();
+        let ics = String::from_utf8(attachment.contents().to_vec()).expect("UTF-8 calendar");
+        (method, ics)
+    });
+    ReadMail { text, invitation }
+}
+
+/// What the tests check of an invitation, read with the icalendar crate's parser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    pub method: String,
+    pub uid: String,
+    pub sequence: u32,
+    pub status: String,
+    pub start: String,
+}
+
+pub fn parse_invitation(ics: &str) -> Invitation {
+    use icalendar::{Calendar, CalendarComponent, Component};
+    let calendar: Calendar = ics.parse().expect("a valid iCalendar object");
+    let event = calendar
+        .components
+        .iter()
+        .find_map(|c| match c {
+            CalendarComponent::Event(event) => Some(event),
+            _ => None,
+        })
+        .expect("one VEVENT");
+    let field = |key: &str| event.property_value(key).unwrap_or_default().to_owned();
+    Invitation {
+        method: calendar
+            .property_value("METHOD")
+            .unwrap_or_default()
+            .to_owned(),
+        uid: field("UID"),
+        sequence: field("SEQUENCE").parse().expect("a SEQUENCE"),
+        status: field("STATUS"),
+        start: field("DTSTART"),
     }
 }

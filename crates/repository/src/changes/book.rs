@@ -9,11 +9,12 @@ use booking_domain::{
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
-use futures_util::future::{try_join, try_join4};
+use futures_util::future::{try_join, try_join5};
 use uuid::Uuid;
 
 use crate::catalog::{self, Service, ServiceCalendar, Tenant};
 use crate::contacts::{self, GivenClient};
+use crate::events::{self, NewEvent};
 use crate::guard::{Ask, Locked};
 use crate::jobs::{self, InsertJob, JobRecord, record};
 use crate::outbox::ClaimedMail;
@@ -301,10 +302,22 @@ async fn write(
     };
     let job_id = Uuid::new_v4();
     let kinds = MailKind::for_new_booking(status == JobStatus::PendingConfirmation);
+    // The booking's history entry (the job's first event, which takes the job's id).
+    let booked = NewEvent::first(
+        tenant.id,
+        job_id,
+        now,
+        events::CLIENT,
+        "booked",
+        status,
+        request.start,
+        end,
+    );
     // The mails are recorded with the booking: committed together, or not at all.
-    let (contact, job, mails, ()) = try_join4(
+    let (contact, job, (), mails, ()) = try_join5(
         contacts::upsert(shared, tenant.id, request.client()),
         jobs::insert_booked(shared, job_id, &new_job, &request.email),
+        events::record(shared, &booked),
         outbox::enqueue_booking_on(shared, tenant.id, job_id, &kinds, &request.email, now),
         async {
             match key {

@@ -1,12 +1,13 @@
 //! The owner confirms a booking: pending-confirmation → scheduled, if capacity still allows it
 //! (the tenant's capacity may have been lowered since the booking).
 
-use booking_domain::MailKind;
+use booking_domain::{JobAction, MailKind};
 use chrono::{DateTime, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use uuid::Uuid;
 
 use super::{OwnerError, guard_capacity};
+use crate::events::{self, NewEvent};
 use crate::jobs::{self, JobRecord};
 use crate::{guard, outbox};
 
@@ -26,7 +27,17 @@ pub async fn confirm(
             .ok_or(OwnerError::JobNotFound)?;
         let status = job.status.confirm()?;
         guard_capacity(conn, &tenant, job.starts_at, job.ends_at, Some(job.id)).await?;
-        outbox::enqueue(conn, tenant_id, job.id, &[MailKind::for_confirm()], now).await?;
+        let event = NewEvent::of_status(&job, JobAction::Confirm, status, actor, now, None);
+        events::record(conn, &event).await?;
+        outbox::enqueue(
+            conn,
+            tenant_id,
+            job.id,
+            event.id,
+            &[MailKind::for_confirm()],
+            now,
+        )
+        .await?;
         jobs::update_status(conn, &job, status, None, actor)
             .await?
             .ok_or(OwnerError::JobNotFound)

@@ -1,12 +1,13 @@
 //! The owner declines a booking: pending-confirmation → cancelled, keeping the reason; the
 //! place is free again.
 
-use booking_domain::{DeclineReason, MailKind};
+use booking_domain::{DeclineReason, JobAction, MailKind};
 use chrono::{DateTime, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use uuid::Uuid;
 
 use super::OwnerError;
+use crate::events::{self, NewEvent};
 use crate::jobs::{self, JobRecord};
 use crate::{guard, outbox};
 
@@ -26,7 +27,24 @@ pub async fn decline(
             .await?
             .ok_or(OwnerError::JobNotFound)?;
         let status = job.status.decline()?;
-        outbox::enqueue(conn, tenant_id, job.id, &[MailKind::for_decline()], now).await?;
+        let event = NewEvent::of_status(
+            &job,
+            JobAction::Decline,
+            status,
+            actor,
+            now,
+            Some(reason.as_str()),
+        );
+        events::record(conn, &event).await?;
+        outbox::enqueue(
+            conn,
+            tenant_id,
+            job.id,
+            event.id,
+            &[MailKind::for_decline()],
+            now,
+        )
+        .await?;
         jobs::update_status(conn, &job, status, Some(reason.as_str()), actor)
             .await?
             .ok_or(OwnerError::JobNotFound)

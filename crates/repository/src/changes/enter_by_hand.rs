@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::{OwnerError, guard_capacity};
 use crate::contacts::{self, GivenClient};
+use crate::events::{self, NewEvent};
 use crate::guard;
 use crate::jobs::{self, InsertJob, JobRecord};
 
@@ -29,6 +30,7 @@ pub async fn enter_by_hand(
     tenant_id: Uuid,
     job: &HandEnteredJob,
     actor: &str,
+    now: DateTime<Utc>,
 ) -> Result<JobRecord, OwnerError> {
     conn.transaction::<_, OwnerError, _>(async move |conn| {
         let (tenant, service) = guard::tenant_service(conn, tenant_id, job.service_id)
@@ -63,7 +65,19 @@ pub async fn enter_by_hand(
             client_name: job.name.as_str().to_owned(),
             client_phone: job.phone.as_ref().map(|p| p.as_str().to_owned()),
         };
-        Ok(jobs::insert(conn, &insert, contact, tenant.zone).await?)
+        let entered = jobs::insert(conn, &insert, contact, tenant.zone).await?;
+        let event = NewEvent::first(
+            tenant.id,
+            entered.id,
+            now,
+            actor,
+            "entered",
+            entered.status,
+            entered.starts_at,
+            entered.ends_at,
+        );
+        events::record(conn, &event).await?;
+        Ok(entered)
     })
     .await
 }

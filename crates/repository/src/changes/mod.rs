@@ -1,27 +1,44 @@
 //! Every transaction that changes a job, one file each, all of one shape: take the tenant
-//! guard ([`crate::guard`]), read, decide in the domain, then write the job and its outbox rows
-//! — in one transaction, so a change and its mails commit together or not at all.
+//! guard ([`crate::guard`]), read, decide in the domain, then write the job, its history entry
+//! and its outbox rows — in one transaction, so a change, its history and its mails commit
+//! together or not at all.
 //!
 //! A new change (a client cancelling, say) is a new file here, beside these.
 
 mod book;
+mod cancel;
+mod complete;
 mod confirm;
 mod decline;
 mod enter_by_hand;
+mod no_show;
+mod reschedule;
+mod start;
 
 pub use book::{
     ALTERNATIVES, ALTERNATIVES_HORIZON_DAYS, Booked, BookingError, KeyRef, NewBooking, book,
 };
+pub use cancel::cancel;
+pub use complete::complete;
 pub use confirm::confirm;
 pub use decline::decline;
 pub use enter_by_hand::{HandEnteredJob, enter_by_hand};
+pub use no_show::no_show;
+pub use reschedule::reschedule;
+pub use start::start;
 
-use booking_domain::{InvalidTransition, OccupiedPeriod, has_room};
+use booking_domain::{
+    InvalidTransition, JobAction, JobStatus, MailKind, OccupiedPeriod, decide, has_room,
+};
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
+use futures_util::future::try_join4;
 use uuid::Uuid;
 
 use crate::catalog::{self, Neighbour, Tenant};
+use crate::events::{self, NewEvent};
+use crate::jobs::{self, JobChange, JobRecord};
+use crate::{guard, idempotency, outbox};
 
 /// Why an owner's change of a job did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +57,113 @@ pub enum OwnerError {
     },
     #[error(transparent)]
     Database(#[from] diesel::result::Error),
+}
+
+/// An owner's change of one job: the tenant's, which job, who asks, as of when, and the
+/// idempotency key it is recorded under (when the request came with one).
+#[derive(Debug, Clone, Copy)]
+pub struct OwnerChange<'a> {
+    pub tenant_id: Uuid,
+    pub job_id: Uuid,
+    /// `owner:<sub>`, as the history and `changed_by` show it.
+    pub actor: &'a str,
+    pub now: DateTime<Utc>,
+    pub key: Option<KeyRef<'a>>,
+}
+
+/// The status code a landed change answers (and a replay of it repeats).
+const CHANGED: u16 = 200;
+
+/// The first half of every owner transition: the tenant guard, the job locked, and the domain's
+/// decision on `action` as of `change.now`. Another tenant's job is not found, as a missing one.
+async fn decide_on(
+    conn: &mut AsyncPgConnection,
+    change: &OwnerChange<'_>,
+    action: JobAction,
+) -> Result<(Tenant, JobRecord, JobStatus), OwnerError> {
+    let tenant = guard::tenant(conn, change.tenant_id)
+        .await?
+        .ok_or(OwnerError::JobNotFound)?;
+    let job = jobs::lock_for_tenant(conn, change.tenant_id, change.job_id)
+        .await?
+        .ok_or(OwnerError::JobNotFound)?;
+    let status = decide(job.status, action, job.starts_at, change.now)?;
+    Ok((tenant, job, status))
+}
+
+/// The second half: the job as `update` leaves it, its history entry, its mails (as the domain
+/// says `action` mails) and its idempotency key, in one pipeline.
+async fn write_change(
+    conn: &AsyncPgConnection,
+    change: &OwnerChange<'_>,
+    job: &JobRecord,
+    action: JobAction,
+    update: JobChange<'_>,
+) -> Result<JobRecord, OwnerError> {
+    let event = NewEvent {
+        id: Uuid::new_v4(),
+        tenant_id: job.tenant_id,
+        job_id: job.id,
+        at: change.now,
+        actor: change.actor,
+        action: action.past(),
+        from_status: Some(job.status.as_str()),
+        to_status: Some(update.status.as_str()),
+        from_start: Some(job.starts_at),
+        to_start: Some(update.starts_at),
+        from_end: Some(job.ends_at),
+        to_end: Some(update.ends_at),
+        reason: update.cancel_reason,
+    };
+    let (changed, (), _, ()) = try_join4(
+        jobs::apply_change(conn, job, update, change.actor),
+        events::record(conn, &event),
+        outbox::enqueue(
+            conn,
+            job.tenant_id,
+            job.id,
+            event.id,
+            MailKind::for_owner_change(action),
+            change.now,
+        ),
+        async {
+            match change.key {
+                Some(key) => {
+                    idempotency::attach_change(conn, key.scope, key.key, job.id, CHANGED).await
+                }
+                None => Ok(()),
+            }
+        },
+    )
+    .await?;
+    Ok(changed)
+}
+
+/// A change of status alone (start, complete, no-show): decided, then written, nothing else.
+async fn change_status(
+    conn: &mut AsyncPgConnection,
+    change: OwnerChange<'_>,
+    action: JobAction,
+) -> Result<JobRecord, OwnerError> {
+    use diesel_async::AsyncConnection;
+    conn.transaction::<_, OwnerError, _>(async move |conn| {
+        let (_, job, status) = decide_on(conn, &change, action).await?;
+        write_change(conn, &change, &job, action, JobChange::status(&job, status)).await
+    })
+    .await
+}
+
+impl JobChange<'static> {
+    /// The job as it is, in `status`.
+    pub(crate) fn status(job: &JobRecord, status: JobStatus) -> Self {
+        Self {
+            status,
+            starts_at: job.starts_at,
+            ends_at: job.ends_at,
+            cancelled_by: None,
+            cancel_reason: None,
+        }
+    }
 }
 
 /// Refuses `[start, end)` when it would push capacity over, naming the competing jobs (`except`
