@@ -75,7 +75,9 @@ mod tests {
         let settings = BookingSettings::default();
         let until = start() - Duration::minutes(1440);
         for action in [JobAction::Cancel, JobAction::Reschedule] {
-            assert!(decide_for_client(JobStatus::Scheduled, action, &settings, start(), until).is_ok());
+            assert!(
+                decide_for_client(JobStatus::Scheduled, action, &settings, start(), until).is_ok()
+            );
             assert_eq!(
                 decide_for_client(
                     JobStatus::Scheduled,
@@ -96,15 +98,48 @@ mod tests {
             ..BookingSettings::default()
         };
         let late = start();
-        let refused = decide_for_client(JobStatus::Cancelled, JobAction::Cancel, &settings, start(), late);
-        assert!(matches!(refused, Err(ClientChangeRefused::InvalidTransition(_))));
-        let refused = decide_for_client(JobStatus::Scheduled, JobAction::Cancel, &settings, start(), late);
-        assert_eq!(refused, Err(ClientChangeRefused::NotAllowed(JobAction::Cancel)));
-        let refused = decide_for_client(JobStatus::Scheduled, JobAction::Reschedule, &settings, start(), late);
+        let refused = decide_for_client(
+            JobStatus::Cancelled,
+            JobAction::Cancel,
+            &settings,
+            start(),
+            late,
+        );
+        assert!(matches!(
+            refused,
+            Err(ClientChangeRefused::InvalidTransition(_))
+        ));
+        let refused = decide_for_client(
+            JobStatus::Scheduled,
+            JobAction::Cancel,
+            &settings,
+            start(),
+            late,
+        );
+        assert_eq!(
+            refused,
+            Err(ClientChangeRefused::NotAllowed(JobAction::Cancel))
+        );
+        let refused = decide_for_client(
+            JobStatus::Scheduled,
+            JobAction::Reschedule,
+            &settings,
+            start(),
+            late,
+        );
         assert!(matches!(refused, Err(ClientChangeRefused::TooLate { .. })));
         for action in [JobAction::Start, JobAction::Complete, JobAction::Confirm] {
             let early = start() - Duration::days(5);
-            assert!(decide_for_client(JobStatus::PendingConfirmation, action, &BookingSettings::default(), start(), early).is_err());
+            assert!(
+                decide_for_client(
+                    JobStatus::PendingConfirmation,
+                    action,
+                    &BookingSettings::default(),
+                    start(),
+                    early
+                )
+                .is_err()
+            );
         }
     }
 
@@ -116,11 +151,23 @@ mod tests {
         };
         let early = start() - Duration::days(5);
         assert_eq!(
-            decide_for_client(JobStatus::Scheduled, JobAction::Reschedule, &settings, start(), early),
+            decide_for_client(
+                JobStatus::Scheduled,
+                JobAction::Reschedule,
+                &settings,
+                start(),
+                early
+            ),
             Ok(JobStatus::PendingConfirmation)
         );
         assert_eq!(
-            decide_for_client(JobStatus::Scheduled, JobAction::Cancel, &settings, start(), early),
+            decide_for_client(
+                JobStatus::Scheduled,
+                JobAction::Cancel,
+                &settings,
+                start(),
+                early
+            ),
             Ok(JobStatus::Cancelled)
         );
     }

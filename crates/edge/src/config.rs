@@ -111,7 +111,8 @@ impl Config {
             Some(url) => url.trim_end_matches('/').to_owned(),
             None => public_app_url.clone(),
         };
-        if !(public_booking_url.starts_with("https://") || public_booking_url.starts_with("http://"))
+        if !(public_booking_url.starts_with("https://")
+            || public_booking_url.starts_with("http://"))
         {
             return Err(ConfigError::Invalid(
                 "PUBLIC_BOOKING_URL",
@@ -280,7 +281,8 @@ mod tests {
             local.as_ref().map(|c| c.public_booking_url.as_str()),
             Some("https://book.fifi.example")
         );
-        assert!(local.is_some_and(|c| c.manage_key == ManageKey::new(DEV_MANAGE_TOKEN_SECRET).unwrap_or_else(|_| unreachable!())));
+        assert!(local.is_some_and(|c| c.manage_key
+            == ManageKey::new(DEV_MANAGE_TOKEN_SECRET).unwrap_or_else(|_| unreachable!())));
     }
 
     #[test]

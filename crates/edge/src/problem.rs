@@ -340,9 +340,9 @@ impl From<booking_repository::changes::OwnerError> for ApiError {
                 Self::new(409, "slot_unavailable", "Slot unavailable", detail)
                     .with("conflicts", Value::Array(listed))
             }
-            OwnerError::ChangeNotAllowed(action) => {
-                Self::change_not_allowed(booking_domain::ClientChangeRefused::NotAllowed(action).to_string())
-            }
+            OwnerError::ChangeNotAllowed(action) => Self::change_not_allowed(
+                booking_domain::ClientChangeRefused::NotAllowed(action).to_string(),
+            ),
             OwnerError::TooLateToChange { until, zone } => {
                 Self::too_late_to_change(crate::views::local_instant(&until, zone))
             }

@@ -2,9 +2,9 @@
 //! tenant's offset, camelCase names, optional members left out when empty.
 
 use booking_domain::{JobAction, Slot, changeable_until, decide_for_client};
-use booking_repository::jobs::ClientBooking;
 use booking_repository::contacts::ContactSummary;
 use booking_repository::events::JobEvent;
+use booking_repository::jobs::ClientBooking;
 use booking_repository::jobs::JobRecord;
 use booking_repository::outbox::MailRecord;
 use chrono::{DateTime, SecondsFormat, TimeZone};

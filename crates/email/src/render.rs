@@ -1,7 +1,7 @@
 //! A mail from its kind and context: subject, bodies, invitation, and the MIME message SES
 //! sends as is.
 
-use booking_domain::{JobStatus, ManageKey, ManageLink, MailContext, MailKind};
+use booking_domain::{JobStatus, MailContext, MailKind, ManageKey, ManageLink};
 use lettre::Message;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart};

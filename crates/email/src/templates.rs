@@ -188,7 +188,10 @@ mail_template!(ClientRescheduledHtml, "client_rescheduled.html");
 mail_template!(OwnerBookingCancelledText, "owner_booking_cancelled.txt");
 mail_template!(OwnerBookingCancelledHtml, "owner_booking_cancelled.html");
 mail_template!(OwnerBookingRescheduledText, "owner_booking_rescheduled.txt");
-mail_template!(OwnerBookingRescheduledHtml, "owner_booking_rescheduled.html");
+mail_template!(
+    OwnerBookingRescheduledHtml,
+    "owner_booking_rescheduled.html"
+);
 
 /// The plain-text and HTML bodies of a mail.
 pub(crate) fn bodies(kind: MailKind, m: &View<'_>) -> Result<(String, String), askama::Error> {

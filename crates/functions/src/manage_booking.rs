@@ -40,7 +40,8 @@ fn path_parts(request: &Request) -> (Option<String>, Option<String>) {
     };
     let mut segments = path.split('/').skip_while(|segment| *segment != "bookings");
     let _bookings = segments.next();
-    let token = from_params.or_else(|| segments.next().map(str::to_owned));
+    let in_path = segments.next().map(str::to_owned);
+    let token = from_params.or(in_path);
     let action = segments.next().map(str::to_owned);
     (token, action)
 }
@@ -123,13 +124,12 @@ async fn manage(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiErr
     };
     let asked = &asked;
     let work = |mut conn: PooledConnection, key| async move {
-        let change = match OwnerChange::by_client(&mut conn, link.job_id, link.version, now, key)
-            .await
-        {
-            Ok(Some(change)) => change,
-            Ok(None) => return Err(Failed::on(conn, ApiError::booking_not_found())),
-            Err(error) => return Err(Failed::on(conn, ApiError::from(error))),
-        };
+        let change =
+            match OwnerChange::by_client(&mut conn, link.job_id, link.version, now, key).await {
+                Ok(Some(change)) => change,
+                Ok(None) => return Err(Failed::on(conn, ApiError::booking_not_found())),
+                Err(error) => return Err(Failed::on(conn, ApiError::from(error))),
+            };
         let outcome = match asked {
             Asked::Cancel(reason) => changes::cancel(&mut conn, change, reason.as_ref()).await,
             Asked::Reschedule(start) => changes::reschedule(&mut conn, change, *start).await,
@@ -141,10 +141,10 @@ async fn manage(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiErr
                 let conn = deps.deliver_after_commit(conn, job.id).await;
                 let mut conn = match conn {
                     Some(conn) => conn,
-                    None => deps.connection().await.map_err(|error| Failed {
-                        error,
-                        conn: None,
-                    })?,
+                    None => deps
+                        .connection()
+                        .await
+                        .map_err(|error| Failed { error, conn: None })?,
                 };
                 let booking = jobs::client_booking(&mut conn, job.id)
                     .await

@@ -414,7 +414,7 @@ impl std::fmt::Display for Reply {
 }
 
 /// Reads a handler's response.
-fn read(response: Response<Body>) -> Reply {
+pub fn read(response: Response<Body>) -> Reply {
     let status = response.status().as_u16();
     let content_type = response
         .headers()

@@ -15,7 +15,8 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 
 use super::book::horizon_calendar;
 use super::{
-    ALTERNATIVES, ALTERNATIVES_HORIZON_DAYS, CHANGED, OwnerChange, OwnerError, Requester, decide_on, guard_capacity, write_change,
+    ALTERNATIVES, ALTERNATIVES_HORIZON_DAYS, CHANGED, OwnerChange, OwnerError, Requester,
+    decide_on, guard_capacity, write_change,
 };
 use crate::idempotency;
 use crate::jobs::{JobChange, JobRecord};
