@@ -385,3 +385,103 @@ async fn a_move_racing_another_clients_booking_for_the_same_slot_never_overbooks
         );
     }
 }
+
+/// The mails the in-memory mailer took, in order: kind, recipient, what a mail client reads.
+fn mails_sent(deps: &Deps) -> Vec<(String, String, ReadMail)> {
+    deps.mailer
+        .sent()
+        .into_iter()
+        .map(|mail| (mail.kind.as_str().to_owned(), mail.to, read_mail(&mail.raw)))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_client_mail_links_the_current_page_and_a_move_updates_the_same_calendar_entry() {
+    let stack = Stack::default().await;
+    let (job, first) = booked(&stack, &ny_text(2026, 12, 8, 10, 0), "jane@example.com").await;
+    let moved = move_to(&stack.deps, &first, &ny_text(2026, 12, 9, 11, 0)).await;
+    assert_eq!(moved.status, 200, "{moved}");
+    let second = moved["manageToken"].as_str().unwrap().to_owned();
+    let cancelled = cancel(&stack.deps, &second).await;
+    assert_eq!(cancelled.status, 200, "{cancelled}");
+
+    let mails = mails_sent(&stack.deps);
+    let find = |kind: &str| {
+        mails.iter().find(|(k, _, _)| k == kind).unwrap_or_else(|| {
+            panic!(
+                "no {kind} in {:?}",
+                mails.iter().map(|m| &m.0).collect::<Vec<_>>()
+            )
+        })
+    };
+    let link = |token: &str| format!("http://localhost:5173/manage/{token}");
+
+    let (_, to, booked_mail) = find("client-booked");
+    assert_eq!(to, "jane@example.com");
+    assert!(
+        booked_mail.text.contains(&link(&first)),
+        "{}",
+        booked_mail.text
+    );
+    let booked_invite = parse_invitation(&booked_mail.invitation.as_ref().unwrap().1);
+
+    let (_, to, moved_mail) = find("client-rescheduled");
+    assert_eq!(to, "jane@example.com");
+    assert!(
+        moved_mail.text.contains(&link(&second)),
+        "the new link: {}",
+        moved_mail.text
+    );
+    assert!(
+        !moved_mail.text.contains(&link(&first)),
+        "never the dead one"
+    );
+    let (method, ics) = moved_mail.invitation.as_ref().unwrap();
+    assert_eq!(method, "REQUEST");
+    let moved_invite = parse_invitation(ics);
+    assert_eq!(
+        moved_invite.uid, booked_invite.uid,
+        "the same calendar entry"
+    );
+    assert_eq!(moved_invite.uid, format!("{job}@booking"));
+    assert!(moved_invite.sequence > booked_invite.sequence);
+    assert_ne!(moved_invite.start, booked_invite.start);
+
+    let (_, to, notice) = find("owner-booking-rescheduled");
+    assert_eq!(to, "owner@fifi.example");
+    assert!(notice.invitation.is_none());
+    assert!(
+        notice.text.contains("Tuesday, December 8, 2026, 10:00 AM"),
+        "old time: {}",
+        notice.text
+    );
+    assert!(
+        notice
+            .text
+            .contains("Wednesday, December 9, 2026, 11:00 AM"),
+        "new time: {}",
+        notice.text
+    );
+    assert!(
+        notice.text.contains(&format!("/jobs/{job}")),
+        "dashboard link"
+    );
+    assert!(
+        !notice.text.contains("/manage/"),
+        "the owner gets no client link"
+    );
+
+    let (_, to, cancelled_mail) = find("client-cancelled");
+    assert_eq!(to, "jane@example.com");
+    assert!(
+        cancelled_mail.text.contains("as you asked"),
+        "{}",
+        cancelled_mail.text
+    );
+    assert!(cancelled_mail.text.contains(&link(&second)));
+    let (method, ics) = cancelled_mail.invitation.as_ref().unwrap();
+    assert_eq!(method, "CANCEL");
+    assert_eq!(parse_invitation(ics).uid, booked_invite.uid);
+    let (_, to, _) = find("owner-booking-cancelled");
+    assert_eq!(to, "owner@fifi.example");
+}
