@@ -239,6 +239,7 @@ mod tests {
             ("SES_ENABLED", "true"),
             ("SES_FROM_ADDRESS", "bookings@fifi.example"),
             ("PUBLIC_APP_URL", "https://app.fifi.example/"),
+            ("MANAGE_TOKEN_SECRET", "0123456789abcdef0123456789abcdef"),
         ]);
         assert_eq!(
             full.map(|c| c.public_app_url).ok().as_deref(),

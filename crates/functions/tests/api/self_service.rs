@@ -2,13 +2,13 @@
 //! every old link dying, the limits of the tenant, and races over separate connections.
 
 use booking_domain::BookingSettings;
-use booking_functions::{Deps, manage_booking};
+use booking_functions::Deps;
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
 use crate::support::*;
 
-/// `GET /bookings/{token}` or `POST /bookings/{token}/{action}` as API Gateway delivers it.
+/// `GET /bookings/{token}` or `POST /bookings/{token}/{action}`, through the route's handler.
 async fn manage(
     deps: &Deps,
     token: &str,
@@ -16,31 +16,13 @@ async fn manage(
     body: &str,
     headers: &[(&str, &str)],
 ) -> Reply {
-    let (method, route, path) = match action {
-        Some(action) => (
-            "POST",
-            format!("POST /bookings/{{token}}/{action}"),
-            format!("/bookings/{token}/{action}"),
-        ),
-        None => (
-            "GET",
-            "GET /bookings/{token}".to_owned(),
-            format!("/bookings/{token}"),
-        ),
-    };
-    let request = owner_event(
-        method,
-        &route,
-        &path,
-        json!({ "token": token }),
-        &[],
-        body,
-        Auth::None,
-        headers,
-    );
-    let response = manage_booking::handle(deps, request).await;
-    deps.settle().await;
-    read(response)
+    let route = Route::Manage(match action {
+        Some("cancel") => "cancel",
+        Some(_) => "reschedule",
+        None => "view",
+    });
+    deps.send(route, manage_request(token, action, body, headers))
+        .await
 }
 
 async fn view(deps: &Deps, token: &str) -> Reply {
