@@ -38,8 +38,10 @@ except ImportError:  # pragma: no cover - only without the venv
 
 TRUST_AUTHORIZER = "AUTH_TRUST_AUTHORIZER"
 EDGE_SECRET = "EDGE_ORIGIN_SECRET"
-PUBLIC_BINARIES = {"availability", "book-slot"}
-MAIL_SENDERS = {"book-slot", "confirm-job", "decline-job", "job-transitions", "email-relay"}
+PUBLIC_BINARIES = {"availability", "book-slot", "manage-booking"}
+MAIL_SENDERS = {"book-slot", "confirm-job", "decline-job", "job-transitions", "email-relay", "manage-booking"}
+# The client's manage routes: the path holds a credential.
+MANAGE_ROUTES = ("GET /bookings/{token}", "POST /bookings/{token}/cancel", "POST /bookings/{token}/reschedule")
 OWNER_PREFIXES = ("/jobs", "/contacts")
 BOOKING_ROUTE = "POST /services/{serviceId}/book"
 OUTBOX_METRIC = ("Booking", "OutboxOldestPendingSeconds")
@@ -245,6 +247,21 @@ def main(root: Path) -> int:
     if BOOKING_ROUTE not in routes:
         problems.append(f"{BOOKING_ROUTE} has no function")
     checks.report("the public booking route is throttled", problems)
+
+    # The manage routes: public, throttled, and never logged by path (the token is in it).
+    problems = []
+    for api in apis:
+        properties = api.get("Properties") or {}
+        for route in MANAGE_ROUTES:
+            settings = (properties.get("RouteSettings") or {}).get(route) or {}
+            if not (settings.get("ThrottlingRateLimit") and settings.get("ThrottlingBurstLimit")):
+                problems.append(f"RouteSettings has no rate and burst limit for {route}")
+        log_format = str((properties.get("AccessLogSettings") or {}).get("Format") or "")
+        for leaky in ("$context.path", "$context.resourcePath"):
+            if leaky in log_format:
+                problems.append(f"the access log records {leaky}: manage tokens would be logged")
+    problems += [f"{route} has no function" for route in MANAGE_ROUTES if route not in routes]
+    checks.report("the manage routes are throttled and logged by route key, never by path", problems)
 
     # A per-client rate limit in front of the API: a WAF web ACL with a rate-based rule keyed on
     # the client's IP, on a CloudFront distribution whose origin is the HTTP API (HTTP APIs take

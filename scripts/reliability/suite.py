@@ -435,10 +435,12 @@ def check_integrity() -> None:
     dangling = scalar("""SELECT count(*) FROM idempotency_keys k LEFT JOIN jobs j ON j.id = k.job_id
                          WHERE k.job_id IS NOT NULL AND j.id IS NULL""")
     check(dangling == 0, f"{dangling} idempotency key(s) point at no job")
-    # A booking's key answers 201; an owner's change of a job (scope `owner:…`) answers 200.
+    # A booking's key answers 201; a change of a job (scope `owner:…`, or `client:…` by the
+    # manage link) answers 200.
     bad_status = scalar("""SELECT count(*) FROM idempotency_keys
                            WHERE job_id IS NOT NULL AND response_status IS DISTINCT FROM
-                                 (CASE WHEN scope LIKE 'owner:%' THEN 200 ELSE 201 END)""")
+                                 (CASE WHEN scope LIKE 'owner:%' OR scope LIKE 'client:%' THEN 200
+                                       ELSE 201 END)""")
     check(bad_status == 0, f"{bad_status} idempotency key(s) with a job but not its 201 (booking) or 200 (change)")
 
 
@@ -1080,7 +1082,8 @@ def snapshot_moto() -> dict:
 UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 KINDS = [("Booked:", "client-booked"), ("Request received:", "client-pending"), ("Confirmed:", "client-confirmed"),
          ("Declined:", "client-declined"), ("New booking", "owner-new-booking"), ("Cancelled:", "client-cancelled"),
-         ("Moved:", "client-rescheduled")]
+         ("Moved:", "client-rescheduled"), ("Cancelled by the client:", "owner-booking-cancelled"),
+         ("Moved by the client", "owner-booking-rescheduled")]
 
 
 def mail_identity(raw: str) -> tuple[str | None, str | None]:

@@ -36,6 +36,9 @@ struct SettingsFile {
     slot_interval_minutes: Option<u32>,
     buffer_before_minutes: Option<u32>,
     buffer_after_minutes: Option<u32>,
+    change_notice_minutes: Option<u32>,
+    client_can_cancel: Option<bool>,
+    client_can_reschedule: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -136,6 +139,13 @@ fn settings(s: &SettingsFile) -> Result<BookingSettings, String> {
         buffer_after_minutes: s
             .buffer_after_minutes
             .unwrap_or(defaults.buffer_after_minutes),
+        change_notice_minutes: s
+            .change_notice_minutes
+            .unwrap_or(defaults.change_notice_minutes),
+        client_can_cancel: s.client_can_cancel.unwrap_or(defaults.client_can_cancel),
+        client_can_reschedule: s
+            .client_can_reschedule
+            .unwrap_or(defaults.client_can_reschedule),
     }
     .validate()
     .map_err(|e| e.to_string())

@@ -8,6 +8,7 @@ pub mod job;
 pub mod mail;
 pub mod manage_token;
 pub mod schedule;
+pub mod self_service;
 pub mod settings;
 pub mod staff;
 
@@ -20,6 +21,7 @@ pub use job::{InvalidTransition, JobAction, JobSource, JobStatus, MOVES, decide}
 pub use mail::{MailContext, MailKind, MailStatus, backoff};
 pub use manage_token::{ManageKey, ManageLink};
 pub use schedule::{Schedule, ScheduleError, WEEK, WorkingInterval, day_start};
+pub use self_service::{ClientChangeRefused, changeable_until, decide_for_client};
 pub use settings::{BookingSettings, SettingsError};
 pub use staff::{
     AssignedPeriod, FreeStaff, StaffCapacity, StaffCapacityError, StaffChoice, StaffHours, StaffId,

@@ -24,12 +24,16 @@ pub enum MailKind {
     OwnerNewBooking,
     /// To the client: the business cancelled the booking (with its reason, if given).
     ClientCancelled,
-    /// To the client: the business moved the booking to another time.
+    /// To the client: the booking moved to another time (by the business, or by the client).
     ClientRescheduled,
+    /// To the owner: the client cancelled their booking by its manage link.
+    OwnerBookingCancelled,
+    /// To the owner: the client moved their booking (old and new time).
+    OwnerBookingRescheduled,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 7] = [
+    pub const ALL: [MailKind; 9] = [
         Self::ClientBooked,
         Self::ClientPending,
         Self::ClientConfirmed,
@@ -37,6 +41,8 @@ impl MailKind {
         Self::OwnerNewBooking,
         Self::ClientCancelled,
         Self::ClientRescheduled,
+        Self::OwnerBookingCancelled,
+        Self::OwnerBookingRescheduled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +54,8 @@ impl MailKind {
             Self::OwnerNewBooking => "owner-new-booking",
             Self::ClientCancelled => "client-cancelled",
             Self::ClientRescheduled => "client-rescheduled",
+            Self::OwnerBookingCancelled => "owner-booking-cancelled",
+            Self::OwnerBookingRescheduled => "owner-booking-rescheduled",
         }
     }
 
@@ -58,7 +66,10 @@ impl MailKind {
     /// Client mails go to the person who booked and carry a calendar invitation; the owner
     /// mail goes to the tenant's notification address.
     pub fn is_for_client(self) -> bool {
-        !matches!(self, Self::OwnerNewBooking)
+        !matches!(
+            self,
+            Self::OwnerNewBooking | Self::OwnerBookingCancelled | Self::OwnerBookingRescheduled
+        )
     }
 
     /// The mails of a public booking: the client's (instant or pending) and the owner's.
@@ -90,6 +101,16 @@ impl MailKind {
             JobAction::Cancel => &[Self::ClientCancelled],
             JobAction::Reschedule => &[Self::ClientRescheduled],
             JobAction::Start | JobAction::Complete | JobAction::NoShow => &[],
+        }
+    }
+
+    /// The mails of a client's own change by the manage link: the client's confirmation, and
+    /// a notice to the owner.
+    pub fn for_client_change(action: JobAction) -> &'static [MailKind] {
+        match action {
+            JobAction::Cancel => &[Self::ClientCancelled, Self::OwnerBookingCancelled],
+            JobAction::Reschedule => &[Self::ClientRescheduled, Self::OwnerBookingRescheduled],
+            _ => &[],
         }
     }
 }
@@ -172,6 +193,12 @@ pub struct MailContext {
     pub changed_at: DateTime<Utc>,
     /// How many times the job has changed: the invitation's SEQUENCE never falls below it.
     pub revision: u32,
+    /// The job's current manage-link version: client mails link to its token.
+    pub manage_version: u32,
+    /// Who cancelled (`client` or `owner`), for a cancelled job.
+    pub cancelled_by: Option<String>,
+    /// Where the job was before its latest move, for the owner's notice of a client's move.
+    pub previous: Option<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
 #[cfg(test)]
@@ -191,13 +218,15 @@ mod tests {
     }
 
     #[test]
-    fn only_the_new_booking_notice_goes_to_the_owner() {
+    fn only_the_owner_notices_go_to_the_owner() {
         let for_client: Vec<_> = MailKind::ALL
             .into_iter()
             .filter(|k| k.is_for_client())
             .collect();
         assert_eq!(for_client.len(), 6);
         assert!(!MailKind::OwnerNewBooking.is_for_client());
+        assert!(!MailKind::OwnerBookingCancelled.is_for_client());
+        assert!(!MailKind::OwnerBookingRescheduled.is_for_client());
     }
 
     #[test]

@@ -31,6 +31,15 @@ impl std::fmt::Debug for ManageKey {
     }
 }
 
+/// Equal keys sign alike (for comparing configurations; tokens are checked by [`ManageKey::verify`]).
+impl PartialEq for ManageKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Eq for ManageKey {}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the manage-token secret must be at least {MIN_SECRET_BYTES} bytes")]
 pub struct WeakSecret;

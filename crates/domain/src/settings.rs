@@ -12,6 +12,10 @@ pub struct BookingSettings {
     pub slot_interval_minutes: u32,
     pub buffer_before_minutes: u32,
     pub buffer_after_minutes: u32,
+    /// How long before its start a client may still cancel or move a booking by its link.
+    pub change_notice_minutes: u32,
+    pub client_can_cancel: bool,
+    pub client_can_reschedule: bool,
 }
 
 impl Default for BookingSettings {
@@ -25,6 +29,9 @@ impl Default for BookingSettings {
             slot_interval_minutes: 30,
             buffer_before_minutes: 0,
             buffer_after_minutes: 0,
+            change_notice_minutes: 1440,
+            client_can_cancel: true,
+            client_can_reschedule: true,
         }
     }
 }
@@ -94,6 +101,12 @@ impl BookingSettings {
             self.buffer_after_minutes,
             0..=720,
             "between 0 and 720",
+        )?;
+        check(
+            "changeNoticeMinutes",
+            self.change_notice_minutes,
+            0..=525_600,
+            "between 0 and 525600",
         )?;
         Ok(self)
     }

@@ -752,6 +752,7 @@ fn cases() -> impl Strategy<Value = Case> {
                     allow_same_day: same_day,
                     max_advance_days: advance,
                     require_confirmation: false,
+                    ..BookingSettings::default()
                 };
                 Case {
                     zone,

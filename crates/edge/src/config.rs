@@ -2,6 +2,13 @@
 
 use std::path::PathBuf;
 
+use booking_domain::ManageKey;
+
+/// The key manage links are signed with where `MANAGE_TOKEN_SECRET` is unset and mail is not
+/// sent (`SES_ENABLED` false: local runs and tests). With SES on — in AWS — the secret is
+/// required, so a deployed stack can never sign links with a key that is public here.
+const DEV_MANAGE_TOKEN_SECRET: &str = "local-development-manage-token-secret-not-for-aws";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SesSettings {
     /// Off: mails are rendered and written locally, never sent.
@@ -30,10 +37,16 @@ pub struct Config {
     pub edge_origin_secret: Option<String>,
     pub ses: SesSettings,
     pub public_app_url: String,
+    /// `PUBLIC_BOOKING_URL`: the client pages (manage links); defaults to `PUBLIC_APP_URL`.
+    pub public_booking_url: String,
+    /// `MANAGE_TOKEN_SECRET`: signs the clients' manage links.
+    pub manage_key: ManageKey,
     /// Booking attempts one client address may make per minute (0: no app-level limit).
     pub booking_rate_limit_per_minute: u32,
     /// Availability requests one client address may make per minute (0: no app-level limit).
     pub availability_rate_limit_per_minute: u32,
+    /// Requests to the client's manage routes one address may make per minute (0: no limit).
+    pub manage_rate_limit_per_minute: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -94,6 +107,30 @@ impl Config {
                 "must start with http:// or https://".to_owned(),
             ));
         }
+        let public_booking_url = match lookup("PUBLIC_BOOKING_URL") {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => public_app_url.clone(),
+        };
+        if !(public_booking_url.starts_with("https://")
+            || public_booking_url.starts_with("http://"))
+        {
+            return Err(ConfigError::Invalid(
+                "PUBLIC_BOOKING_URL",
+                "must start with http:// or https://".to_owned(),
+            ));
+        }
+        let manage_secret = match lookup("MANAGE_TOKEN_SECRET") {
+            Some(secret) => secret,
+            None if enabled => {
+                return Err(ConfigError::Missing(
+                    "MANAGE_TOKEN_SECRET",
+                    "with SES_ENABLED=true it must hold at least 32 random bytes (Secrets Manager)",
+                ));
+            }
+            None => DEV_MANAGE_TOKEN_SECRET.to_owned(),
+        };
+        let manage_key = ManageKey::new(manage_secret.into_bytes())
+            .map_err(|weak| ConfigError::Invalid("MANAGE_TOKEN_SECRET", weak.to_string()))?;
         let database_pool_size = match lookup("DATABASE_POOL_SIZE") {
             None => 1,
             Some(size) => size
@@ -108,7 +145,11 @@ impl Config {
             per_minute(&lookup, "BOOKING_RATE_LIMIT_PER_MINUTE", 20)?;
         let availability_rate_limit_per_minute =
             per_minute(&lookup, "AVAILABILITY_RATE_LIMIT_PER_MINUTE", 120)?;
+        let manage_rate_limit_per_minute = per_minute(&lookup, "MANAGE_RATE_LIMIT_PER_MINUTE", 30)?;
         Ok(Self {
+            manage_rate_limit_per_minute,
+            public_booking_url,
+            manage_key,
             booking_rate_limit_per_minute,
             availability_rate_limit_per_minute,
             database_url,
@@ -198,11 +239,51 @@ mod tests {
             ("SES_ENABLED", "true"),
             ("SES_FROM_ADDRESS", "bookings@fifi.example"),
             ("PUBLIC_APP_URL", "https://app.fifi.example/"),
+            ("MANAGE_TOKEN_SECRET", "0123456789abcdef0123456789abcdef"),
         ]);
         assert_eq!(
             full.map(|c| c.public_app_url).ok().as_deref(),
             Some("https://app.fifi.example")
         );
+    }
+
+    #[test]
+    fn the_manage_secret_has_a_dev_default_only_while_mail_is_not_sent() {
+        let base = ("DATABASE_URL", "postgres://localhost/booking");
+        let aws = [
+            base,
+            ("SES_ENABLED", "true"),
+            ("SES_FROM_ADDRESS", "bookings@fifi.example"),
+            ("PUBLIC_APP_URL", "https://app.fifi.example"),
+        ];
+        assert!(matches!(
+            config(&aws),
+            Err(ConfigError::Missing("MANAGE_TOKEN_SECRET", _))
+        ));
+        let short = [aws.as_slice(), &[("MANAGE_TOKEN_SECRET", "too short")]].concat();
+        assert!(matches!(
+            config(&short),
+            Err(ConfigError::Invalid("MANAGE_TOKEN_SECRET", _))
+        ));
+        let secret = "0123456789abcdef0123456789abcdef";
+        let set = [aws.as_slice(), &[("MANAGE_TOKEN_SECRET", secret)]].concat();
+        let set = config(&set).ok();
+        assert_eq!(
+            set.as_ref().map(|c| c.manage_key.clone()),
+            ManageKey::new(secret).ok()
+        );
+        assert_eq!(
+            set.map(|c| c.public_booking_url).as_deref(),
+            Some("https://app.fifi.example"),
+            "the booking pages default to the app"
+        );
+        let local = config(&[base, ("PUBLIC_BOOKING_URL", "https://book.fifi.example/")]).ok();
+        assert_eq!(
+            local.as_ref().map(|c| c.public_booking_url.as_str()),
+            Some("https://book.fifi.example")
+        );
+        assert!(local.is_some_and(|c| c.manage_key
+            == ManageKey::new(DEV_MANAGE_TOKEN_SECRET).unwrap_or_else(|_| unreachable!())));
     }
 
     #[test]

@@ -89,6 +89,35 @@ impl ApiError {
         Self::new(404, "job_not_found", "Job not found", "No job has this id.")
     }
 
+    /// A manage link that names no booking — malformed, forged, unknown, rotated or erased:
+    /// all alike, so the answer tells nothing about which.
+    pub fn booking_not_found() -> Self {
+        Self::new(
+            404,
+            "booking_not_found",
+            "Booking not found",
+            "No booking matches this link. If you moved your booking, use the link in the latest email.",
+        )
+    }
+
+    /// The tenant's settings do not let clients make this change.
+    pub fn change_not_allowed(detail: impl Into<String>) -> Self {
+        Self::new(422, "change_not_allowed", "Change not allowed", detail)
+    }
+
+    /// Inside the tenant's notice window; `until` (RFC 3339, tenant's offset) was the last moment.
+    pub fn too_late_to_change(until: String) -> Self {
+        Self::new(
+            422,
+            "too_late_to_change",
+            "Too late to change",
+            format!(
+                "This booking could be changed online until {until}; please contact the business."
+            ),
+        )
+        .with("changeableUntil", json!(until))
+    }
+
     /// An unknown (or another tenant's) resource other than a job or a service.
     pub fn not_found(what: &str) -> Self {
         Self::new(
@@ -311,6 +340,22 @@ impl From<booking_repository::changes::OwnerError> for ApiError {
                 Self::new(409, "slot_unavailable", "Slot unavailable", detail)
                     .with("conflicts", Value::Array(listed))
             }
+            OwnerError::ChangeNotAllowed(action) => Self::change_not_allowed(
+                booking_domain::ClientChangeRefused::NotAllowed(action).to_string(),
+            ),
+            OwnerError::TooLateToChange { until, zone } => {
+                Self::too_late_to_change(crate::views::local_instant(&until, zone))
+            }
+            OwnerError::Rejected {
+                reason,
+                alternatives,
+            } => Self::booking_rejected(
+                &reason,
+                alternatives
+                    .iter()
+                    .map(|slot| json!(crate::views::slot(slot)))
+                    .collect(),
+            ),
             OwnerError::Database(error) => database_failure(&error),
         }
     }

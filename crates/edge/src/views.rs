@@ -1,9 +1,10 @@
 //! The JSON shapes of API.md, one `Serialize` struct each: instants in RFC 3339 with the
 //! tenant's offset, camelCase names, optional members left out when empty.
 
-use booking_domain::Slot;
+use booking_domain::{JobAction, Slot, changeable_until, decide_for_client};
 use booking_repository::contacts::ContactSummary;
 use booking_repository::events::JobEvent;
+use booking_repository::jobs::ClientBooking;
 use booking_repository::jobs::JobRecord;
 use booking_repository::outbox::MailRecord;
 use chrono::{DateTime, SecondsFormat, TimeZone};
@@ -181,6 +182,70 @@ pub fn history(events: &[JobEvent], zone: Tz) -> Vec<HistoryView<'_>> {
             }
         })
         .collect()
+}
+
+/// A booking as its client sees it by the manage link (`GET /bookings/{token}`): what, when,
+/// where, and what the client may still do.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BookingView<'a> {
+    job_id: Uuid,
+    status: &'static str,
+    start: String,
+    end: String,
+    service: BookedServiceView<'a>,
+    business: BusinessView<'a>,
+    can_cancel: bool,
+    can_reschedule: bool,
+    changeable_until: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BookedServiceView<'a> {
+    id: Uuid,
+    name: &'a str,
+    duration_minutes: u32,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BusinessView<'a> {
+    name: &'a str,
+    time_zone: &'static str,
+}
+
+/// The client's view of `booking` as of `now`.
+pub fn booking(booking: &ClientBooking, now: chrono::DateTime<chrono::Utc>) -> BookingView<'_> {
+    let ClientBooking {
+        job,
+        tenant,
+        service,
+    } = booking;
+    let may = |action| {
+        decide_for_client(job.status, action, &tenant.settings, job.starts_at, now).is_ok()
+    };
+    BookingView {
+        job_id: job.id,
+        status: job.status.as_str(),
+        start: local_instant(&job.starts_at, job.zone),
+        end: local_instant(&job.ends_at, job.zone),
+        service: BookedServiceView {
+            id: service.id,
+            name: &service.name,
+            duration_minutes: service.duration_minutes,
+        },
+        business: BusinessView {
+            name: &tenant.name,
+            time_zone: tenant.zone.name(),
+        },
+        can_cancel: may(JobAction::Cancel),
+        can_reschedule: may(JobAction::Reschedule),
+        changeable_until: local_instant(
+            &changeable_until(&tenant.settings, job.starts_at),
+            job.zone,
+        ),
+    }
 }
 
 /// A contact in the owner's address book.

@@ -29,7 +29,9 @@ fn itip(kind: MailKind, mail: &MailContext) -> Option<(&'static str, EventStatus
         MailKind::ClientDeclined => ("CANCEL", EventStatus::Cancelled, 2),
         MailKind::ClientRescheduled => ("REQUEST", tentative, 1),
         MailKind::ClientCancelled => ("CANCEL", EventStatus::Cancelled, 1),
-        MailKind::OwnerNewBooking => return None,
+        MailKind::OwnerNewBooking
+        | MailKind::OwnerBookingCancelled
+        | MailKind::OwnerBookingRescheduled => return None,
     };
     Some((method, status, floor.max(mail.revision)))
 }

@@ -1,7 +1,7 @@
 //! A mail from its kind and context: subject, bodies, invitation, and the MIME message SES
 //! sends as is.
 
-use booking_domain::{JobStatus, MailContext, MailKind};
+use booking_domain::{JobStatus, MailContext, MailKind, ManageKey, ManageLink};
 use lettre::Message;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart};
@@ -11,12 +11,31 @@ use crate::ics;
 use crate::templates::{self, View};
 
 /// What every mail needs from the configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct MailSettings {
     /// `SES_FROM_ADDRESS`: a verified SES identity; shown with the business's name.
     pub from_address: String,
     /// `PUBLIC_APP_URL`: owner mails link to `{public_app_url}/jobs/{job_id}`.
     pub public_app_url: String,
+    /// `PUBLIC_BOOKING_URL`: client mails link to `{public_booking_url}/manage/{token}`.
+    pub public_booking_url: String,
+    /// `MANAGE_TOKEN_SECRET`: the token of a client mail's link is derived when it is rendered
+    /// (from the job's current version), never stored.
+    pub manage_key: ManageKey,
+}
+
+impl MailSettings {
+    /// The client's page of the job in `mail`, for its current link version.
+    pub fn manage_url(&self, mail: &MailContext) -> String {
+        let token = self.manage_key.issue(ManageLink {
+            job_id: mail.job_id,
+            version: mail.manage_version,
+        });
+        format!(
+            "{}/manage/{token}",
+            self.public_booking_url.trim_end_matches('/')
+        )
+    }
 }
 
 /// A mail ready to send: the complete MIME message and what a sender logs or files it by.
@@ -79,6 +98,13 @@ pub(crate) fn subject(kind: MailKind, mail: &MailContext) -> String {
             format!("New booking to confirm: {service}, {when}")
         }
         MailKind::OwnerNewBooking => format!("New booking: {service}, {when}"),
+        MailKind::OwnerBookingCancelled => {
+            format!("Cancelled by the client: {service}, {when}")
+        }
+        MailKind::OwnerBookingRescheduled if mail.status == JobStatus::PendingConfirmation => {
+            format!("Moved by the client, to confirm: {service}, now {when}")
+        }
+        MailKind::OwnerBookingRescheduled => format!("Moved by the client: {service}, now {when}"),
     };
     header_text(&subject)
 }
@@ -94,7 +120,8 @@ pub fn render(
     settings: &MailSettings,
 ) -> Result<RenderedMail, RenderError> {
     let subject = subject(kind, mail);
-    let view = View::new(kind, mail, &subject, &settings.public_app_url);
+    let manage_url = kind.is_for_client().then(|| settings.manage_url(mail));
+    let view = View::new(kind, mail, &subject, &settings.public_app_url, manage_url);
     let (text, html) = templates::bodies(kind, &view)?;
 
     let from = mailbox(Some(&mail.tenant_name), &settings.from_address, "from")?;

@@ -31,6 +31,12 @@ pub(crate) struct View<'a> {
     pub pending: bool,
     /// Owner mails show the client's contact details.
     pub for_owner: bool,
+    /// Client mails: the client's own page of the booking (its manage link).
+    pub manage_url: Option<String>,
+    /// The client cancelled it themselves.
+    pub by_client: bool,
+    /// Where a moved job was before its latest move.
+    pub previous_when: Option<String>,
 }
 
 impl<'a> View<'a> {
@@ -39,6 +45,7 @@ impl<'a> View<'a> {
         mail: &'a MailContext,
         subject: &'a str,
         public_app_url: &str,
+        manage_url: Option<String>,
     ) -> Self {
         let non_empty = |text: &'a Option<String>| {
             text.as_deref()
@@ -59,7 +66,9 @@ impl<'a> View<'a> {
             notes,
             notes_text: notes.map(|notes| notes.replace('\n', "\n          ")),
             reason: match kind {
-                MailKind::ClientCancelled => non_empty(&mail.cancel_reason),
+                MailKind::ClientCancelled | MailKind::OwnerBookingCancelled => {
+                    non_empty(&mail.cancel_reason)
+                }
                 _ => non_empty(&mail.decline_reason),
             },
             job_url: format!(
@@ -69,6 +78,11 @@ impl<'a> View<'a> {
             ),
             pending: mail.status == JobStatus::PendingConfirmation,
             for_owner,
+            manage_url,
+            by_client: mail.cancelled_by.as_deref() == Some("client"),
+            previous_when: mail
+                .previous
+                .map(|(start, end)| span(start, end, mail.zone)),
         }
     }
 }
@@ -171,6 +185,13 @@ mail_template!(ClientCancelledText, "client_cancelled.txt");
 mail_template!(ClientCancelledHtml, "client_cancelled.html");
 mail_template!(ClientRescheduledText, "client_rescheduled.txt");
 mail_template!(ClientRescheduledHtml, "client_rescheduled.html");
+mail_template!(OwnerBookingCancelledText, "owner_booking_cancelled.txt");
+mail_template!(OwnerBookingCancelledHtml, "owner_booking_cancelled.html");
+mail_template!(OwnerBookingRescheduledText, "owner_booking_rescheduled.txt");
+mail_template!(
+    OwnerBookingRescheduledHtml,
+    "owner_booking_rescheduled.html"
+);
 
 /// The plain-text and HTML bodies of a mail.
 pub(crate) fn bodies(kind: MailKind, m: &View<'_>) -> Result<(String, String), askama::Error> {
@@ -202,6 +223,14 @@ pub(crate) fn bodies(kind: MailKind, m: &View<'_>) -> Result<(String, String), a
         MailKind::ClientRescheduled => (
             ClientRescheduledText { m }.render()?,
             ClientRescheduledHtml { m }.render()?,
+        ),
+        MailKind::OwnerBookingCancelled => (
+            OwnerBookingCancelledText { m }.render()?,
+            OwnerBookingCancelledHtml { m }.render()?,
+        ),
+        MailKind::OwnerBookingRescheduled => (
+            OwnerBookingRescheduledText { m }.render()?,
+            OwnerBookingRescheduledHtml { m }.render()?,
         ),
     })
 }

@@ -50,6 +50,8 @@ fn settings() -> MailSettings {
     MailSettings {
         from_address: FROM.to_owned(),
         public_app_url: "https://app.example.com".to_owned(),
+        public_booking_url: "https://book.example.com".to_owned(),
+        manage_key: booking_domain::ManageKey::new(vec![7; 32]).unwrap(),
     }
 }
 

@@ -15,6 +15,8 @@ fn settings() -> MailSettings {
     MailSettings {
         from_address: "bookings@example.com".to_owned(),
         public_app_url: format!("{APP}/"),
+        public_booking_url: "https://book.example.com".to_owned(),
+        manage_key: booking_domain::ManageKey::new(vec![7; 32]).unwrap(),
     }
 }
 
@@ -42,6 +44,9 @@ fn fall_back_booking(status: JobStatus) -> MailContext {
         client_phone: Some("+1 555 010 2030".to_owned()),
         changed_at: utc(2026, 10, 20, 12, 0),
         revision: 0,
+        manage_version: 1,
+        cancelled_by: None,
+        previous: None,
     }
 }
 

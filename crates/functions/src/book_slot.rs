@@ -60,7 +60,8 @@ async fn book(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiError
         let job = jobs::find_by_id(&mut conn, job_id)
             .await?
             .ok_or_else(ApiError::internal)?;
-        Ok(json!({ "job": views::job(&job) }))
+        // The replay's link is the job's current one (a move since rotated the first).
+        Ok(json!({ "job": views::job(&job), "manageToken": deps.manage_token(&job) }))
     };
     let booking = &booking;
     let work = |mut conn: PooledConnection, key| async move {
@@ -78,7 +79,10 @@ async fn book(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiError
                 drop(conn);
                 Ok(json_response(
                     201,
-                    &json!({ "job": views::job(&booked.job) }),
+                    &json!({
+                        "job": views::job(&booked.job),
+                        "manageToken": deps.manage_token(&booked.job),
+                    }),
                 ))
             }
             Err(failure) => Err(Failed::on(conn, failure)),

@@ -37,6 +37,11 @@ pub struct Failed {
 }
 
 impl Failed {
+    /// A failure after the connection was handed on (or lost).
+    pub fn on_error(error: ApiError) -> Self {
+        Self { error, conn: None }
+    }
+
     pub fn on(conn: PooledConnection, error: impl Into<ApiError>) -> Self {
         Self {
             error: error.into(),

@@ -10,7 +10,7 @@
 use booking_domain::{DeclineReason, FieldError, JobAction, MailKind};
 use booking_edge::input::{body_bytes, idempotency_key, instant, json_object};
 use booking_edge::{ApiError, respond, views};
-use booking_repository::changes::{self, OwnerChange};
+use booking_repository::changes::{self, OwnerChange, Requester};
 use booking_repository::{PooledConnection, jobs};
 use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -123,6 +123,7 @@ async fn transition(deps: &Deps, request: &Request) -> Result<Response<Body>, Ap
             actor,
             now,
             key,
+            by: Requester::Owner,
         };
         let outcome = match asked {
             Asked::Start => changes::start(&mut conn, change).await,

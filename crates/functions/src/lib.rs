@@ -10,6 +10,7 @@ pub mod email_relay;
 pub mod health;
 pub mod idempotent;
 pub mod job_transitions;
+pub mod manage_booking;
 pub mod owner_calendar;
 pub mod owner_routes;
 mod post_response;
@@ -55,6 +56,8 @@ impl Deps {
         let mail = MailSettings {
             from_address: config.ses.from_address.clone(),
             public_app_url: config.public_app_url.clone(),
+            public_booking_url: config.public_booking_url.clone(),
+            manage_key: config.manage_key.clone(),
         };
         Ok(Self {
             config,
@@ -85,6 +88,14 @@ impl Deps {
     pub fn client_bucket(&self, route: &str, request: &Request) -> String {
         let client = client_key(request, self.config.edge_origin_secret.as_deref());
         format!("{route}:{client}")
+    }
+
+    /// The manage token of `job`'s current link version (never stored, never logged).
+    pub fn manage_token(&self, job: &booking_repository::jobs::JobRecord) -> String {
+        self.config.manage_key.issue(booking_domain::ManageLink {
+            job_id: job.id,
+            version: job.manage_version,
+        })
     }
 
     pub fn now(&self) -> DateTime<Utc> {

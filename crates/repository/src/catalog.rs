@@ -50,6 +50,9 @@ pub(crate) struct TenantRow {
     slot_interval_minutes: i32,
     buffer_before_minutes: i32,
     buffer_after_minutes: i32,
+    change_notice_minutes: i32,
+    client_can_cancel: bool,
+    client_can_reschedule: bool,
 }
 
 #[derive(Queryable, Selectable)]
@@ -104,6 +107,12 @@ impl TryFrom<TenantRow> for Tenant {
                     "buffer_after_minutes",
                     row.buffer_after_minutes,
                 )?,
+                change_notice_minutes: non_negative(
+                    "change_notice_minutes",
+                    row.change_notice_minutes,
+                )?,
+                client_can_cancel: row.client_can_cancel,
+                client_can_reschedule: row.client_can_reschedule,
             },
             id: row.id,
             slug: row.slug,
@@ -154,6 +163,24 @@ pub async fn bookable_service_on(
         .filter(services::active.eq(true))
         .select((TenantRow::as_select(), ServiceRow::as_select()))
         .first::<(TenantRow, ServiceRow)>(&mut conn)
+        .await
+        .optional()?
+        .map(pair)
+        .transpose()
+}
+
+/// A tenant and one of its services, active or not (read only: no lock).
+pub async fn tenant_and_service(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+    service_id: Uuid,
+) -> QueryResult<Option<(Tenant, Service)>> {
+    services::table
+        .inner_join(tenants::table)
+        .filter(services::id.eq(service_id))
+        .filter(services::tenant_id.eq(tenant_id))
+        .select((TenantRow::as_select(), ServiceRow::as_select()))
+        .first::<(TenantRow, ServiceRow)>(conn)
         .await
         .optional()?
         .map(pair)

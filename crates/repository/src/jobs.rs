@@ -37,6 +37,8 @@ pub struct JobRecord {
     pub updated_at: DateTime<Utc>,
     /// How many times the job has changed since it was booked.
     pub revision: u32,
+    /// The version its client's manage link is issued for (a reschedule bumps it).
+    pub manage_version: u32,
     /// The tenant's zone, in which every time of the job is shown.
     pub zone: Tz,
 }
@@ -63,6 +65,7 @@ pub(crate) struct JobRow {
     cancel_reason: Option<String>,
     cancelled_by: Option<String>,
     revision: i32,
+    manage_version: i32,
 }
 
 /// What a job shows of its contact: the address it is reached at. Name and phone are the job's
@@ -103,6 +106,8 @@ pub(crate) fn record(job: JobRow, contact: ContactRow, zone: Tz) -> Result<JobRe
         updated_at: job.updated_at,
         revision: u32::try_from(job.revision)
             .map_err(|_| corrupt(format!("job revision {}", job.revision)))?,
+        manage_version: u32::try_from(job.manage_version)
+            .map_err(|_| corrupt(format!("job manage version {}", job.manage_version)))?,
         zone,
     })
 }
@@ -134,6 +139,9 @@ impl JobRecord {
             client_phone: self.client_phone.clone(),
             changed_at: self.updated_at,
             revision: self.revision,
+            manage_version: self.manage_version,
+            cancelled_by: self.cancelled_by.clone(),
+            previous: None,
         }
     }
 }
@@ -246,7 +254,7 @@ pub(crate) async fn insert_booked(
          WHERE contacts.tenant_id = $2 AND contacts.email_key = lower($11) \
          RETURNING id, tenant_id, service_id, status, source, starts_at, ends_at, title, notes, \
                    decline_reason, changed_by, created_at, updated_at, client_name, client_phone, \
-                   cancel_reason, cancelled_by, revision",
+                   cancel_reason, cancelled_by, revision, manage_version",
     )
     .bind::<SqlUuid, _>(job_id)
     .bind::<SqlUuid, _>(job.tenant_id)
@@ -292,9 +300,11 @@ pub(crate) struct JobChange<'a> {
     pub status: JobStatus,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
-    /// For a cancellation: who cancelled (`owner`) and why.
+    /// For a cancellation: who cancelled (`owner` or `client`) and why.
     pub cancelled_by: Option<&'static str>,
     pub cancel_reason: Option<&'a str>,
+    /// Bumps the manage-link version: every earlier link of the job dies (a move).
+    pub rotate_link: bool,
 }
 
 /// Writes `change` to the locked `job` and returns the job as it now is, in one statement (the
@@ -309,13 +319,14 @@ pub(crate) async fn apply_change(
     let (row, email): (JobRow, String) = diesel::sql_query(
         "WITH changed AS ( \
              UPDATE jobs SET status = $3, starts_at = $4, ends_at = $5, cancelled_by = $6, \
-                 cancel_reason = $7, changed_by = $8, revision = revision + 1 \
+                 cancel_reason = $7, changed_by = $8, revision = revision + 1, \
+                 manage_version = manage_version + $9 \
              WHERE id = $1 AND tenant_id = $2 RETURNING *) \
          SELECT changed.id, changed.tenant_id, changed.service_id, changed.status, changed.source, \
                 changed.starts_at, changed.ends_at, changed.title, changed.notes, \
                 changed.decline_reason, changed.changed_by, changed.created_at, changed.updated_at, \
                 changed.client_name, changed.client_phone, changed.cancel_reason, \
-                changed.cancelled_by, changed.revision, contacts.email \
+                changed.cancelled_by, changed.revision, changed.manage_version, contacts.email \
          FROM changed JOIN contacts ON contacts.id = changed.contact_id",
     )
     .bind::<SqlUuid, _>(job.id)
@@ -326,6 +337,7 @@ pub(crate) async fn apply_change(
     .bind::<Nullable<Text>, _>(change.cancelled_by)
     .bind::<Nullable<Text>, _>(change.cancel_reason)
     .bind::<Text, _>(actor)
+    .bind::<diesel::sql_types::Integer, _>(i32::from(change.rotate_link))
     .get_result::<WithEmail>(&mut conn)
     .await
     .map(|r| (r.job, r.email))?;
@@ -413,4 +425,39 @@ pub async fn for_contact(
     rows.into_iter()
         .map(|(job, contact)| record(job, contact, zone))
         .collect()
+}
+
+/// The tenant of job `job_id`, read without a lock (a job never changes tenant).
+pub async fn tenant_of(conn: &mut AsyncPgConnection, job_id: Uuid) -> QueryResult<Option<Uuid>> {
+    jobs::table
+        .find(job_id)
+        .select(jobs::tenant_id)
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// A booking as its client's manage page shows it: the job, its business and its service.
+#[derive(Debug, Clone)]
+pub struct ClientBooking {
+    pub job: JobRecord,
+    pub tenant: crate::catalog::Tenant,
+    pub service: crate::catalog::Service,
+}
+
+/// The booking of job `job_id` for its client's page, if the job exists (its service is shown
+/// even when retired since).
+pub async fn client_booking(
+    conn: &mut AsyncPgConnection,
+    job_id: Uuid,
+) -> QueryResult<Option<ClientBooking>> {
+    let Some(job) = find_by_id(conn, job_id).await? else {
+        return Ok(None);
+    };
+    let found = crate::catalog::tenant_and_service(conn, job.tenant_id, job.service_id).await?;
+    Ok(found.map(|(tenant, service)| ClientBooking {
+        job,
+        tenant,
+        service,
+    }))
 }

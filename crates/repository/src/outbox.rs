@@ -380,7 +380,7 @@ pub async fn mail_contexts_on(
     mut conn: &AsyncPgConnection,
     job_ids: &[Uuid],
 ) -> QueryResult<Vec<(Uuid, MailContext)>> {
-    let found: Vec<(JobRow, ContactRow, String, String, String, String)> = jobs::table
+    let found = jobs::table
         .inner_join(contacts::table)
         .inner_join(services::table.inner_join(tenants::table))
         .filter(jobs::id.eq_any(job_ids))
@@ -392,15 +392,49 @@ pub async fn mail_contexts_on(
             tenants::time_zone,
             tenants::notification_email,
         ))
-        .load(&mut conn)
-        .await?;
+        .load::<ContextRow>(&mut conn);
+    let mut shared = conn;
+    let (found, moves) = try_join(found, latest_moves(&mut shared, job_ids)).await?;
     found
         .into_iter()
         .map(|row| {
             let tenant_id = row.0.tenant_id();
-            Ok((tenant_id, context(row)?))
+            let mut context = context(row)?;
+            context.previous = moves
+                .iter()
+                .find(|moved| moved.job_id == context.job_id)
+                .map(|moved| (moved.from_start, moved.from_end));
+            Ok((tenant_id, context))
         })
         .collect()
+}
+
+#[derive(QueryableByName)]
+struct LatestMove {
+    #[diesel(sql_type = SqlUuid)]
+    job_id: Uuid,
+    #[diesel(sql_type = Timestamptz)]
+    from_start: DateTime<Utc>,
+    #[diesel(sql_type = Timestamptz)]
+    from_end: DateTime<Utc>,
+}
+
+/// Where each of the jobs was before its latest move (jobs never moved are missing): what the
+/// owner's notice of a client's move shows as the old time. (A notice sent after a second move
+/// shows the second's old time; the job's history keeps every one.)
+async fn latest_moves(
+    conn: &mut &AsyncPgConnection,
+    job_ids: &[Uuid],
+) -> QueryResult<Vec<LatestMove>> {
+    diesel::sql_query(
+        "SELECT DISTINCT ON (job_id) job_id, from_start, from_end FROM job_events \
+         WHERE job_id = ANY($1) AND action = 'rescheduled' \
+           AND from_start IS NOT NULL AND from_end IS NOT NULL \
+         ORDER BY job_id, position DESC",
+    )
+    .bind::<Array<SqlUuid>, _>(job_ids)
+    .load(conn)
+    .await
 }
 
 type ContextRow = (JobRow, ContactRow, String, String, String, String);

@@ -93,6 +93,7 @@ diesel::table! {
         cancel_reason -> Nullable<Text>,
         cancelled_by -> Nullable<Text>,
         revision -> Int4,
+        manage_version -> Int4,
     }
 }
 
@@ -151,6 +152,9 @@ diesel::table! {
         buffer_after_minutes -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        change_notice_minutes -> Int4,
+        client_can_cancel -> Bool,
+        client_can_reschedule -> Bool,
     }
 }
 

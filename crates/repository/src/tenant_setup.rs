@@ -87,6 +87,9 @@ async fn upsert_tenant(
         tenants::slot_interval_minutes.eq(int(s.slot_interval_minutes)),
         tenants::buffer_before_minutes.eq(int(s.buffer_before_minutes)),
         tenants::buffer_after_minutes.eq(int(s.buffer_after_minutes)),
+        tenants::change_notice_minutes.eq(int(s.change_notice_minutes)),
+        tenants::client_can_cancel.eq(s.client_can_cancel),
+        tenants::client_can_reschedule.eq(s.client_can_reschedule),
     );
     diesel::insert_into(tenants::table)
         .values(values)
@@ -104,6 +107,9 @@ async fn upsert_tenant(
             tenants::slot_interval_minutes.eq(excluded(tenants::slot_interval_minutes)),
             tenants::buffer_before_minutes.eq(excluded(tenants::buffer_before_minutes)),
             tenants::buffer_after_minutes.eq(excluded(tenants::buffer_after_minutes)),
+            tenants::change_notice_minutes.eq(excluded(tenants::change_notice_minutes)),
+            tenants::client_can_cancel.eq(excluded(tenants::client_can_cancel)),
+            tenants::client_can_reschedule.eq(excluded(tenants::client_can_reschedule)),
         ))
         .returning(tenants::id)
         .get_result(conn)

@@ -416,6 +416,76 @@ async fn every_route_answers_as_openapi_json_describes() {
         )
         .await;
 
+    // The client's own booking, by the manage token of the 201.
+    let token = contract
+        .expect(
+            deps,
+            Route::Book,
+            book_request(
+                haircut,
+                &booking_body(&ny_text(2026, 12, 9, 14, 0), "m@example.com"),
+                &[],
+            ),
+            201,
+        )
+        .await["manageToken"]
+        .as_str()
+        .expect("manageToken")
+        .to_owned();
+    contract
+        .expect(
+            deps,
+            Route::Manage("view"),
+            manage_request(&token, None, "", &[]),
+            200,
+        )
+        .await;
+    contract
+        .expect(
+            deps,
+            Route::Manage("view"),
+            manage_request(&"A".repeat(48), None, "", &[]),
+            404,
+        )
+        .await;
+    let odd = json!({"start": ny_text(2026, 12, 10, 14, 10)}).to_string();
+    contract
+        .expect(
+            deps,
+            Route::Manage("reschedule"),
+            manage_request(&token, Some("reschedule"), &odd, &[]),
+            422,
+        )
+        .await;
+    let later_slot = json!({"start": ny_text(2026, 12, 10, 14, 0)}).to_string();
+    let token = contract
+        .expect(
+            deps,
+            Route::Manage("reschedule"),
+            manage_request(&token, Some("reschedule"), &later_slot, &[]),
+            200,
+        )
+        .await["manageToken"]
+        .as_str()
+        .expect("the new manageToken")
+        .to_owned();
+    contract
+        .expect(
+            deps,
+            Route::Manage("cancel"),
+            manage_request(&token, Some("cancel"), "", &[]),
+            200,
+        )
+        .await;
+    contract
+        .expect(
+            deps,
+            Route::Manage("cancel"),
+            manage_request(&token, Some("cancel"), "", &[]),
+            409,
+        )
+        .await;
+
     // Every operation's success answer was seen.
     for (route, status) in [
         (Route::Availability, 200),
@@ -433,6 +503,9 @@ async fn every_route_answers_as_openapi_json_describes() {
         (Route::Transition("no-show"), 200),
         (Route::Transition("cancel"), 200),
         (Route::Transition("reschedule"), 200),
+        (Route::Manage("view"), 200),
+        (Route::Manage("cancel"), 200),
+        (Route::Manage("reschedule"), 200),
     ] {
         let (method, path) = (route.method(), route.path());
         assert!(

@@ -8,7 +8,8 @@ use booking_domain::BookingSettings;
 use booking_edge::Config;
 use booking_email::Mailer;
 use booking_functions::{
-    Clock, Deps, availability, book_slot, health, job_transitions, owner_calendar, owner_routes,
+    Clock, Deps, availability, book_slot, health, job_transitions, manage_booking, owner_calendar,
+    owner_routes,
 };
 use booking_repository::diesel_async::RunQueryDsl;
 use booking_repository::tenant_setup::LoadedTenant;
@@ -369,6 +370,38 @@ pub fn owner_event(
     lambda_http::request::from_str(&event).expect("owner fixture parses")
 }
 
+/// The client's manage routes as API Gateway's HTTP API delivers them: `GET /bookings/{token}`
+/// without an action, `POST /bookings/{token}/{action}` with one.
+pub fn manage_request(
+    token: &str,
+    action: Option<&str>,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> Request {
+    let (method, route, path) = match action {
+        Some(action) => (
+            "POST",
+            format!("POST /bookings/{{token}}/{action}"),
+            format!("/bookings/{token}/{action}"),
+        ),
+        None => (
+            "GET",
+            "GET /bookings/{token}".to_owned(),
+            format!("/bookings/{token}"),
+        ),
+    };
+    owner_event(
+        method,
+        &route,
+        &path,
+        json!({ "token": token }),
+        &[],
+        body,
+        Auth::None,
+        headers,
+    )
+}
+
 /// Percent-encoding for a query string (enough for the tests' values).
 fn encode(text: &str) -> String {
     text.bytes()
@@ -414,7 +447,7 @@ impl std::fmt::Display for Reply {
 }
 
 /// Reads a handler's response.
-fn read(response: Response<Body>) -> Reply {
+pub fn read(response: Response<Body>) -> Reply {
     let status = response.status().as_u16();
     let content_type = response
         .headers()
@@ -485,10 +518,13 @@ pub enum Route {
     GetContact,
     /// `POST /jobs/{jobId}/{action}` for start, complete, no-show, cancel, reschedule.
     Transition(&'static str),
+    /// The client's `GET /bookings/{token}` (`"view"`) and `POST /bookings/{token}/{action}`
+    /// for cancel and reschedule.
+    Manage(&'static str),
 }
 
 impl Route {
-    pub const ALL: [Route; 15] = [
+    pub const ALL: [Route; 18] = [
         Route::Availability,
         Route::Book,
         Route::EnterJob,
@@ -504,6 +540,9 @@ impl Route {
         Route::Transition("no-show"),
         Route::Transition("cancel"),
         Route::Transition("reschedule"),
+        Route::Manage("view"),
+        Route::Manage("cancel"),
+        Route::Manage("reschedule"),
     ];
 
     /// The method as openapi.json spells it.
@@ -514,7 +553,8 @@ impl Route {
             | Route::ListJobs
             | Route::GetJob
             | Route::ListContacts
-            | Route::GetContact => "get",
+            | Route::GetContact
+            | Route::Manage("view") => "get",
             _ => "post",
         }
     }
@@ -536,6 +576,9 @@ impl Route {
             Route::Transition("no-show") => "/jobs/{jobId}/no-show",
             Route::Transition("cancel") => "/jobs/{jobId}/cancel",
             Route::Transition(_) => "/jobs/{jobId}/reschedule",
+            Route::Manage("view") => "/bookings/{token}",
+            Route::Manage("cancel") => "/bookings/{token}/cancel",
+            Route::Manage(_) => "/bookings/{token}/reschedule",
         }
     }
 
@@ -553,6 +596,7 @@ impl Route {
                 owner_calendar::handle(deps, request).await
             }
             Route::Transition(_) => job_transitions::handle(deps, request).await,
+            Route::Manage(_) => manage_booking::handle(deps, request).await,
         };
         deps.settle().await;
         response

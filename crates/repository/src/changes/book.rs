@@ -350,7 +350,7 @@ async fn count(
 /// The service and its calendar from the UTC dates around `after` to
 /// [`ALTERNATIVES_HORIZON_DAYS`] later (in any zone), read without locks in one pipeline: enough
 /// to judge a start at `after` and to offer the next free slots after it (advice, not a promise).
-async fn horizon_calendar(
+pub(super) async fn horizon_calendar(
     conn: &AsyncPgConnection,
     service_id: Uuid,
     after: DateTime<Utc>,

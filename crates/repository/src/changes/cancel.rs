@@ -1,6 +1,7 @@
-//! The owner cancels a booking: pending-confirmation or scheduled → cancelled, with an optional
-//! reason; the place is free again, and the client is told (with the reason and an `.ics`
-//! that cancels the invitation).
+//! The owner (or the client, by the manage link) cancels a booking: pending-confirmation or
+//! scheduled → cancelled, with an optional reason; the place is free again, and the client is
+//! told (with the reason and an `.ics` that cancels the invitation) — and, when the client did
+//! it, the owner too.
 
 use booking_domain::{DeclineReason, JobAction};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -16,7 +17,7 @@ pub async fn cancel(
     conn.transaction::<_, OwnerError, _>(async move |conn| {
         let (_, job, status) = decide_on(conn, &change, JobAction::Cancel).await?;
         let update = JobChange {
-            cancelled_by: Some("owner"),
+            cancelled_by: Some(change.cancelled_by()),
             cancel_reason: reason.map(DeclineReason::as_str),
             ..JobChange::status(&job, status)
         };

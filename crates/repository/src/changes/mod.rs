@@ -3,7 +3,9 @@
 //! and its outbox rows — in one transaction, so a change, its history and its mails commit
 //! together or not at all.
 //!
-//! A new change (a client cancelling, say) is a new file here, beside these.
+//! A new change is a new file here, beside these. A client's cancel or move by the manage link
+//! is the owner's change ([`cancel`], [`reschedule`]) asked by [`Requester::Client`]: the same
+//! transaction, judged by the client's limits and (for a move) by the booking rules.
 
 mod book;
 mod cancel;
@@ -28,7 +30,8 @@ pub use reschedule::reschedule;
 pub use start::start;
 
 use booking_domain::{
-    InvalidTransition, JobAction, JobStatus, MailKind, OccupiedPeriod, decide, has_room,
+    BookingRejected, ClientChangeRefused, InvalidTransition, JobAction, JobStatus, MailKind,
+    OccupiedPeriod, Slot, decide, decide_for_client, has_room,
 };
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
@@ -55,8 +58,33 @@ pub enum OwnerError {
         conflicts: Vec<Neighbour>,
         zone: chrono_tz::Tz,
     },
+    /// The client may not do this: the tenant's settings forbid it.
+    #[error("the tenant does not let clients do this")]
+    ChangeNotAllowed(JobAction),
+    /// The client asked inside the notice window; changes were possible until `until`.
+    #[error("too late to change the booking")]
+    TooLateToChange {
+        until: DateTime<Utc>,
+        zone: chrono_tz::Tz,
+    },
+    /// A client's new start breaks a booking rule (for a full slot: the next free slots).
+    #[error("{reason}")]
+    Rejected {
+        reason: BookingRejected,
+        alternatives: Vec<Slot>,
+    },
     #[error(transparent)]
     Database(#[from] diesel::result::Error),
+}
+
+/// Who asks for a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requester {
+    /// An owner of the job's tenant: anything the state machine allows.
+    Owner,
+    /// The booking's client, by the manage link of `version`: within the tenant's limits, and a
+    /// link of another version finds no job.
+    Client { version: u32 },
 }
 
 /// An owner's change of one job: the tenant's, which job, who asks, as of when, and the
@@ -69,6 +97,58 @@ pub struct OwnerChange<'a> {
     pub actor: &'a str,
     pub now: DateTime<Utc>,
     pub key: Option<KeyRef<'a>>,
+    pub by: Requester,
+}
+
+impl<'a> OwnerChange<'a> {
+    /// A client's change of the job their manage link (`job_id`, `version`) names; `None` when
+    /// no such job exists. The job's tenant is read without a lock (it never changes); the
+    /// version is checked under the guard, with the job locked.
+    pub async fn by_client(
+        conn: &mut AsyncPgConnection,
+        job_id: Uuid,
+        version: u32,
+        now: DateTime<Utc>,
+        key: Option<KeyRef<'a>>,
+    ) -> diesel::QueryResult<Option<Self>> {
+        Ok(jobs::tenant_of(conn, job_id).await?.map(|tenant_id| Self {
+            tenant_id,
+            job_id,
+            actor: events::CLIENT,
+            now,
+            key,
+            by: Requester::Client { version },
+        }))
+    }
+
+    fn mails(&self, action: JobAction) -> &'static [MailKind] {
+        match self.by {
+            Requester::Owner => MailKind::for_owner_change(action),
+            Requester::Client { .. } => MailKind::for_client_change(action),
+        }
+    }
+
+    /// What a cancellation records as its author.
+    fn cancelled_by(&self) -> &'static str {
+        match self.by {
+            Requester::Owner => "owner",
+            Requester::Client { .. } => events::CLIENT,
+        }
+    }
+}
+
+impl From<ClientChangeRefused> for OwnerError {
+    fn from(refused: ClientChangeRefused) -> Self {
+        match refused {
+            ClientChangeRefused::InvalidTransition(error) => Self::InvalidTransition(error),
+            ClientChangeRefused::NotAllowed(action) => Self::ChangeNotAllowed(action),
+            // The zone is filled in where the tenant is known (see `decide_on`).
+            ClientChangeRefused::TooLate { until } => Self::TooLateToChange {
+                until,
+                zone: chrono_tz::UTC,
+            },
+        }
+    }
 }
 
 /// The status code a landed change answers (and a replay of it repeats).
@@ -87,7 +167,26 @@ async fn decide_on(
     let job = jobs::lock_for_tenant(conn, change.tenant_id, change.job_id)
         .await?
         .ok_or(OwnerError::JobNotFound)?;
-    let status = decide(job.status, action, job.starts_at, change.now)?;
+    let status = match change.by {
+        Requester::Owner => decide(job.status, action, job.starts_at, change.now)?,
+        Requester::Client { version } if version != job.manage_version => {
+            return Err(OwnerError::JobNotFound);
+        }
+        Requester::Client { .. } => decide_for_client(
+            job.status,
+            action,
+            &tenant.settings,
+            job.starts_at,
+            change.now,
+        )
+        .map_err(|refused| match OwnerError::from(refused) {
+            OwnerError::TooLateToChange { until, .. } => OwnerError::TooLateToChange {
+                until,
+                zone: tenant.zone,
+            },
+            other => other,
+        })?,
+    };
     Ok((tenant, job, status))
 }
 
@@ -123,7 +222,7 @@ async fn write_change(
             job.tenant_id,
             job.id,
             event.id,
-            MailKind::for_owner_change(action),
+            change.mails(action),
             change.now,
         ),
         async {
@@ -162,6 +261,7 @@ impl JobChange<'static> {
             ends_at: job.ends_at,
             cancelled_by: None,
             cancel_reason: None,
+            rotate_link: false,
         }
     }
 }
