@@ -412,8 +412,8 @@ def check_capacity(tenants: list[Tenant]) -> None:
 
 
 def check_integrity() -> None:
-    """No partial writes: every public job has its contact and both mails; every confirmed or
-    declined job its mail; no idempotency key points nowhere or hangs half-claimed."""
+    """No partial writes: every public job has its contact and both mails; every job confirmed
+    (by its history: an owner's move also leaves `changed_by` an owner's) or declined its mail; no idempotency key points nowhere or hangs half-claimed."""
     missing = rows("""
         SELECT j.id, j.status, j.source, j.changed_by, array_agg(e.kind ORDER BY e.kind) AS kinds
         FROM jobs j LEFT JOIN emails e ON e.job_id = j.id
@@ -423,7 +423,7 @@ def check_integrity() -> None:
                AND coalesce(bool_or(e.kind IN ('client-booked', 'client-pending')), false)))
             OR (j.status = 'cancelled' AND j.decline_reason IS NOT NULL
                 AND NOT coalesce(bool_or(e.kind = 'client-declined'), false))
-            OR (j.changed_by LIKE 'owner:%' AND j.source = 'public' AND j.status = 'scheduled'
+            OR (EXISTS (SELECT 1 FROM job_events v WHERE v.job_id = j.id AND v.action = 'confirmed')
                 AND NOT coalesce(bool_or(e.kind = 'client-confirmed'), false))""")
     check(not missing, f"{len(missing)} job(s) without their mails: {missing[:3]}")
     both = rows("""SELECT job_id FROM emails GROUP BY job_id
