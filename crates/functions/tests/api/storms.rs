@@ -225,10 +225,14 @@ async fn connect(url: &str) -> booking_repository::AsyncPgConnection {
         .expect("connect")
 }
 
-/// How many backends wait for an advisory lock right now.
+/// Locks waited for by this test's own backends (tests run side by side on one server).
+const OWN_WAITS: &str = "pg_locks WHERE NOT granted AND pid IN \
+     (SELECT pid FROM pg_stat_activity WHERE datname = current_database())";
+
+/// How many of this test's backends wait for an advisory lock right now.
 async fn waiting_for_the_guard(stack: &Stack) -> i64 {
     stack
-        .count("pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        .count(&format!("{OWN_WAITS} AND locktype = 'advisory'"))
         .await
 }
 
@@ -289,7 +293,7 @@ async fn a_booking_waits_for_the_previous_releases_guard_during_a_rolling_deploy
     let booking = tokio::spawn(async move { other.post_book(haircut, &body).await.status });
     let mut waited = false;
     for _ in 0..200 {
-        if stack.count("pg_locks WHERE NOT granted").await > 0 {
+        if stack.count(OWN_WAITS).await > 0 {
             waited = true;
             break;
         }
