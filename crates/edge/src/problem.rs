@@ -277,6 +277,14 @@ pub fn database_failure(error: &booking_repository::diesel::result::Error) -> Ap
     }
 }
 
+/// The alternatives a refusal offers, as the API shows slots.
+fn slot_views(alternatives: &[booking_domain::Slot]) -> Vec<serde_json::Value> {
+    alternatives
+        .iter()
+        .map(|slot| json!(crate::views::slot(slot)))
+        .collect()
+}
+
 impl From<booking_repository::changes::BookingError> for ApiError {
     fn from(failure: booking_repository::changes::BookingError) -> Self {
         use booking_repository::changes::BookingError;
@@ -285,13 +293,7 @@ impl From<booking_repository::changes::BookingError> for ApiError {
             BookingError::Rejected {
                 reason,
                 alternatives,
-            } => Self::booking_rejected(
-                &reason,
-                alternatives
-                    .iter()
-                    .map(|slot| json!(crate::views::slot(slot)))
-                    .collect(),
-            ),
+            } => Self::booking_rejected(&reason, slot_views(&alternatives)),
             BookingError::RateLimited { retry_after } => Self::rate_limited(retry_after),
             BookingError::Database(error) => database_failure(&error),
         }
@@ -349,13 +351,7 @@ impl From<booking_repository::changes::OwnerError> for ApiError {
             OwnerError::Rejected {
                 reason,
                 alternatives,
-            } => Self::booking_rejected(
-                &reason,
-                alternatives
-                    .iter()
-                    .map(|slot| json!(crate::views::slot(slot)))
-                    .collect(),
-            ),
+            } => Self::booking_rejected(&reason, slot_views(&alternatives)),
             OwnerError::Database(error) => database_failure(&error),
         }
     }

@@ -21,8 +21,8 @@ use diesel::sql_types::{Bool, Integer, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::catalog::{Service, ServiceRow, Tenant, TenantRow, bookable_service_on, pair};
-use crate::schema::{services, tenants};
+use crate::catalog::{Service, Tenant, TenantRow, bookable_service_on};
+use crate::schema::tenants;
 
 /// The advisory-lock class of tenant locks (two-key form: never overlaps the one-key locks).
 pub const TENANT_LOCK_CLASS: i32 = 0x7465_6e74;
@@ -83,16 +83,7 @@ pub(crate) async fn tenant_service(
     if tenant(conn, tenant_id).await?.is_none() {
         return Ok(None);
     }
-    services::table
-        .inner_join(tenants::table)
-        .filter(services::id.eq(service_id))
-        .filter(services::tenant_id.eq(tenant_id))
-        .select((TenantRow::as_select(), ServiceRow::as_select()))
-        .first::<(TenantRow, ServiceRow)>(conn)
-        .await
-        .optional()?
-        .map(pair)
-        .transpose()
+    crate::catalog::tenant_and_service(conn, tenant_id, service_id).await
 }
 
 /// How a request asks for the lock of the tenant owning a service.
