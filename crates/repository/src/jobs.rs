@@ -11,7 +11,8 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::catalog::{corrupt, parse_zone};
-use crate::schema::{contacts, jobs, tenants};
+use crate::schema::{contacts, jobs, staff, tenants};
+pub use crate::staff::JobStaff;
 
 /// A job with everything a response or an email shows of it.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,6 +35,8 @@ pub struct JobRecord {
     pub updated_at: DateTime<Utc>,
     /// The tenant's zone, in which every time of the job is shown.
     pub zone: Tz,
+    /// The person the job is assigned to, for a service performed by staff.
+    pub staff: Option<JobStaff>,
 }
 
 #[derive(Queryable, Selectable, QueryableByName)]
@@ -55,6 +58,7 @@ pub(crate) struct JobRow {
     /// The client as given for this job (never rewritten by a later booking).
     client_name: String,
     client_phone: Option<String>,
+    staff_id: Option<Uuid>,
 }
 
 /// What a job shows of its contact: the address it is reached at. Name and phone are the job's
@@ -69,6 +73,24 @@ impl JobRow {
     pub(crate) fn tenant_id(&self) -> Uuid {
         self.tenant_id
     }
+}
+
+/// As [`record`], with the job's person named (`name` is the staff row's, when the job has one).
+pub(crate) fn record_with_staff(
+    job: JobRow,
+    contact: ContactRow,
+    zone: Tz,
+    name: Option<String>,
+) -> Result<JobRecord, DieselError> {
+    let staff = match (job.staff_id, name) {
+        (Some(id), Some(name)) => Some(JobStaff { id, name }),
+        (None, _) => None,
+        (Some(id), None) => return Err(corrupt(format!("job's staff member {id} unnamed"))),
+    };
+    Ok(JobRecord {
+        staff,
+        ..record(job, contact, zone)?
+    })
 }
 
 pub(crate) fn record(job: JobRow, contact: ContactRow, zone: Tz) -> Result<JobRecord, DieselError> {
@@ -92,24 +114,31 @@ pub(crate) fn record(job: JobRow, contact: ContactRow, zone: Tz) -> Result<JobRe
         created_at: job.created_at,
         updated_at: job.updated_at,
         zone,
+        staff: None,
     })
 }
 
 impl JobRecord {
     /// What the job's mails show, with the names of its business and service and the address
     /// owner mails go to (the one place a mail's context is put together).
+    /// A staffed job's mails name its person with the service ("Haircut with Ana"): in the
+    /// subject, the body and the invitation alike.
     pub fn mail_context(
         &self,
         tenant_name: &str,
         service_name: &str,
         notification_email: &str,
     ) -> MailContext {
+        let service_name = match &self.staff {
+            Some(person) => format!("{service_name} with {}", person.name),
+            None => service_name.to_owned(),
+        };
         MailContext {
             job_id: self.id,
             tenant_name: tenant_name.to_owned(),
             zone: self.zone,
             notification_email: notification_email.to_owned(),
-            service_name: service_name.to_owned(),
+            service_name,
             title: self.title.clone(),
             status: self.status,
             starts_at: self.starts_at,
@@ -169,19 +198,24 @@ async fn find(
     let mut query = jobs::table
         .inner_join(contacts::table)
         .inner_join(tenants::table.on(tenants::id.eq(jobs::tenant_id)))
+        .left_join(staff::table.on(staff::id.nullable().eq(jobs::staff_id)))
         .filter(jobs::id.eq(job_id))
         .select((
             JobRow::as_select(),
             ContactRow::as_select(),
             tenants::time_zone,
+            staff::name.nullable(),
         ))
         .into_boxed();
     if let Some(tenant_id) = tenant_id {
         query = query.filter(jobs::tenant_id.eq(tenant_id));
     }
-    let found: Option<(JobRow, ContactRow, String)> = query.first(conn).await.optional()?;
+    let found: Option<(JobRow, ContactRow, String, Option<String>)> =
+        query.first(conn).await.optional()?;
     found
-        .map(|(job, contact, zone)| record(job, contact, parse_zone(&zone)?))
+        .map(|(job, contact, zone, staff)| {
+            record_with_staff(job, contact, parse_zone(&zone)?, staff)
+        })
         .transpose()
 }
 
@@ -199,6 +233,7 @@ pub(crate) struct InsertJob {
     pub changed_by: String,
     pub client_name: String,
     pub client_phone: Option<String>,
+    pub staff_id: Option<Uuid>,
 }
 
 /// Inserts `job` for the contact `contact_id` (which `contact` shows).
@@ -227,11 +262,12 @@ pub(crate) async fn insert_booked(
 ) -> QueryResult<JobRow> {
     diesel::sql_query(
         "INSERT INTO jobs (id, tenant_id, service_id, contact_id, title, starts_at, ends_at, \
-                           status, notes, source, changed_by, client_name, client_phone) \
-         SELECT $1, $2, $3, contacts.id, $4, $5, $6, $7, $8, $9, $10, $12, $13 FROM contacts \
+                           status, notes, source, changed_by, client_name, client_phone, staff_id) \
+         SELECT $1, $2, $3, contacts.id, $4, $5, $6, $7, $8, $9, $10, $12, $13, $14 FROM contacts \
          WHERE contacts.tenant_id = $2 AND contacts.email_key = lower($11) \
          RETURNING id, tenant_id, service_id, status, source, starts_at, ends_at, title, notes, \
-                   decline_reason, changed_by, created_at, updated_at, client_name, client_phone",
+                   decline_reason, changed_by, created_at, updated_at, client_name, client_phone, \
+                   staff_id",
     )
     .bind::<SqlUuid, _>(job_id)
     .bind::<SqlUuid, _>(job.tenant_id)
@@ -246,6 +282,7 @@ pub(crate) async fn insert_booked(
     .bind::<Text, _>(email.as_str())
     .bind::<Text, _>(&job.client_name)
     .bind::<Nullable<Text>, _>(job.client_phone.as_deref())
+    .bind::<Nullable<SqlUuid>, _>(job.staff_id)
     .get_result(&mut conn)
     .await
 }

@@ -8,13 +8,16 @@ mod book;
 mod confirm;
 mod decline;
 mod enter_by_hand;
+mod staffed;
 
 pub use book::{
     ALTERNATIVES, ALTERNATIVES_HORIZON_DAYS, Booked, BookingError, KeyRef, NewBooking, book,
+    book_with_staff,
 };
 pub use confirm::confirm;
 pub use decline::decline;
-pub use enter_by_hand::{HandEnteredJob, enter_by_hand};
+pub use enter_by_hand::{HandEnteredJob, enter_by_hand, enter_by_hand_with_staff};
+pub use staffed::guard_staffed_bookings_with;
 
 use booking_domain::{InvalidTransition, OccupiedPeriod, has_room};
 use chrono::{DateTime, Utc};
@@ -30,6 +33,11 @@ pub enum OwnerError {
     JobNotFound,
     #[error("service not found")]
     ServiceNotFound,
+    /// Unknown, inactive or another tenant's staff member.
+    #[error("staff member not found")]
+    StaffNotFound,
+    #[error("the staff member does not perform this service")]
+    StaffNotQualified,
     #[error(transparent)]
     InvalidTransition(#[from] InvalidTransition),
     /// Capacity would be exceeded; the jobs that compete for it.
