@@ -89,6 +89,7 @@ fn wide_calendar(slug: &str) -> Result<TenantDefinition> {
             duration_minutes: 30,
             active: true,
         }],
+        staff: Vec::new(),
     })
 }
 
@@ -121,6 +122,7 @@ fn reference_calendar() -> Result<TenantDefinition> {
             duration_minutes: 45,
             active: true,
         }],
+        staff: Vec::new(),
     })
 }
 
