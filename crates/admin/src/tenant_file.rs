@@ -293,6 +293,14 @@ mod tests {
     }
 
     #[test]
+    fn the_demo_tenant_parses_with_two_stylists() -> Result<(), String> {
+        let definition = parse(include_str!("../../../infrastructure/demo-tenant.json"))?;
+        let slugs: Vec<&str> = definition.staff.iter().map(|s| s.slug.as_str()).collect();
+        assert_eq!(slugs, ["ana", "ben"]);
+        Ok(())
+    }
+
+    #[test]
     fn staff_parse_with_their_own_hours_or_the_tenants() -> Result<(), String> {
         let definition = parse(
             r#"{"slug": "fifi-salon", "name": "Fifi Hair Salon", "timeZone": "America/New_York",

@@ -9,6 +9,7 @@ mod health;
 mod mail;
 mod owner;
 mod post_response;
+mod staff;
 mod storms;
 mod support;
 mod timeouts;
