@@ -70,6 +70,11 @@ CREATE INDEX staff_services_by_tenant ON staff_services (tenant_id);
 -- without a person references nobody.
 ALTER TABLE jobs ADD COLUMN staff_id uuid,
     ADD CONSTRAINT jobs_staff_of_tenant FOREIGN KEY (tenant_id, staff_id) REFERENCES staff (tenant_id, id);
+-- A service without staff counts only jobs without a person against the tenant's capacity: the
+-- hot index carries staff_id so that read stays index-only.
+DROP INDEX jobs_active_by_start;
+CREATE INDEX jobs_active_by_start ON jobs (tenant_id, starts_at) INCLUDE (ends_at, staff_id)
+    WHERE status IN ('pending-confirmation', 'scheduled', 'in-progress');
 -- A person's active jobs by start (their capacity), index-only with ends_at included.
 CREATE INDEX jobs_active_by_staff ON jobs (staff_id, starts_at) INCLUDE (ends_at)
     WHERE staff_id IS NOT NULL AND status IN ('pending-confirmation', 'scheduled', 'in-progress');

@@ -521,7 +521,7 @@ async fn bookings_separate_tenants(world: &World, report: &mut Report, plan: Pla
 /// 40 clients booking a service of [`world::STAFF`] people, each start once per person, under
 /// each guard of staffed bookings in turn (alternating, so neither gets the warmer database):
 /// "any available", and each client naming person `client % STAFF`.
-async fn staffed_bookings(world: &World, report: &mut Report, plan: Plan) -> Result<()> {
+pub async fn staffed_bookings(world: &World, report: &mut Report, plan: Plan) -> Result<()> {
     use booking_repository::changes::guard_staffed_bookings_with;
     use booking_repository::staff::StaffGuard;
     println!(
@@ -538,7 +538,10 @@ async fn staffed_bookings(world: &World, report: &mut Report, plan: Plan) -> Res
                 let mut calls = |count: usize| -> Result<Vec<Call>> {
                     (0..count)
                         .map(|_| {
-                            let start = bench.slots.get(next).ok_or("the staffed calendar ran out")?;
+                            let start = bench
+                                .slots
+                                .get(next)
+                                .ok_or("the staffed calendar ran out")?;
                             // Each start once per person: the person of a named booking is the
                             // start's copy, so no named booking is refused.
                             let person = world.staff[next % world::STAFF];
@@ -546,7 +549,13 @@ async fn staffed_bookings(world: &World, report: &mut Report, plan: Plan) -> Res
                             client += 1;
                             let email = format!("staffed{client}@load.example");
                             let event = if named {
-                                world::book_event_for(bench.service_id, start, &email, 40_000 + client, person)
+                                world::book_event_for(
+                                    bench.service_id,
+                                    start,
+                                    &email,
+                                    40_000 + client,
+                                    person,
+                                )
                             } else {
                                 world::book_event(bench.service_id, start, &email, 40_000 + client)
                             };

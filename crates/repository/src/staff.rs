@@ -21,7 +21,9 @@ use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::catalog::{self, Service, Tenant, active_jobs, build_schedule, corrupt};
-use crate::schema::{jobs, services, staff, staff_date_overrides, staff_services, staff_working_hours};
+use crate::schema::{
+    jobs, services, staff, staff_date_overrides, staff_services, staff_working_hours,
+};
 
 /// The advisory-lock class of staff members' locks (two-key form, beside
 /// [`crate::guard::TENANT_LOCK_CLASS`]).
@@ -37,7 +39,10 @@ pub struct JobStaff {
 /// Whether any staff member (active or not) performs the service: then it is booked through its
 /// staff ([`booking_domain::performed_by_staff`], read without the roster).
 #[tracing::instrument(level = "trace", name = "staffed?", skip_all)]
-pub async fn performed_by_staff(mut conn: &AsyncPgConnection, service_id: Uuid) -> QueryResult<bool> {
+pub async fn performed_by_staff(
+    mut conn: &AsyncPgConnection,
+    service_id: Uuid,
+) -> QueryResult<bool> {
     diesel::select(exists(
         staff_services::table.filter(staff_services::service_id.eq(service_id)),
     ))

@@ -240,7 +240,12 @@ async fn upsert_staff(
         let performs: Vec<Uuid> = person
             .services
             .iter()
-            .map(|slug| services.get(slug).copied().ok_or_else(|| unknown_service(person, slug)))
+            .map(|slug| {
+                services
+                    .get(slug)
+                    .copied()
+                    .ok_or_else(|| unknown_service(person, slug))
+            })
             .collect::<QueryResult<_>>()?;
         let id: Uuid = diesel::insert_into(staff::table)
             .values((

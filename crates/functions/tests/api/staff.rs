@@ -104,7 +104,10 @@ impl Salon {
     }
 
     fn name_of(&self, id: &Value) -> String {
-        let id: Uuid = id.as_str().and_then(|s| s.parse().ok()).expect("a staff id");
+        let id: Uuid = id
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("a staff id");
         self.staff
             .iter()
             .find(|(_, known)| **known == id)
@@ -177,7 +180,11 @@ async fn a_three_stylist_salon_works_end_to_end_through_the_api() {
     let bens = stack
         .get_availability(
             stack.haircut,
-            &[tuesday[0], tuesday[1], ("staffId", &salon.id("ben").to_string())],
+            &[
+                tuesday[0],
+                tuesday[1],
+                ("staffId", &salon.id("ben").to_string()),
+            ],
         )
         .await;
     assert_eq!(bens.status, 200, "{bens}");
@@ -212,10 +219,7 @@ async fn a_three_stylist_salon_works_end_to_end_through_the_api() {
     assigned.sort();
     assert_eq!(assigned, ["ana", "ben", "cleo"]);
     let full = stack
-        .post_book(
-            stack.haircut,
-            &body_for(&eleven, "late@example.com", None),
-        )
+        .post_book(stack.haircut, &body_for(&eleven, "late@example.com", None))
         .await;
     let problem = expect_problem(full, 409, "slot_unavailable");
     assert!(!problem["alternatives"].as_array().unwrap().is_empty());
@@ -281,7 +285,11 @@ async fn a_three_stylist_salon_works_end_to_end_through_the_api() {
     let listed_unqualified = stack
         .get_availability(
             stack.colour,
-            &[monday[0], monday[1], ("staffId", &salon.id("cleo").to_string())],
+            &[
+                monday[0],
+                monday[1],
+                ("staffId", &salon.id("cleo").to_string()),
+            ],
         )
         .await;
     expect_problem(listed_unqualified, 422, "staff_not_qualified");
@@ -479,7 +487,12 @@ async fn fifty_any_available_requests_where_three_are_free_give_each_person_exac
         47,
         "{statuses:?}"
     );
-    assert!(peaks_by_person(&salon).await.values().all(|peak| *peak == 1));
+    assert!(
+        peaks_by_person(&salon)
+            .await
+            .values()
+            .all(|peak| *peak == 1)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -508,9 +521,7 @@ async fn mixed_named_and_any_requests_never_put_anyone_above_capacity() {
     let replies = storm(&salon, requests).await;
     let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
     assert!(
-        statuses
-            .iter()
-            .all(|s| matches!(s, 201 | 409 | 422)),
+        statuses.iter().all(|s| matches!(s, 201 | 409 | 422)),
         "{statuses:?}"
     );
     let won = won(&replies).len() as i64;

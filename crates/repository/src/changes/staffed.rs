@@ -21,8 +21,10 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use futures_util::future::try_join;
 use uuid::Uuid;
 
-use super::book::{ALTERNATIVES, ALTERNATIVES_HORIZON_DAYS, Booked, BookingError, KeyRef, NewBooking};
 use super::OwnerError;
+use super::book::{
+    ALTERNATIVES, ALTERNATIVES_HORIZON_DAYS, Booked, BookingError, KeyRef, NewBooking,
+};
 use crate::catalog::{self, Service, Tenant};
 use crate::staff::{self, JobStaff, StaffGuard, StaffedInputs};
 
@@ -102,7 +104,11 @@ pub(super) async fn book(
     let mut next = pick_any_available(&free, &snapshot.last_booked).map(|person| person.id);
     while let Some(person) = next {
         tried.push(person);
-        match attempt(conn, tenant_id, service_id, request, now, key, person, wanted).await {
+        match attempt(
+            conn, tenant_id, service_id, request, now, key, person, wanted,
+        )
+        .await
+        {
             Ok(booked) => return Ok(booked),
             Err(Attempt::Error(error)) => return Err(error),
             Err(Attempt::Taken(fresh)) => {
