@@ -133,6 +133,9 @@ type Roster = (
     Vec<(StaffId, DateTime<Utc>)>,
 );
 
+/// A date override's row: the date and its minutes (none: off that day).
+type OverrideRow = (NaiveDate, Option<i16>, Option<i16>);
+
 #[derive(QueryableByName)]
 struct LastBooked {
     #[diesel(sql_type = SqlUuid)]
@@ -253,8 +256,7 @@ async fn roster_inputs(
     for (id, day, start, end) in weekly {
         weekly_of.entry(id).or_default().push((day, start, end));
     }
-    let mut overrides_of: BTreeMap<Uuid, Vec<(NaiveDate, Option<i16>, Option<i16>)>> =
-        BTreeMap::new();
+    let mut overrides_of: BTreeMap<Uuid, Vec<OverrideRow>> = BTreeMap::new();
     for (id, date, start, end) in overrides {
         overrides_of.entry(id).or_default().push((date, start, end));
     }
