@@ -91,7 +91,11 @@ async fn load(file: &str) -> Result<(), Failure> {
     let definition = tenant_file::parse(&text).map_err(|e| format!("{file}: {e}"))?;
     let mut conn = pool()?.get().await?;
     let loaded = tenant_setup::load_tenant(&mut conn, &definition).await?;
-    let output = serde_json::json!({ "tenantId": loaded.tenant_id, "services": loaded.services });
+    let output = serde_json::json!({
+        "tenantId": loaded.tenant_id,
+        "services": loaded.services,
+        "staff": loaded.staff,
+    });
     println!("{output}");
     Ok(())
 }

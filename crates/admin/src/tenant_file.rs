@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use booking_domain::{BookingSettings, MailAddress, Schedule, WorkingInterval};
-use booking_repository::tenant_setup::{ServiceDefinition, TenantDefinition};
+use booking_domain::{BookingSettings, MailAddress, Schedule, StaffCapacity, WorkingInterval};
+use booking_repository::tenant_setup::{ServiceDefinition, StaffDefinition, TenantDefinition};
 use chrono::{NaiveDate, Weekday};
 use chrono_tz::Tz;
 use serde::Deserialize;
@@ -23,6 +23,30 @@ struct TenantFile {
     date_overrides: BTreeMap<String, Vec<[String; 2]>>,
     #[serde(default)]
     services: Vec<ServiceFile>,
+    #[serde(default)]
+    staff: Vec<StaffFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct StaffFile {
+    slug: String,
+    name: String,
+    email: Option<String>,
+    #[serde(default = "one")]
+    capacity: u32,
+    #[serde(default = "yes")]
+    active: bool,
+    #[serde(default)]
+    services: Vec<String>,
+    /// Absent: the tenant's hours.
+    working_hours: Option<BTreeMap<String, Vec<[String; 2]>>>,
+    #[serde(default)]
+    date_overrides: BTreeMap<String, Vec<[String; 2]>>,
+}
+
+fn one() -> u32 {
+    1
 }
 
 #[derive(Deserialize, Default)]
@@ -106,10 +130,12 @@ pub fn parse(text: &str) -> Result<TenantDefinition, String> {
         .time_zone
         .parse()
         .map_err(|_| format!("`{}` is not an IANA time zone", file.time_zone))?;
+    let staff = staff(&file.staff, &file.services)?;
     Ok(TenantDefinition {
         settings: settings(&file.settings)?,
-        schedule: schedule(&file)?,
+        schedule: schedule(&file.working_hours, &file.date_overrides)?,
         services: services(file.services)?,
+        staff,
         slug: file.slug,
         name: file.name,
         zone,
@@ -151,14 +177,16 @@ fn settings(s: &SettingsFile) -> Result<BookingSettings, String> {
     .map_err(|e| e.to_string())
 }
 
-fn schedule(file: &TenantFile) -> Result<Schedule, String> {
+type Hours = BTreeMap<String, Vec<[String; 2]>>;
+
+fn schedule(working_hours: &Hours, date_overrides: &Hours) -> Result<Schedule, String> {
     let mut schedule = Schedule::new();
-    for (day, pairs) in &file.working_hours {
+    for (day, pairs) in working_hours {
         schedule
             .set_weekday(weekday(day)?, intervals(pairs)?)
             .map_err(|e| e.to_string())?;
     }
-    for (date, pairs) in &file.date_overrides {
+    for (date, pairs) in date_overrides {
         let date = NaiveDate::parse_from_str(date, "%Y-%m-%d")
             .map_err(|_| format!("`{date}` is not a YYYY-MM-DD date"))?;
         schedule
@@ -166,6 +194,64 @@ fn schedule(file: &TenantFile) -> Result<Schedule, String> {
             .map_err(|e| e.to_string())?;
     }
     Ok(schedule)
+}
+
+/// The file's staff, each mistake named with the person's slug.
+fn staff(files: &[StaffFile], services: &[ServiceFile]) -> Result<Vec<StaffDefinition>, String> {
+    let mut seen = std::collections::BTreeSet::new();
+    files
+        .iter()
+        .map(|person| {
+            let named = |message: String| format!("staff `{}`: {message}", person.slug);
+            if !slug_ok(&person.slug) {
+                return Err(format!(
+                    "staff slug `{}` must be lowercase letters, digits and dashes",
+                    person.slug
+                ));
+            }
+            if !seen.insert(person.slug.as_str()) {
+                return Err(named("appears twice".to_owned()));
+            }
+            if !(1..=200).contains(&person.name.chars().count()) {
+                return Err(named("name must be 1–200 characters".to_owned()));
+            }
+            let email = person
+                .email
+                .as_deref()
+                .map(|email| {
+                    MailAddress::parse(email)
+                        .map(MailAddress::into_inner)
+                        .map_err(|_| named(format!("email `{email}` is not a mail address")))
+                })
+                .transpose()?;
+            let capacity = StaffCapacity::new(person.capacity).map_err(|e| named(e.to_string()))?;
+            for service in &person.services {
+                if !services.iter().any(|defined| defined.slug == *service) {
+                    return Err(named(format!(
+                        "performs `{service}`, which is not a service of this file"
+                    )));
+                }
+            }
+            let working_hours = person
+                .working_hours
+                .as_ref()
+                .map(|week| schedule(week, &BTreeMap::new()))
+                .transpose()
+                .map_err(|e| named(format!("workingHours: {e}")))?;
+            let date_overrides = schedule(&BTreeMap::new(), &person.date_overrides)
+                .map_err(|e| named(format!("dateOverrides: {e}")))?;
+            Ok(StaffDefinition {
+                slug: person.slug.clone(),
+                name: person.name.clone(),
+                email,
+                capacity,
+                active: person.active,
+                working_hours,
+                date_overrides,
+                services: person.services.clone(),
+            })
+        })
+        .collect()
 }
 
 fn services(files: Vec<ServiceFile>) -> Result<Vec<ServiceDefinition>, String> {
@@ -214,6 +300,78 @@ mod tests {
         assert!(definition.schedule.weekday(Weekday::Wed).is_empty());
         assert_eq!(definition.services.len(), 1);
         Ok(())
+    }
+
+    #[test]
+    fn the_demo_tenant_parses_with_two_stylists() -> Result<(), String> {
+        let definition = parse(include_str!("../../../infrastructure/demo-tenant.json"))?;
+        let slugs: Vec<&str> = definition.staff.iter().map(|s| s.slug.as_str()).collect();
+        assert_eq!(slugs, ["ana", "ben"]);
+        Ok(())
+    }
+
+    #[test]
+    fn staff_parse_with_their_own_hours_or_the_tenants() -> Result<(), String> {
+        let definition = parse(
+            r#"{"slug": "fifi-salon", "name": "Fifi Hair Salon", "timeZone": "America/New_York",
+                "notificationEmail": "owner@example.com",
+                "workingHours": {"mon": [["09:00", "17:00"]]},
+                "services": [{"slug": "haircut", "name": "Haircut", "durationMinutes": 45}],
+                "staff": [{"slug": "ana", "name": "Ana", "capacity": 1, "services": ["haircut"],
+                           "workingHours": {"mon": [["10:00", "16:00"]]}, "dateOverrides": {"2026-12-07": []}},
+                          {"slug": "bo", "name": "Bo", "services": ["haircut"]}]}"#,
+        )?;
+        let [ana, bo] = definition.staff.as_slice() else {
+            return Err(format!("{:?}", definition.staff));
+        };
+        let week = ana.working_hours.as_ref().ok_or("ana's own week")?;
+        assert_eq!(week.weekday(Weekday::Mon).len(), 1);
+        assert_eq!(ana.date_overrides.overrides().count(), 1);
+        assert!(bo.working_hours.is_none());
+        assert_eq!(bo.capacity.get(), 1);
+        assert!(bo.active);
+        Ok(())
+    }
+
+    #[test]
+    fn a_staff_member_naming_an_unknown_service_or_bad_hours_is_named() {
+        let file = |staff: &str| {
+            format!(
+                r#"{{"slug":"a","name":"A","timeZone":"UTC","notificationEmail":"o@x.io",
+                    "services":[{{"slug":"haircut","name":"Haircut","durationMinutes":45}}],
+                    "staff":[{staff}]}}"#
+            )
+        };
+        let cases = [
+            (
+                r#"{"slug":"ana","name":"Ana","services":["nails"]}"#,
+                "staff `ana`: performs `nails`, which is not a service of this file",
+            ),
+            (
+                r#"{"slug":"ana","name":"Ana","workingHours":{"mon":[["17:00","09:00"]]}}"#,
+                "staff `ana`: workingHours:",
+            ),
+            (
+                r#"{"slug":"ana","name":"Ana","workingHours":{"funday":[]}}"#,
+                "staff `ana`: workingHours: `funday` is not a weekday",
+            ),
+            (
+                r#"{"slug":"ana","name":"Ana","dateOverrides":{"2026-13-01":[]}}"#,
+                "staff `ana`: dateOverrides: `2026-13-01` is not a YYYY-MM-DD date",
+            ),
+            (
+                r#"{"slug":"ana","name":"Ana","capacity":0}"#,
+                "staff `ana`: a staff member's capacity must be between 1 and 1000",
+            ),
+            (
+                r#"{"slug":"ana","name":"Ana"},{"slug":"ana","name":"Ana again"}"#,
+                "staff `ana`: appears twice",
+            ),
+        ];
+        for (staff, expected) in cases {
+            let error = parse(&file(staff)).err().unwrap_or_default();
+            assert!(error.starts_with(expected), "{staff}: {error}");
+        }
     }
 
     #[test]

@@ -46,6 +46,15 @@ pub fn query_date(request: &Request, name: &'static str) -> Result<Option<NaiveD
         .ok_or_else(|| FieldError::new(name, format!("`{raw}` is not a date in YYYY-MM-DD form")))
 }
 
+/// An optional UUID query parameter.
+pub fn query_uuid(request: &Request, name: &'static str) -> Result<Option<Uuid>, FieldError> {
+    let params = request.query_string_parameters_ref();
+    let Some(raw) = params.and_then(|p| p.first(name)) else {
+        return Ok(None);
+    };
+    uuid(name)(raw).map(Some)
+}
+
 /// The raw body bytes, refused beyond [`MAX_BODY_BYTES`].
 pub fn body_bytes(request: &Request) -> Result<&[u8], ApiError> {
     let bytes: &[u8] = match request.body() {

@@ -85,6 +85,25 @@ impl ApiError {
         )
     }
 
+    /// Unknown, inactive or another tenant's staff member: all alike.
+    pub fn staff_not_found() -> Self {
+        Self::new(
+            404,
+            "staff_not_found",
+            "Staff member not found",
+            "No bookable staff member has this id.",
+        )
+    }
+
+    pub fn staff_not_qualified() -> Self {
+        Self::new(
+            422,
+            "staff_not_qualified",
+            "Staff member not qualified",
+            "That staff member does not perform this service.",
+        )
+    }
+
     pub fn job_not_found() -> Self {
         Self::new(404, "job_not_found", "Job not found", "No job has this id.")
     }
@@ -295,6 +314,8 @@ impl From<booking_repository::changes::BookingError> for ApiError {
                 alternatives,
             } => Self::booking_rejected(&reason, slot_views(&alternatives)),
             BookingError::RateLimited { retry_after } => Self::rate_limited(retry_after),
+            BookingError::StaffNotFound => Self::staff_not_found(),
+            BookingError::StaffNotQualified => Self::staff_not_qualified(),
             BookingError::Database(error) => database_failure(&error),
         }
     }
@@ -306,6 +327,8 @@ impl From<booking_repository::changes::OwnerError> for ApiError {
         match failure {
             OwnerError::JobNotFound => Self::job_not_found(),
             OwnerError::ServiceNotFound => Self::service_not_found(),
+            OwnerError::StaffNotFound => Self::staff_not_found(),
+            OwnerError::StaffNotQualified => Self::staff_not_qualified(),
             OwnerError::InvalidTransition(error) => Self::invalid_transition(&error),
             OwnerError::Conflict { conflicts, zone } => {
                 let local = |t: &chrono::DateTime<chrono::Utc>| t.with_timezone(&zone);

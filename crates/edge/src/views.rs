@@ -1,7 +1,7 @@
 //! The JSON shapes of API.md, one `Serialize` struct each: instants in RFC 3339 with the
 //! tenant's offset, camelCase names, optional members left out when empty.
 
-use booking_domain::{JobAction, Slot, changeable_until, decide_for_client};
+use booking_domain::{JobAction, Slot, StaffedSlot, changeable_until, decide_for_client};
 use booking_repository::contacts::ContactSummary;
 use booking_repository::events::JobEvent;
 use booking_repository::jobs::ClientBooking;
@@ -22,12 +22,16 @@ where
         .to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
-/// A bookable slot: `{"start", "end", "remaining"}`.
+/// A bookable slot: `{"start", "end", "remaining"}`, and `"staffIds"` for a service performed
+/// by staff.
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SlotView {
     start: String,
     end: String,
     remaining: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    staff_ids: Option<Vec<Uuid>>,
 }
 
 impl From<&Slot> for SlotView {
@@ -36,12 +40,28 @@ impl From<&Slot> for SlotView {
             start: local_instant(&slot.start, slot.start.timezone()),
             end: local_instant(&slot.end, slot.end.timezone()),
             remaining: slot.remaining,
+            staff_ids: None,
         }
     }
 }
 
 pub fn slot(slot: &Slot) -> SlotView {
     SlotView::from(slot)
+}
+
+/// A staffed service's slot, with the people free for the whole session.
+pub fn staffed_slot(slot: &StaffedSlot) -> SlotView {
+    SlotView {
+        staff_ids: Some(slot.staff_ids.iter().map(|id| id.as_uuid()).collect()),
+        ..SlotView::from(&slot.slot)
+    }
+}
+
+/// The person a job is assigned to: `{"id", "name"}`.
+#[derive(Debug, Serialize)]
+pub struct StaffView<'a> {
+    id: Uuid,
+    name: &'a str,
 }
 
 /// API.md's `Job`, with the job's mails where the owner sees them.
@@ -66,6 +86,8 @@ pub struct JobView<'a> {
     source: &'static str,
     created_at: String,
     updated_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    staff: Option<StaffView<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     emails: Option<Vec<EmailView>>,
 }
@@ -100,6 +122,10 @@ impl<'a> From<&'a JobRecord> for JobView<'a> {
             source: job.source.as_str(),
             created_at: at(&job.created_at),
             updated_at: at(&job.updated_at),
+            staff: job.staff.as_ref().map(|person| StaffView {
+                id: person.id,
+                name: &person.name,
+            }),
             emails: None,
         }
     }

@@ -1,11 +1,14 @@
-//! `GET /services/{serviceId}/availability?from&to`: the bookable slots of a service.
+//! `GET /services/{serviceId}/availability?from&to[&staffId]`: the bookable slots of a service
+//! (with the people free at each, for a service performed by staff).
 
 use booking_domain::FieldError;
-use booking_edge::input::{path_uuid, query_date};
+use booking_domain::{StaffChoice, StaffId, StaffRefusal};
+use booking_edge::input::{path_uuid, query_date, query_uuid};
 use booking_edge::{ApiError, json_response, respond, views};
 use booking_repository::AsyncPgConnection;
 use booking_repository::catalog::{self, ServiceCalendar};
 use booking_repository::rate_limit::{self, RateLimit};
+use booking_repository::staff;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
@@ -27,19 +30,29 @@ struct Query {
     service_id: Uuid,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
+    /// Only this person's starts.
+    staff_id: Option<Uuid>,
 }
 
 fn parse(request: &Request) -> Result<Query, ApiError> {
     let service_id =
         path_uuid(request, "serviceId", "services").ok_or_else(ApiError::service_not_found)?;
-    match (query_date(request, "from"), query_date(request, "to")) {
-        (Ok(from), Ok(to)) => Ok(Query {
+    match (
+        query_date(request, "from"),
+        query_date(request, "to"),
+        query_uuid(request, "staffId"),
+    ) {
+        (Ok(from), Ok(to), Ok(staff_id)) => Ok(Query {
             service_id,
             from,
             to,
+            staff_id,
         }),
-        (from, to) => {
-            let errors: Vec<FieldError> = [from.err(), to.err()].into_iter().flatten().collect();
+        (from, to, staff_id) => {
+            let errors: Vec<FieldError> = [from.err(), to.err(), staff_id.err()]
+                .into_iter()
+                .flatten()
+                .collect();
             Err(ApiError::invalid_fields(&errors))
         }
     }
@@ -50,16 +63,36 @@ async fn availability(deps: &Deps, request: &Request) -> Result<Response<Body>, 
     let bucket = deps.client_bucket("availability", request);
     let limit = RateLimit::per_minute(&bucket, deps.config.availability_rate_limit_per_minute);
     let now = deps.now();
-    let (from, to, inputs) = {
-        let conn = deps.connection().await?;
-        read_range(&conn, &query, limit, now).await?
+    let conn = deps.connection().await?;
+    let (from, to, (inputs, staffed)) = read_range(&conn, &query, limit, now).await?;
+    let slots: Vec<_> = if staffed || query.staff_id.is_some() {
+        // A second round trip, for staffed services only: the roster and its people's jobs.
+        let staffed = staff::staffed_service_with_calendar(&conn, query.service_id, (from, to))
+            .await?
+            .ok_or_else(ApiError::service_not_found)?;
+        drop(conn);
+        let choice = query
+            .staff_id
+            .map_or(StaffChoice::Any, |id| StaffChoice::Named(StaffId::new(id)));
+        staffed
+            .calendar()
+            .slots(from, to, now, choice)
+            .map_err(|refusal| match refusal {
+                StaffRefusal::StaffNotQualified => ApiError::staff_not_qualified(),
+                _ => ApiError::staff_not_found(),
+            })?
+            .iter()
+            .map(views::staffed_slot)
+            .collect()
+    } else {
+        drop(conn);
+        inputs
+            .calendar()
+            .slots(from, to, now)
+            .iter()
+            .map(views::slot)
+            .collect()
     };
-    let slots: Vec<_> = inputs
-        .calendar()
-        .slots(from, to, now)
-        .iter()
-        .map(views::slot)
-        .collect();
     let (tenant, service) = (&inputs.tenant, &inputs.service);
     Ok(json_response(
         200,
@@ -84,7 +117,7 @@ async fn read_range(
     query: &Query,
     limit: Option<RateLimit<'_>>,
     now: DateTime<Utc>,
-) -> Result<(NaiveDate, NaiveDate, ServiceCalendar), ApiError> {
+) -> Result<(NaiveDate, NaiveDate, (ServiceCalendar, bool)), ApiError> {
     let service_id = query.service_id;
     match (query.from, query.to) {
         (Some(from), to) => {
@@ -103,7 +136,7 @@ async fn read_range(
             let (before, after) = catalog::dates_around(now);
             let until = default_to(after)?;
             let inputs = read_inputs(conn, service_id, (before, until), limit, now).await?;
-            let from = now.with_timezone(&inputs.tenant.zone).date_naive();
+            let from = now.with_timezone(&inputs.0.tenant.zone).date_naive();
             Ok((from, default_to(from)?, inputs))
         }
         (None, Some(to)) => {
@@ -121,19 +154,22 @@ async fn read_range(
     }
 }
 
-/// The service and its calendar for `dates`, with the client's rate-limit hit pipelined
-/// beside them (no round trip of its own).
+/// The service and its calendar for `dates` and whether staff perform it, with the client's
+/// rate-limit hit pipelined beside them (no round trip of its own).
 async fn read_inputs(
     conn: &AsyncPgConnection,
     service_id: Uuid,
     dates: (NaiveDate, NaiveDate),
     limit: Option<RateLimit<'_>>,
     now: DateTime<Utc>,
-) -> Result<ServiceCalendar, ApiError> {
-    let read = catalog::service_with_calendar(conn, service_id, dates);
+) -> Result<(ServiceCalendar, bool), ApiError> {
+    let read = futures_util::future::try_join(
+        catalog::service_with_calendar(conn, service_id, dates),
+        staff::performed_by_staff(conn, service_id),
+    );
     match rate_limit::beside(conn, limit, now, read).await? {
         (_, Some(retry_after)) => Err(ApiError::rate_limited(retry_after)),
-        (inputs, None) => inputs.ok_or_else(ApiError::service_not_found),
+        ((inputs, staffed), None) => Ok((inputs.ok_or_else(ApiError::service_not_found)?, staffed)),
     }
 }
 

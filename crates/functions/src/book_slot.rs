@@ -1,7 +1,7 @@
 //! `POST /services/{serviceId}/book`: a client books a slot.
 
-use booking_domain::{ClientEmail, ClientName, Notes, Phone};
-use booking_edge::input::{body_bytes, idempotency_key, instant, json_object, path_uuid};
+use booking_domain::{ClientEmail, ClientName, Notes, Phone, StaffId};
+use booking_edge::input::{body_bytes, idempotency_key, instant, json_object, path_uuid, uuid};
 use booking_edge::{ApiError, json_response, respond, views};
 use booking_repository::changes::{self, NewBooking};
 use booking_repository::rate_limit::RateLimit;
@@ -17,22 +17,27 @@ pub async fn handle(deps: &Deps, request: Request) -> Response<Body> {
     respond(book(deps, &request).await)
 }
 
-fn parse(request: &Request) -> Result<NewBooking, ApiError> {
+/// The booking and the staff member it names, if any.
+fn parse(request: &Request) -> Result<(NewBooking, Option<StaffId>), ApiError> {
     let mut fields = json_object(request)?;
     let start = fields.required("start", instant("start"));
     let name = fields.required("name", ClientName::parse);
     let email = fields.required("email", ClientEmail::parse);
     let phone = fields.optional("phone", Phone::parse);
     let notes = fields.optional("notes", Notes::parse);
+    let staff_id = fields.optional("staffId", uuid("staffId"));
     fields.finish()?;
     match (start, name, email) {
-        (Some(start), Some(name), Some(email)) => Ok(NewBooking {
-            start,
-            name,
-            email,
-            phone,
-            notes,
-        }),
+        (Some(start), Some(name), Some(email)) => Ok((
+            NewBooking {
+                start,
+                name,
+                email,
+                phone,
+                notes,
+            },
+            staff_id.map(StaffId::new),
+        )),
         _ => Err(ApiError::invalid_request("The request is invalid.")),
     }
 }
@@ -41,7 +46,7 @@ async fn book(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiError
     let service_id =
         path_uuid(request, "serviceId", "services").ok_or_else(ApiError::service_not_found)?;
     // Everything is parsed before anything is written: bad input changes nothing.
-    let booking = parse(request)?;
+    let (booking, staff_id) = parse(request)?;
     let key = idempotency_key(request)?;
     let key = match &key {
         Some(key) => Some(Key {
@@ -65,7 +70,10 @@ async fn book(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiError
     };
     let booking = &booking;
     let work = |mut conn: PooledConnection, key| async move {
-        match changes::book(&mut conn, service_id, booking, now, key, rate_limit).await {
+        let booked = changes::book_with_staff(
+            &mut conn, service_id, booking, staff_id, now, key, rate_limit,
+        );
+        match booked.await {
             Ok(booked) => {
                 tracing::info!(
                     job_id = %booked.job.id,

@@ -80,6 +80,7 @@ struct CalendarQuery {
     to: Option<NaiveDate>,
     statuses: Vec<JobStatus>,
     service_id: Option<Uuid>,
+    staff_id: Option<Uuid>,
     limit: u32,
     after: Option<(chrono::DateTime<chrono::Utc>, Uuid)>,
 }
@@ -110,12 +111,16 @@ fn parse_calendar(request: &Request) -> Result<CalendarQuery, ApiError> {
             )
         })
         .collect();
-    let service_id = query_text(request, "serviceId").and_then(|raw| {
-        keep(
-            &mut errors,
-            Uuid::parse_str(raw.trim()).map_err(|_| FieldError::new("serviceId", "must be a UUID")),
-        )
-    });
+    let mut id = |name: &'static str| {
+        query_text(request, name).and_then(|raw| {
+            keep(
+                &mut errors,
+                Uuid::parse_str(raw.trim()).map_err(|_| FieldError::new(name, "must be a UUID")),
+            )
+        })
+    };
+    let service_id = id("serviceId");
+    let staff_id = id("staffId");
     let after = query_text(request, "cursor").and_then(|raw| {
         keep(
             &mut errors,
@@ -131,12 +136,13 @@ fn parse_calendar(request: &Request) -> Result<CalendarQuery, ApiError> {
         to,
         statuses,
         service_id,
+        staff_id,
         limit,
         after,
     })
 }
 
-/// `GET /jobs?from&to&status&serviceId&limit&cursor`.
+/// `GET /jobs?from&to&status&serviceId&staffId&limit&cursor`.
 async fn list_jobs(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiError> {
     let caller = caller(deps, request)?;
     let query = parse_calendar(request)?;
@@ -158,6 +164,7 @@ async fn list_jobs(deps: &Deps, request: &Request) -> Result<Response<Body>, Api
         to: day_start(zone, after_last),
         statuses: query.statuses,
         service_id: query.service_id,
+        staff_id: query.staff_id,
         after: query.after,
         limit: query.limit,
     };

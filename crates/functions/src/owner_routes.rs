@@ -127,6 +127,7 @@ pub async fn enter_by_hand(deps: &Deps, request: Request) -> Response<Body> {
             let phone = fields.optional("phone", Phone::parse);
             let notes = fields.optional("notes", Notes::parse);
             let title = fields.optional("title", JobTitle::parse);
+            let staff_id = fields.optional("staffId", uuid("staffId"));
             fields.finish()?;
             let (Some(service_id), Some(start), Some(name), Some(email)) =
                 (service_id, start, name, email)
@@ -144,10 +145,11 @@ pub async fn enter_by_hand(deps: &Deps, request: Request) -> Response<Body> {
             };
             let mut conn = deps.connection().await?;
             let owner = caller.owner(&mut conn).await?;
-            let job = changes::enter_by_hand(
+            let job = changes::enter_by_hand_with_staff(
                 &mut conn,
                 owner.tenant_id,
                 &new_job,
+                staff_id,
                 &owner.actor(),
                 deps.now(),
             )

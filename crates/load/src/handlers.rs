@@ -379,6 +379,7 @@ pub async fn run(world: &World, plan: Plan, report: &mut Report) -> Result<()> {
     )
     .await?;
     bookings_separate_tenants(world, report, plan).await?;
+    staffed_bookings(world, report, plan).await?;
 
     println!(
         "-- booking with a mailer {} ms away (SES over the network), after and before the response",
@@ -514,6 +515,77 @@ async fn bookings_separate_tenants(world: &World, report: &mut Report, plan: Pla
         &samples,
         json!({"section": "booking", "tenants": clients}),
     )?;
+    Ok(())
+}
+
+/// 40 clients booking a service of [`world::STAFF`] people, each start once per person, under
+/// each guard of staffed bookings in turn (alternating, so neither gets the warmer database):
+/// "any available", and each client naming person `client % STAFF`.
+pub async fn staffed_bookings(world: &World, report: &mut Report, plan: Plan) -> Result<()> {
+    use booking_repository::changes::guard_staffed_bookings_with;
+    use booking_repository::staff::StaffGuard;
+    println!(
+        "-- staffed bookings ({} people): the tenant's lock against a lock per person",
+        world::STAFF
+    );
+    let bench = &world.staffed;
+    let mut next = 0;
+    let mut client = 0;
+    for round in 0..2 {
+        for guard in [StaffGuard::TenantWide, StaffGuard::PerStaff] {
+            for named in [false, true] {
+                guard_staffed_bookings_with(guard);
+                let mut calls = |count: usize| -> Result<Vec<Call>> {
+                    (0..count)
+                        .map(|_| {
+                            let start = bench
+                                .slots
+                                .get(next)
+                                .ok_or("the staffed calendar ran out")?;
+                            // Each start once per person: the person of a named booking is the
+                            // start's copy, so no named booking is refused.
+                            let person = world.staff[next % world::STAFF];
+                            next += 1;
+                            client += 1;
+                            let email = format!("staffed{client}@load.example");
+                            let event = if named {
+                                world::book_event_for(
+                                    bench.service_id,
+                                    start,
+                                    &email,
+                                    40_000 + client,
+                                    person,
+                                )
+                            } else {
+                                world::book_event(bench.service_id, start, &email, 40_000 + client)
+                            };
+                            Ok(Call::Book(world::request(&event)?))
+                        })
+                        .collect()
+                };
+                let mut warmups = Vec::with_capacity(plan.clients);
+                let mut work = Vec::with_capacity(plan.clients);
+                for _ in 0..plan.clients {
+                    warmups.push(calls(1)?);
+                    work.push(calls(plan.bookings_per_client)?);
+                }
+                let samples = closed_loop(containers(world, plan.clients)?, warmups, work).await?;
+                let guard_name = match guard {
+                    StaffGuard::TenantWide => "tenant lock",
+                    StaffGuard::PerStaff => "lock per person",
+                };
+                let choice = if named { "named" } else { "any available" };
+                report.latency(
+                    &format!("staffed booking, {choice}, {guard_name}"),
+                    plan.clients,
+                    &samples,
+                    json!({"section": "staffed", "guard": guard_name, "choice": choice,
+                           "staff": world::STAFF, "round": round}),
+                )?;
+            }
+        }
+    }
+    guard_staffed_bookings_with(StaffGuard::PerStaff);
     Ok(())
 }
 

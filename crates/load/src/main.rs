@@ -9,7 +9,7 @@
 //!
 //! ```text
 //! booking-load [--quick] [--json FILE] [--explain FILE] [--bin-dir DIR] [--cold-runs N]
-//!              [--skip-handlers] [--mail-latency-ms MS] [--owner-day-only]
+//!              [--skip-handlers] [--staffed-only] [--mail-latency-ms MS] [--owner-day-only]
 //! ```
 //! Mails go to an in-memory mailer; the "slow mailer" measurements put `--mail-latency-ms` (40 by
 //! default: SES from inside AWS) in front of every call, as SES over the network would.
@@ -49,6 +49,9 @@ struct Options {
     /// Only the cold start and/or the plans.
     #[arg(long)]
     skip_handlers: bool,
+    /// Of the handler measurements, only the staffed bookings (both guards).
+    #[arg(long)]
+    staffed_only: bool,
     /// What each SES call waits in the "slow mailer" measurements (SES over the network).
     #[arg(long, value_name = "MS", default_value_t = 40)]
     mail_latency_ms: u64,
@@ -83,10 +86,12 @@ async fn run(options: Options) -> Result<()> {
         world::AVAILABILITY_DAYS,
     );
     let outcome = async {
-        if !options.skip_handlers && !options.owner_day_only {
+        if options.staffed_only {
+            handlers::staffed_bookings(&world, &mut report, plan).await?;
+        } else if !options.skip_handlers && !options.owner_day_only {
             handlers::run(&world, plan, &mut report).await?;
         }
-        if !options.skip_handlers {
+        if !options.skip_handlers && !options.staffed_only {
             owner_day::run(&world, plan.single_client_bookings, &mut report).await?;
         }
         if let Some(bin_dir) = &options.bin_dir {

@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
-use booking_domain::{BookingSettings, Calendar, Schedule, WorkingInterval};
+use booking_domain::{BookingSettings, Calendar, Schedule, StaffCapacity, WorkingInterval};
 use booking_edge::Config;
 use booking_email::Mailer;
 use booking_functions::Deps;
 use booking_repository::diesel_async::RunQueryDsl;
-use booking_repository::tenant_setup::{ServiceDefinition, TenantDefinition};
+use booking_repository::tenant_setup::{ServiceDefinition, StaffDefinition, TenantDefinition};
 use booking_test_support::{TestDb, load, salon, service, with_database};
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -27,6 +27,8 @@ pub const OTHER_TENANTS: usize = 20;
 pub const JOBS_PER_TENANT: i32 = 2_000;
 /// The availability reference range: December 2026, 31 days.
 pub const AVAILABILITY_DAYS: u64 = 31;
+/// Staff members of the staffed calendar.
+pub const STAFF: usize = 3;
 
 /// The fixed moment every container's clock shows: Tuesday 2026-12-01, 06:00 in New York.
 pub fn now() -> DateTime<Utc> {
@@ -58,6 +60,10 @@ pub struct World {
     pub availability: Bench,
     /// One more wide calendar per concurrent client, to book without sharing a tenant lock.
     pub separate: Vec<Bench>,
+    /// A wide calendar performed by [`STAFF`] staff members (capacity 1 each, the tenant's
+    /// hours): each start listed once per person.
+    pub staffed: Bench,
+    pub staff: Vec<Uuid>,
 }
 
 fn hours(start: &str, end: &str) -> Result<WorkingInterval> {
@@ -89,6 +95,7 @@ pub fn wide_calendar(slug: &str) -> Result<TenantDefinition> {
             duration_minutes: 30,
             active: true,
         }],
+        staff: Vec::new(),
     })
 }
 
@@ -121,6 +128,7 @@ fn reference_calendar() -> Result<TenantDefinition> {
             duration_minutes: 45,
             active: true,
         }],
+        staff: Vec::new(),
     })
 }
 
@@ -197,6 +205,29 @@ impl World {
                 slots: free_slots(&definition, 30, 60),
             });
         }
+        let mut definition = wide_calendar("staffed")?;
+        definition.staff = (0..STAFF)
+            .map(|index| StaffDefinition {
+                slug: format!("person-{index}"),
+                name: format!("Person {index}"),
+                email: None,
+                capacity: StaffCapacity::ONE,
+                active: true,
+                working_hours: None,
+                date_overrides: Schedule::new(),
+                services: vec!["session".to_owned()],
+            })
+            .collect();
+        let loaded = load(&db, &definition).await;
+        let staffed = Bench {
+            tenant_id: loaded.tenant_id,
+            service_id: service(&loaded, "session"),
+            slots: free_slots(&definition, 30, 380)
+                .into_iter()
+                .flat_map(|start| std::iter::repeat_n(start, STAFF))
+                .collect(),
+        };
+        let staff = loaded.staff.values().copied().collect();
         // As a live table is: statistics current, visibility map set (index-only scans possible).
         diesel::sql_query("VACUUM ANALYZE")
             .execute(&mut conn)
@@ -206,6 +237,8 @@ impl World {
             booking,
             availability,
             separate: tenants,
+            staffed,
+            staff,
         })
     }
 
@@ -318,6 +351,28 @@ const AVAILABILITY_EVENT: &str = include_str!("../events/http-v2-availability.js
 /// per-address rate limit then counts, but never refuses.
 pub fn book_event(service: Uuid, start: &str, email: &str, client: usize) -> String {
     book_event_with_headers(service, start, email, client, "")
+}
+
+/// [`book_event`] naming a staff member.
+pub fn book_event_for(
+    service: Uuid,
+    start: &str,
+    email: &str,
+    client: usize,
+    staff: Uuid,
+) -> String {
+    let body = json!({
+        "start": start,
+        "name": "Load Client",
+        "email": email,
+        "staffId": staff,
+    })
+    .to_string();
+    BOOK_EVENT
+        .replace("SERVICE_ID", &service.to_string())
+        .replace("HEADERS", "")
+        .replace("BODY", &Value::String(body).to_string())
+        .replace("203.0.113.7", &client_address(client))
 }
 
 /// [`book_event`] with an `Idempotency-Key` header.

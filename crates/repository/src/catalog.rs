@@ -202,6 +202,23 @@ pub async fn tenant_by_id(
         .transpose()
 }
 
+/// A service of the tenant, active or not.
+pub(crate) async fn service_of_tenant(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+    service_id: Uuid,
+) -> QueryResult<Option<Service>> {
+    services::table
+        .filter(services::id.eq(service_id))
+        .filter(services::tenant_id.eq(tenant_id))
+        .select(ServiceRow::as_select())
+        .first::<ServiceRow>(conn)
+        .await
+        .optional()?
+        .map(Service::try_from)
+        .transpose()
+}
+
 pub async fn tenant_by_slug(
     conn: &mut AsyncPgConnection,
     slug: &str,
@@ -235,7 +252,7 @@ type WeeklyRow = (i16, i16, i16);
 type OverrideRow = (NaiveDate, Option<i16>, Option<i16>);
 
 /// What a calendar is built from, for the tenant of service `service_id`: its weekly hours, its
-/// overrides for the dates `from..=to`, and its active jobs overlapping
+/// overrides for the dates `from..=to`, and its active jobs without a person overlapping
 /// `[window_from, window_to)` (jobs last at most a day, a table constraint, so the scan is
 /// bounded on the partial index by start time). The tenant is found by a subquery in each
 /// statement rather than by an earlier read, so the three statements can follow the service
@@ -283,6 +300,8 @@ pub(crate) async fn service_calendar_inputs(
         jobs::table
             .filter(jobs::tenant_id.nullable().eq(tenant_of()))
             .filter(active_jobs())
+            // Staffed jobs hold their person, not the tenant's capacity.
+            .filter(jobs::staff_id.is_null())
             .filter(jobs::starts_at.ge(window_from - Duration::days(1)))
             .filter(jobs::starts_at.lt(window_to))
             .filter(jobs::ends_at.gt(window_from))
@@ -401,7 +420,8 @@ pub struct Neighbour {
     pub period: OccupiedPeriod,
 }
 
-/// The tenant's active jobs overlapping `[from, to)` with their ids and titles.
+/// The tenant's active jobs without a person (those its capacity holds) overlapping `[from, to)`
+/// with their ids and titles.
 pub async fn neighbours(
     conn: &mut AsyncPgConnection,
     tenant_id: Uuid,
@@ -411,6 +431,7 @@ pub async fn neighbours(
     let rows: Vec<(Uuid, String, DateTime<Utc>, DateTime<Utc>)> = jobs::table
         .filter(jobs::tenant_id.eq(tenant_id))
         .filter(active_jobs())
+        .filter(jobs::staff_id.is_null())
         .filter(jobs::starts_at.ge(from - Duration::days(1)))
         .filter(jobs::starts_at.lt(to))
         .filter(jobs::ends_at.gt(from))

@@ -129,17 +129,21 @@ async fn lock_tenant_of_service(
     ask: Ask,
 ) -> QueryResult<Locked> {
     // The row is locked only once the advisory lock is held: a try that finds it taken returns
-    // no row at once instead of queueing for the row.
+    // no row at once instead of queueing for the row. A service performed by staff takes no lock
+    // here (its bookings guard their person, crate::changes::staffed): the caller tells it
+    // apart by [`crate::staff::performed_by_staff`] pipelined after this.
     let statement = match ask {
         Ask::Wait => {
-            "WITH owner AS MATERIALIZED (SELECT tenant_id FROM services WHERE id = $2) \
+            "WITH owner AS MATERIALIZED (SELECT tenant_id FROM services WHERE id = $2 \
+             AND NOT EXISTS (SELECT 1 FROM staff_services WHERE service_id = $2)) \
              SELECT true AS held FROM owner, \
              pg_advisory_xact_lock($1, hashtext(owner.tenant_id::text)) AS advisory, tenants \
              WHERE tenants.id = owner.tenant_id FOR NO KEY UPDATE OF tenants"
         }
         // The try is a condition on the one materialised row: never evaluated for another tenant.
         Ask::Try => {
-            "WITH owner AS MATERIALIZED (SELECT tenant_id FROM services WHERE id = $2) \
+            "WITH owner AS MATERIALIZED (SELECT tenant_id FROM services WHERE id = $2 \
+             AND NOT EXISTS (SELECT 1 FROM staff_services WHERE service_id = $2)) \
              SELECT true AS held FROM owner JOIN tenants ON tenants.id = owner.tenant_id \
              WHERE pg_try_advisory_xact_lock($1, hashtext(owner.tenant_id::text)) \
              FOR NO KEY UPDATE OF tenants"

@@ -11,7 +11,8 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::catalog::{corrupt, parse_zone};
-use crate::schema::{contacts, jobs, tenants};
+use crate::schema::{contacts, jobs, staff, tenants};
+pub use crate::staff::JobStaff;
 
 /// A job with everything a response or an email shows of it.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +42,8 @@ pub struct JobRecord {
     pub manage_version: u32,
     /// The tenant's zone, in which every time of the job is shown.
     pub zone: Tz,
+    /// The person the job is assigned to, for a service performed by staff.
+    pub staff: Option<JobStaff>,
 }
 
 #[derive(Queryable, Selectable, QueryableByName)]
@@ -66,6 +69,7 @@ pub(crate) struct JobRow {
     cancelled_by: Option<String>,
     revision: i32,
     manage_version: i32,
+    staff_id: Option<Uuid>,
 }
 
 /// What a job shows of its contact: the address it is reached at. Name and phone are the job's
@@ -80,6 +84,24 @@ impl JobRow {
     pub(crate) fn tenant_id(&self) -> Uuid {
         self.tenant_id
     }
+}
+
+/// As [`record`], with the job's person named (`name` is the staff row's, when the job has one).
+pub(crate) fn record_with_staff(
+    job: JobRow,
+    contact: ContactRow,
+    zone: Tz,
+    name: Option<String>,
+) -> Result<JobRecord, DieselError> {
+    let staff = match (job.staff_id, name) {
+        (Some(id), Some(name)) => Some(JobStaff { id, name }),
+        (None, _) => None,
+        (Some(id), None) => return Err(corrupt(format!("job's staff member {id} unnamed"))),
+    };
+    Ok(JobRecord {
+        staff,
+        ..record(job, contact, zone)?
+    })
 }
 
 pub(crate) fn record(job: JobRow, contact: ContactRow, zone: Tz) -> Result<JobRecord, DieselError> {
@@ -109,24 +131,31 @@ pub(crate) fn record(job: JobRow, contact: ContactRow, zone: Tz) -> Result<JobRe
         manage_version: u32::try_from(job.manage_version)
             .map_err(|_| corrupt(format!("job manage version {}", job.manage_version)))?,
         zone,
+        staff: None,
     })
 }
 
 impl JobRecord {
     /// What the job's mails show, with the names of its business and service and the address
     /// owner mails go to (the one place a mail's context is put together).
+    /// A staffed job's mails name its person with the service ("Haircut with Ana"): in the
+    /// subject, the body and the invitation alike.
     pub fn mail_context(
         &self,
         tenant_name: &str,
         service_name: &str,
         notification_email: &str,
     ) -> MailContext {
+        let service_name = match &self.staff {
+            Some(person) => format!("{service_name} with {}", person.name),
+            None => service_name.to_owned(),
+        };
         MailContext {
             job_id: self.id,
             tenant_name: tenant_name.to_owned(),
             zone: self.zone,
             notification_email: notification_email.to_owned(),
-            service_name: service_name.to_owned(),
+            service_name,
             title: self.title.clone(),
             status: self.status,
             starts_at: self.starts_at,
@@ -191,19 +220,24 @@ async fn find(
     let mut query = jobs::table
         .inner_join(contacts::table)
         .inner_join(tenants::table.on(tenants::id.eq(jobs::tenant_id)))
+        .left_join(staff::table.on(staff::id.nullable().eq(jobs::staff_id)))
         .filter(jobs::id.eq(job_id))
         .select((
             JobRow::as_select(),
             ContactRow::as_select(),
             tenants::time_zone,
+            staff::name.nullable(),
         ))
         .into_boxed();
     if let Some(tenant_id) = tenant_id {
         query = query.filter(jobs::tenant_id.eq(tenant_id));
     }
-    let found: Option<(JobRow, ContactRow, String)> = query.first(conn).await.optional()?;
+    let found: Option<(JobRow, ContactRow, String, Option<String>)> =
+        query.first(conn).await.optional()?;
     found
-        .map(|(job, contact, zone)| record(job, contact, parse_zone(&zone)?))
+        .map(|(job, contact, zone, staff)| {
+            record_with_staff(job, contact, parse_zone(&zone)?, staff)
+        })
         .transpose()
 }
 
@@ -221,6 +255,7 @@ pub(crate) struct InsertJob {
     pub changed_by: String,
     pub client_name: String,
     pub client_phone: Option<String>,
+    pub staff_id: Option<Uuid>,
 }
 
 /// Inserts `job` for the contact `contact_id` (which `contact` shows).
@@ -249,12 +284,12 @@ pub(crate) async fn insert_booked(
 ) -> QueryResult<JobRow> {
     diesel::sql_query(
         "INSERT INTO jobs (id, tenant_id, service_id, contact_id, title, starts_at, ends_at, \
-                           status, notes, source, changed_by, client_name, client_phone) \
-         SELECT $1, $2, $3, contacts.id, $4, $5, $6, $7, $8, $9, $10, $12, $13 FROM contacts \
+                           status, notes, source, changed_by, client_name, client_phone, staff_id) \
+         SELECT $1, $2, $3, contacts.id, $4, $5, $6, $7, $8, $9, $10, $12, $13, $14 FROM contacts \
          WHERE contacts.tenant_id = $2 AND contacts.email_key = lower($11) \
          RETURNING id, tenant_id, service_id, status, source, starts_at, ends_at, title, notes, \
                    decline_reason, changed_by, created_at, updated_at, client_name, client_phone, \
-                   cancel_reason, cancelled_by, revision, manage_version",
+                   cancel_reason, cancelled_by, revision, manage_version, staff_id",
     )
     .bind::<SqlUuid, _>(job_id)
     .bind::<SqlUuid, _>(job.tenant_id)
@@ -269,6 +304,7 @@ pub(crate) async fn insert_booked(
     .bind::<Text, _>(email.as_str())
     .bind::<Text, _>(&job.client_name)
     .bind::<Nullable<Text>, _>(job.client_phone.as_deref())
+    .bind::<Nullable<SqlUuid>, _>(job.staff_id)
     .get_result(&mut conn)
     .await
 }
@@ -326,7 +362,8 @@ pub(crate) async fn apply_change(
                 changed.starts_at, changed.ends_at, changed.title, changed.notes, \
                 changed.decline_reason, changed.changed_by, changed.created_at, changed.updated_at, \
                 changed.client_name, changed.client_phone, changed.cancel_reason, \
-                changed.cancelled_by, changed.revision, changed.manage_version, contacts.email \
+                changed.cancelled_by, changed.revision, changed.manage_version, changed.staff_id, \
+                contacts.email \
          FROM changed JOIN contacts ON contacts.id = changed.contact_id",
     )
     .bind::<SqlUuid, _>(job.id)
@@ -341,7 +378,11 @@ pub(crate) async fn apply_change(
     .get_result::<WithEmail>(&mut conn)
     .await
     .map(|r| (r.job, r.email))?;
-    record(row, ContactRow { email }, job.zone)
+    // A change never reassigns the job: its person stays as read under the guard.
+    Ok(JobRecord {
+        staff: job.staff.clone(),
+        ..record(row, ContactRow { email }, job.zone)?
+    })
 }
 
 #[derive(QueryableByName)]
@@ -361,6 +402,8 @@ pub struct JobQuery {
     /// Only these statuses (all when empty).
     pub statuses: Vec<JobStatus>,
     pub service_id: Option<Uuid>,
+    /// Only the jobs of this staff member.
+    pub staff_id: Option<Uuid>,
     /// Strictly after this (start, id): the last job of the previous page.
     pub after: Option<(DateTime<Utc>, Uuid)>,
     pub limit: u32,
@@ -378,10 +421,15 @@ pub async fn list(
 ) -> QueryResult<Vec<JobRecord>> {
     let mut select = jobs::table
         .inner_join(contacts::table)
+        .left_join(staff::table.on(staff::id.nullable().eq(jobs::staff_id)))
         .filter(jobs::tenant_id.eq(tenant_id))
         .filter(jobs::starts_at.ge(query.from))
         .filter(jobs::starts_at.lt(query.to))
-        .select((JobRow::as_select(), ContactRow::as_select()))
+        .select((
+            JobRow::as_select(),
+            ContactRow::as_select(),
+            staff::name.nullable(),
+        ))
         .order((jobs::starts_at, jobs::id))
         .limit(i64::from(query.limit) + 1)
         .into_boxed();
@@ -392,6 +440,9 @@ pub async fn list(
     if let Some(service_id) = query.service_id {
         select = select.filter(jobs::service_id.eq(service_id));
     }
+    if let Some(staff_id) = query.staff_id {
+        select = select.filter(jobs::staff_id.eq(staff_id));
+    }
     if let Some((start, id)) = query.after {
         select = select.filter(
             diesel::dsl::sql::<diesel::sql_types::Bool>("(jobs.starts_at, jobs.id) > (")
@@ -401,9 +452,9 @@ pub async fn list(
                 .sql(")"),
         );
     }
-    let rows: Vec<(JobRow, ContactRow)> = select.load(conn).await?;
+    let rows: Vec<(JobRow, ContactRow, Option<String>)> = select.load(conn).await?;
     rows.into_iter()
-        .map(|(job, contact)| record(job, contact, zone))
+        .map(|(job, contact, person)| record_with_staff(job, contact, zone, person))
         .collect()
 }
 
@@ -414,16 +465,21 @@ pub async fn for_contact(
     contact_id: Uuid,
     zone: Tz,
 ) -> QueryResult<Vec<JobRecord>> {
-    let rows: Vec<(JobRow, ContactRow)> = jobs::table
+    let rows: Vec<(JobRow, ContactRow, Option<String>)> = jobs::table
         .inner_join(contacts::table)
+        .left_join(staff::table.on(staff::id.nullable().eq(jobs::staff_id)))
         .filter(jobs::tenant_id.eq(tenant_id))
         .filter(jobs::contact_id.eq(contact_id))
-        .select((JobRow::as_select(), ContactRow::as_select()))
+        .select((
+            JobRow::as_select(),
+            ContactRow::as_select(),
+            staff::name.nullable(),
+        ))
         .order((jobs::starts_at, jobs::id))
         .load(conn)
         .await?;
     rows.into_iter()
-        .map(|(job, contact)| record(job, contact, zone))
+        .map(|(job, contact, person)| record_with_staff(job, contact, zone, person))
         .collect()
 }
 

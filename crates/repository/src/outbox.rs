@@ -18,8 +18,8 @@ use futures_util::future::try_join;
 use uuid::Uuid;
 
 use crate::catalog::{corrupt, parse_zone};
-use crate::jobs::{ContactRow, JobRow, record};
-use crate::schema::{contacts, emails, jobs, services, tenants};
+use crate::jobs::{ContactRow, JobRow, record_with_staff};
+use crate::schema::{contacts, emails, jobs, services, staff, tenants};
 
 /// How long a sender holds a mail it leased. Far longer than one SES call (seconds), so a live
 /// sender always finishes first; short enough that a crashed sender's mail goes out soon after.
@@ -383,6 +383,7 @@ pub async fn mail_contexts_on(
     let found = jobs::table
         .inner_join(contacts::table)
         .inner_join(services::table.inner_join(tenants::table))
+        .left_join(staff::table.on(staff::id.nullable().eq(jobs::staff_id)))
         .filter(jobs::id.eq_any(job_ids))
         .select((
             JobRow::as_select(),
@@ -391,6 +392,7 @@ pub async fn mail_contexts_on(
             tenants::name,
             tenants::time_zone,
             tenants::notification_email,
+            staff::name.nullable(),
         ))
         .load::<ContextRow>(&mut conn);
     let mut shared = conn;
@@ -437,12 +439,20 @@ async fn latest_moves(
     .await
 }
 
-type ContextRow = (JobRow, ContactRow, String, String, String, String);
+type ContextRow = (
+    JobRow,
+    ContactRow,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+);
 
 fn context(
-    (job, contact, service_name, tenant_name, zone, notification_email): ContextRow,
+    (job, contact, service_name, tenant_name, zone, notification_email, staff): ContextRow,
 ) -> QueryResult<MailContext> {
-    let job = record(job, contact, parse_zone(&zone)?)?;
+    let job = record_with_staff(job, contact, parse_zone(&zone)?, staff)?;
     Ok(job.mail_context(&tenant_name, &service_name, &notification_email))
 }
 

@@ -94,6 +94,7 @@ diesel::table! {
         cancelled_by -> Nullable<Text>,
         revision -> Int4,
         manage_version -> Int4,
+        staff_id -> Nullable<Uuid>,
     }
 }
 
@@ -123,6 +124,50 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    staff (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        slug -> Text,
+        name -> Text,
+        email -> Nullable<Text>,
+        capacity -> Int4,
+        active -> Bool,
+        own_hours -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    staff_date_overrides (id) {
+        id -> Int8,
+        tenant_id -> Uuid,
+        staff_id -> Uuid,
+        on_date -> Date,
+        start_minute -> Nullable<Int2>,
+        end_minute -> Nullable<Int2>,
+    }
+}
+
+diesel::table! {
+    staff_services (staff_id, service_id) {
+        tenant_id -> Uuid,
+        staff_id -> Uuid,
+        service_id -> Uuid,
+    }
+}
+
+diesel::table! {
+    staff_working_hours (staff_id, weekday, start_minute) {
+        tenant_id -> Uuid,
+        staff_id -> Uuid,
+        weekday -> Int2,
+        start_minute -> Int2,
+        end_minute -> Int2,
     }
 }
 
@@ -173,12 +218,14 @@ diesel::joinable!(emails -> job_events (event_id));
 diesel::joinable!(emails -> jobs (job_id));
 diesel::joinable!(emails -> tenants (tenant_id));
 diesel::joinable!(idempotency_keys -> jobs (job_id));
-// Jobs reference their contact and service through composite (tenant, id) keys, which
-// print-schema does not turn into joins: schema.patch adds them.
+// Jobs reference their contact, service and person through composite (tenant, id) keys,
+// which print-schema does not turn into joins: schema.patch adds them.
 diesel::joinable!(jobs -> contacts (contact_id));
 diesel::joinable!(jobs -> services (service_id));
+diesel::joinable!(jobs -> staff (staff_id));
 diesel::joinable!(jobs -> tenants (tenant_id));
 diesel::joinable!(services -> tenants (tenant_id));
+diesel::joinable!(staff -> tenants (tenant_id));
 diesel::joinable!(tenant_members -> tenants (tenant_id));
 diesel::joinable!(working_hours -> tenants (tenant_id));
 
@@ -192,6 +239,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     mail_recipient_turns,
     rate_limit_windows,
     services,
+    staff,
+    staff_date_overrides,
+    staff_services,
+    staff_working_hours,
     tenant_members,
     tenants,
     working_hours,

@@ -2,14 +2,17 @@
 
 use std::collections::BTreeMap;
 
-use booking_domain::{BookingSettings, Schedule, WEEK};
+use booking_domain::{BookingSettings, Schedule, StaffCapacity, WEEK};
 use chrono_tz::Tz;
 use diesel::prelude::*;
 use diesel::upsert::{excluded, on_constraint};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::schema::{date_overrides, services, tenants, working_hours};
+use crate::schema::{
+    date_overrides, services, staff, staff_date_overrides, staff_services, staff_working_hours,
+    tenants, working_hours,
+};
 
 #[derive(Debug, Clone)]
 pub struct TenantDefinition {
@@ -20,6 +23,23 @@ pub struct TenantDefinition {
     pub settings: BookingSettings,
     pub schedule: Schedule,
     pub services: Vec<ServiceDefinition>,
+    /// Staff, created or updated by slug; their services name the file's services by slug.
+    pub staff: Vec<StaffDefinition>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StaffDefinition {
+    pub slug: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub capacity: StaffCapacity,
+    pub active: bool,
+    /// `None`: the tenant's hours (their own date overrides still apply).
+    pub working_hours: Option<Schedule>,
+    /// Their date overrides (only the overrides of this schedule are used).
+    pub date_overrides: Schedule,
+    /// Slugs of services in the same file.
+    pub services: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -34,6 +54,7 @@ pub struct ServiceDefinition {
 pub struct LoadedTenant {
     pub tenant_id: Uuid,
     pub services: BTreeMap<String, Uuid>,
+    pub staff: BTreeMap<String, Uuid>,
 }
 
 fn int(value: u32) -> i32 {
@@ -61,9 +82,11 @@ pub async fn load_tenant(
         replace_hours(conn, tenant_id, &definition.schedule).await?;
         replace_overrides(conn, tenant_id, &definition.schedule).await?;
         let services = upsert_services(conn, tenant_id, &definition.services).await?;
+        let staff = upsert_staff(conn, tenant_id, &definition.staff, &services).await?;
         Ok(LoadedTenant {
             tenant_id,
             services,
+            staff,
         })
     })
     .await
@@ -207,4 +230,132 @@ async fn upsert_services(
         loaded.insert(service.slug.clone(), id);
     }
     Ok(loaded)
+}
+
+/// Staff are created or updated by slug (staff missing from the file are left as they are);
+/// each one's hours, overrides and services are replaced by the file's. A service slug that is
+/// not in the file is refused before anything is written ([`unknown_service`]).
+async fn upsert_staff(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+    definitions: &[StaffDefinition],
+    services: &BTreeMap<String, Uuid>,
+) -> QueryResult<BTreeMap<String, Uuid>> {
+    let mut loaded = BTreeMap::new();
+    for person in definitions {
+        let performs: Vec<Uuid> = person
+            .services
+            .iter()
+            .map(|slug| {
+                services
+                    .get(slug)
+                    .copied()
+                    .ok_or_else(|| unknown_service(person, slug))
+            })
+            .collect::<QueryResult<_>>()?;
+        let id: Uuid = diesel::insert_into(staff::table)
+            .values((
+                staff::tenant_id.eq(tenant_id),
+                staff::slug.eq(&person.slug),
+                staff::name.eq(&person.name),
+                staff::email.eq(person.email.as_deref()),
+                staff::capacity.eq(int(person.capacity.get())),
+                staff::active.eq(person.active),
+                staff::own_hours.eq(person.working_hours.is_some()),
+            ))
+            .on_conflict(on_constraint("staff_tenant_slug_key"))
+            .do_update()
+            .set((
+                staff::name.eq(excluded(staff::name)),
+                staff::email.eq(excluded(staff::email)),
+                staff::capacity.eq(excluded(staff::capacity)),
+                staff::active.eq(excluded(staff::active)),
+                staff::own_hours.eq(excluded(staff::own_hours)),
+            ))
+            .returning(staff::id)
+            .get_result(conn)
+            .await?;
+        diesel::delete(staff_working_hours::table.filter(staff_working_hours::staff_id.eq(id)))
+            .execute(conn)
+            .await?;
+        diesel::delete(staff_date_overrides::table.filter(staff_date_overrides::staff_id.eq(id)))
+            .execute(conn)
+            .await?;
+        diesel::delete(staff_services::table.filter(staff_services::staff_id.eq(id)))
+            .execute(conn)
+            .await?;
+        if let Some(week) = &person.working_hours {
+            let weekly: Vec<_> = WEEK
+                .into_iter()
+                .flat_map(|day| {
+                    week.weekday(day).iter().map(move |interval| {
+                        (
+                            staff_working_hours::tenant_id.eq(tenant_id),
+                            staff_working_hours::staff_id.eq(id),
+                            staff_working_hours::weekday.eq(small(day.number_from_monday() as u16)),
+                            staff_working_hours::start_minute.eq(small(interval.start_minute())),
+                            staff_working_hours::end_minute.eq(small(interval.end_minute())),
+                        )
+                    })
+                })
+                .collect();
+            diesel::insert_into(staff_working_hours::table)
+                .values(&weekly)
+                .execute(conn)
+                .await?;
+        }
+        let mut overrides = Vec::new();
+        for (date, intervals) in person.date_overrides.overrides() {
+            let minutes: Vec<(Option<i16>, Option<i16>)> = if intervals.is_empty() {
+                vec![(None, None)]
+            } else {
+                intervals
+                    .iter()
+                    .map(|i| (Some(small(i.start_minute())), Some(small(i.end_minute()))))
+                    .collect()
+            };
+            for (start, end) in minutes {
+                overrides.push((
+                    staff_date_overrides::tenant_id.eq(tenant_id),
+                    staff_date_overrides::staff_id.eq(id),
+                    staff_date_overrides::on_date.eq(date),
+                    staff_date_overrides::start_minute.eq(start),
+                    staff_date_overrides::end_minute.eq(end),
+                ));
+            }
+        }
+        diesel::insert_into(staff_date_overrides::table)
+            .values(&overrides)
+            .execute(conn)
+            .await?;
+        let rows: Vec<_> = performs
+            .iter()
+            .map(|service| {
+                (
+                    staff_services::tenant_id.eq(tenant_id),
+                    staff_services::staff_id.eq(id),
+                    staff_services::service_id.eq(*service),
+                )
+            })
+            .collect();
+        diesel::insert_into(staff_services::table)
+            .values(&rows)
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+        loaded.insert(person.slug.clone(), id);
+    }
+    Ok(loaded)
+}
+
+/// A staff member naming a service the file does not define (the tenant file's parser refuses
+/// it first; this guards a definition built otherwise). Rolls the load back.
+fn unknown_service(person: &StaffDefinition, slug: &str) -> diesel::result::Error {
+    diesel::result::Error::QueryBuilderError(
+        format!(
+            "staff `{}` performs `{slug}`, which is not a service of the file",
+            person.slug
+        )
+        .into(),
+    )
 }

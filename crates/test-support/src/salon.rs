@@ -59,5 +59,6 @@ pub fn salon(slug: &str, settings: BookingSettings) -> TenantDefinition {
                 active: false,
             },
         ],
+        staff: Vec::new(),
     }
 }

@@ -12,6 +12,7 @@ mod mail;
 mod owner;
 mod post_response;
 mod self_service;
+mod staff;
 mod statuses;
 mod storms;
 mod support;

@@ -4,12 +4,12 @@
 
 use booking_domain::{
     BookingRejected, Calendar, ClientEmail, ClientName, JobSource, JobStatus, JobTitle,
-    MailContext, MailKind, Notes, Phone, Slot,
+    MailContext, MailKind, Notes, Phone, Slot, StaffId,
 };
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
-use futures_util::future::{try_join, try_join5};
+use futures_util::future::{try_join, try_join3, try_join5};
 use uuid::Uuid;
 
 use crate::catalog::{self, Service, ServiceCalendar, Tenant};
@@ -19,7 +19,10 @@ use crate::guard::{Ask, Locked};
 use crate::jobs::{self, InsertJob, JobRecord, record};
 use crate::outbox::ClaimedMail;
 use crate::rate_limit::{self, RateLimit};
+use crate::staff::{self, JobStaff};
 use crate::{guard, idempotency, outbox};
+
+use super::staffed;
 
 /// How many alternatives a refused booking offers, and how far ahead they are sought.
 pub const ALTERNATIVES: usize = 3;
@@ -64,6 +67,11 @@ pub enum BookingError {
     },
     #[error("too many booking requests; retry after {retry_after} s")]
     RateLimited { retry_after: u32 },
+    /// Unknown, inactive or another tenant's staff member.
+    #[error("staff member not found")]
+    StaffNotFound,
+    #[error("the staff member does not perform this service")]
+    StaffNotQualified,
 
     #[error(transparent)]
     Database(#[from] diesel::result::Error),
@@ -110,10 +118,31 @@ pub async fn book(
     key: Option<KeyRef<'_>>,
     rate_limit: Option<RateLimit<'_>>,
 ) -> Result<Booked, BookingError> {
+    book_with_staff(conn, service_id, request, None, now, key, rate_limit).await
+}
+
+/// As [`book`], naming the staff member wanted (`None`: any available one). A service
+/// performed by staff is booked as [`super::staffed`] says; a named person is always judged
+/// there (refused as unknown or unqualified for a service without staff).
+pub async fn book_with_staff(
+    conn: &mut AsyncPgConnection,
+    service_id: Uuid,
+    request: &NewBooking,
+    wanted: Option<StaffId>,
+    now: DateTime<Utc>,
+    key: Option<KeyRef<'_>>,
+    rate_limit: Option<RateLimit<'_>>,
+) -> Result<Booked, BookingError> {
     if let Some(retry_after) = count(conn, rate_limit, now).await? {
         return Err(BookingError::RateLimited { retry_after });
     }
+    if wanted.is_some() {
+        return staffed::book(conn, service_id, request, wanted, now, key).await;
+    }
     let refused = match attempt(conn, service_id, request, now, key, Ask::Try).await {
+        Err(Landing::Staffed) => {
+            return staffed::book(conn, service_id, request, None, now, key).await;
+        }
         Err(Landing::Busy(None)) => {
             // Free in the snapshot: see what the holder commits.
             let shared: &AsyncPgConnection = conn;
@@ -174,6 +203,9 @@ enum Landing {
     /// The guard was only tried and another request holds it; what the snapshot read beside it
     /// refused, if anything.
     Busy(Option<BookingRejected>),
+    /// The service is performed by staff: booked by [`staffed::book`] instead (nothing was
+    /// locked or written).
+    Staffed,
 }
 
 impl Landing {
@@ -183,6 +215,11 @@ impl Landing {
             // Only a refusal is ever left busy (a grant goes on to wait).
             Self::Busy(refusal) => BookingError::Rejected {
                 reason: refusal.unwrap_or(BookingRejected::SlotUnavailable),
+                alternatives: Vec::new(),
+            },
+            // Staff were given to the service while this booking waited: a retry books them.
+            Self::Staffed => BookingError::Rejected {
+                reason: BookingRejected::SlotUnavailable,
                 alternatives: Vec::new(),
             },
         }
@@ -229,7 +266,7 @@ async fn land(
     ask: Ask,
 ) -> Result<Booked, Landing> {
     let dates = catalog::dates_around(request.start);
-    let ((locked, found), (schedule, occupied)) = try_join(
+    let ((locked, found), (schedule, occupied), staffed) = try_join3(
         guard::bookable_service(shared, service_id, ask),
         catalog::service_calendar_inputs(
             shared,
@@ -237,10 +274,14 @@ async fn land(
             dates,
             Calendar::jobs_window(dates.0, dates.1),
         ),
+        staff::performed_by_staff(shared, service_id),
     )
     .await?;
     // A missing (or inactive) service first: a try finds no tenant row to lock for it either.
     let (tenant, service) = found.ok_or(BookingError::ServiceNotFound)?;
+    if staffed {
+        return Err(Landing::Staffed);
+    }
     let inputs = ServiceCalendar {
         tenant,
         service,
@@ -267,13 +308,16 @@ async fn land(
         request,
         now,
         key,
+        None,
     )
     .await?)
 }
 
 /// Writes an accepted booking in one pipeline: the contact, the job (its id chosen here so the
-/// mails and the key can name it in the same pipeline), its mails and the idempotency key.
-async fn write(
+/// mails and the key can name it in the same pipeline), its mails and the idempotency key;
+/// `staff` is the person it is assigned to.
+#[allow(clippy::too_many_arguments)] // One booking's parts, passed on as they came.
+pub(super) async fn write(
     shared: &AsyncPgConnection,
     tenant: Tenant,
     service: Service,
@@ -281,6 +325,7 @@ async fn write(
     request: &NewBooking,
     now: DateTime<Utc>,
     key: Option<KeyRef<'_>>,
+    staff: Option<JobStaff>,
 ) -> Result<Booked, BookingError> {
     let status = JobStatus::for_new_booking(tenant.settings.require_confirmation);
     let new_job = InsertJob {
@@ -299,6 +344,7 @@ async fn write(
         changed_by: "public-booking".to_owned(),
         client_name: request.name.as_str().to_owned(),
         client_phone: request.phone.as_ref().map(|p| p.as_str().to_owned()),
+        staff_id: staff.as_ref().map(|person| person.id),
     };
     let job_id = Uuid::new_v4();
     let kinds = MailKind::for_new_booking(status == JobStatus::PendingConfirmation);
@@ -328,7 +374,10 @@ async fn write(
     )
     .await?;
     Ok(Booked {
-        job: record(job, contact.1, tenant.zone)?,
+        job: JobRecord {
+            staff,
+            ..record(job, contact.1, tenant.zone)?
+        },
         tenant,
         service,
         mails,

@@ -1,12 +1,12 @@
 //! The owner confirms a booking: pending-confirmation → scheduled, if capacity still allows it
-//! (the tenant's capacity may have been lowered since the booking).
+//! (the tenant's capacity, or its person's, may have been lowered since the booking).
 
 use booking_domain::{JobAction, MailKind};
 use chrono::{DateTime, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use uuid::Uuid;
 
-use super::{OwnerError, guard_capacity};
+use super::{OwnerError, staffed};
 use crate::events::{self, NewEvent};
 use crate::jobs::{self, JobRecord};
 use crate::{guard, outbox};
@@ -26,7 +26,7 @@ pub async fn confirm(
             .await?
             .ok_or(OwnerError::JobNotFound)?;
         let status = job.status.confirm()?;
-        guard_capacity(conn, &tenant, job.starts_at, job.ends_at, Some(job.id)).await?;
+        staffed::recheck(conn, &tenant, &job).await?;
         let event = NewEvent::of_status(&job, JobAction::Confirm, status, actor, now, None);
         events::record(conn, &event).await?;
         outbox::enqueue(

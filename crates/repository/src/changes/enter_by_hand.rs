@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use uuid::Uuid;
 
-use super::{OwnerError, guard_capacity};
+use super::{OwnerError, guard_capacity, staffed};
 use crate::contacts::{self, GivenClient};
 use crate::events::{self, NewEvent};
 use crate::guard;
@@ -32,12 +32,30 @@ pub async fn enter_by_hand(
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<JobRecord, OwnerError> {
+    enter_by_hand_with_staff(conn, tenant_id, job, None, actor, now).await
+}
+
+/// As [`enter_by_hand`], naming the staff member (`None`: any available one, for a service
+/// performed by staff): never beyond that person's capacity.
+pub async fn enter_by_hand_with_staff(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+    job: &HandEnteredJob,
+    wanted: Option<Uuid>,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<JobRecord, OwnerError> {
     conn.transaction::<_, OwnerError, _>(async move |conn| {
         let (tenant, service) = guard::tenant_service(conn, tenant_id, job.service_id)
             .await?
             .ok_or(OwnerError::ServiceNotFound)?;
         let end = job.start + Duration::minutes(i64::from(service.duration_minutes));
-        guard_capacity(conn, &tenant, job.start, end, None).await?;
+        let staff =
+            staffed::assign_by_owner(conn, &tenant, &service, (job.start, end), wanted, None)
+                .await?;
+        if staff.is_none() {
+            guard_capacity(conn, &tenant, job.start, end, None).await?;
+        }
         let client = GivenClient {
             email: &job.email,
             name: &job.name,
@@ -64,6 +82,7 @@ pub async fn enter_by_hand(
             changed_by: actor.to_owned(),
             client_name: job.name.as_str().to_owned(),
             client_phone: job.phone.as_ref().map(|p| p.as_str().to_owned()),
+            staff_id: staff.as_ref().map(|person| person.id),
         };
         let entered = jobs::insert(conn, &insert, contact, tenant.zone).await?;
         let event = NewEvent::first(
@@ -77,7 +96,7 @@ pub async fn enter_by_hand(
             entered.ends_at,
         );
         events::record(conn, &event).await?;
-        Ok(entered)
+        Ok(JobRecord { staff, ..entered })
     })
     .await
 }

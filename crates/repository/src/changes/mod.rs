@@ -16,18 +16,21 @@ mod enter_by_hand;
 mod no_show;
 mod reschedule;
 mod start;
+mod staffed;
 
 pub use book::{
     ALTERNATIVES, ALTERNATIVES_HORIZON_DAYS, Booked, BookingError, KeyRef, NewBooking, book,
+    book_with_staff,
 };
 pub use cancel::cancel;
 pub use complete::complete;
 pub use confirm::confirm;
 pub use decline::decline;
-pub use enter_by_hand::{HandEnteredJob, enter_by_hand};
+pub use enter_by_hand::{HandEnteredJob, enter_by_hand, enter_by_hand_with_staff};
 pub use no_show::no_show;
 pub use reschedule::reschedule;
 pub use start::start;
+pub use staffed::guard_staffed_bookings_with;
 
 use booking_domain::{
     BookingRejected, ClientChangeRefused, InvalidTransition, JobAction, JobStatus, MailKind,
@@ -50,6 +53,11 @@ pub enum OwnerError {
     JobNotFound,
     #[error("service not found")]
     ServiceNotFound,
+    /// Unknown, inactive or another tenant's staff member.
+    #[error("staff member not found")]
+    StaffNotFound,
+    #[error("the staff member does not perform this service")]
+    StaffNotQualified,
     #[error(transparent)]
     InvalidTransition(#[from] InvalidTransition),
     /// Capacity would be exceeded; the jobs that compete for it.

@@ -16,7 +16,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use super::book::horizon_calendar;
 use super::{
     ALTERNATIVES, ALTERNATIVES_HORIZON_DAYS, CHANGED, OwnerChange, OwnerError, Requester,
-    decide_on, guard_capacity, write_change,
+    decide_on, staffed, write_change,
 };
 use crate::idempotency;
 use crate::jobs::{JobChange, JobRecord};
@@ -37,10 +37,16 @@ pub async fn reschedule(
         let end = match change.by {
             Requester::Owner => {
                 let end = start + (job.ends_at - job.starts_at);
-                guard_capacity(conn, &tenant, start, end, Some(job.id)).await?;
+                staffed::recheck_at(conn, &tenant, &job, (start, end)).await?;
                 end
             }
-            Requester::Client { .. } => bookable_end(conn, &job, start, change.now).await?,
+            Requester::Client { .. } => match &job.staff {
+                Some(person) => {
+                    staffed::client_move_end(conn, &tenant, &job, person.id, start, change.now)
+                        .await?
+                }
+                None => bookable_end(conn, &job, start, change.now).await?,
+            },
         };
         let update = JobChange {
             starts_at: start,
