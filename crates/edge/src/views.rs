@@ -221,6 +221,9 @@ pub struct BookingView<'a> {
     end: String,
     service: BookedServiceView<'a>,
     business: BusinessView<'a>,
+    /// The person who performs it, for a service performed by staff.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    staff: Option<StaffView<'a>>,
     can_cancel: bool,
     can_reschedule: bool,
     changeable_until: String,
@@ -265,6 +268,10 @@ pub fn booking(booking: &ClientBooking, now: chrono::DateTime<chrono::Utc>) -> B
             name: &tenant.name,
             time_zone: tenant.zone.name(),
         },
+        staff: job.staff.as_ref().map(|person| StaffView {
+            id: person.id,
+            name: &person.name,
+        }),
         can_cancel: may(JobAction::Cancel),
         can_reschedule: may(JobAction::Reschedule),
         changeable_until: local_instant(

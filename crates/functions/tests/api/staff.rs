@@ -542,3 +542,135 @@ async fn mixed_named_and_any_requests_never_put_anyone_above_capacity() {
 fn won_replies(replies: &[Reply]) -> impl Iterator<Item = &Reply> {
     replies.iter().filter(|r| r.status == 201)
 }
+
+// --- moves of a staffed job ----------------------------------------------------------------------
+
+/// `POST /bookings/{token}/reschedule` to `start`, through the manage route's handler.
+async fn client_move(deps: &booking_functions::Deps, token: &str, start: &str) -> Reply {
+    let body = json!({ "start": start }).to_string();
+    deps.send(
+        Route::Manage("reschedule"),
+        manage_request(token, Some("reschedule"), &body, &[]),
+    )
+    .await
+}
+
+/// Books `start` with Ana by name: the job id and its manage token.
+async fn with_ana(salon: &Salon, start: &str, email: &str) -> (String, String) {
+    let stack = &salon.stack;
+    let created = stack
+        .post_book(
+            stack.haircut,
+            &body_for(start, email, Some(salon.id("ana"))),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{created}");
+    assert_eq!(created["job"]["staff"]["name"], "Ana");
+    (
+        created["job"]["id"].as_str().unwrap().to_owned(),
+        created["manageToken"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn moves_keep_the_person_and_are_judged_by_that_persons_jobs_and_hours() {
+    let salon = Salon::new(BookingSettings::default()).await;
+    let stack = &salon.stack;
+    let token = stack.token();
+    let (first, _) = with_ana(&salon, &ny_text(2026, 12, 7, 10, 0), "a@example.com").await;
+    let (second, link) = with_ana(&salon, &ny_text(2026, 12, 7, 11, 0), "b@example.com").await;
+    // The owner moves the first onto Ana's 11:00: she is taken there, though Ben and Cleo are
+    // free and no job without a person is near.
+    let onto = json!({"start": ny_text(2026, 12, 7, 11, 0)}).to_string();
+    let taken = stack
+        .post_transition(&first, "reschedule", &onto, &token)
+        .await;
+    let problem = expect_problem(taken, 409, "slot_unavailable");
+    assert_eq!(problem["conflicts"][0]["id"], second.as_str());
+    // After hours is the owner's to choose; the job keeps its person.
+    let evening = json!({"start": ny_text(2026, 12, 7, 19, 0)}).to_string();
+    let moved = stack
+        .post_transition(&first, "reschedule", &evening, &token)
+        .await;
+    assert_eq!(moved.status, 200, "{moved}");
+    assert_eq!(moved["job"]["staff"]["name"], "Ana");
+    // The client's move is judged by Ana's own hours (09–13), not the salon's (to 17).
+    let afternoon = client_move(&stack.deps, &link, &ny_text(2026, 12, 7, 14, 0)).await;
+    expect_problem(afternoon, 422, "outside_working_hours");
+    let morning = client_move(&stack.deps, &link, &ny_text(2026, 12, 7, 9, 0)).await;
+    assert_eq!(morning.status, 200, "{morning}");
+    assert_eq!(morning["booking"]["staff"]["name"], "Ana");
+    assert_eq!(peaks_by_person(&salon).await["ana"], 1);
+    // The owner's calendar of one person.
+    let anas = stack
+        .get_jobs(
+            &[
+                ("from", "2026-12-07"),
+                ("staffId", &salon.id("ana").to_string()),
+            ],
+            &token,
+        )
+        .await;
+    assert_eq!(anas.status, 200, "{anas}");
+    assert_eq!(anas["jobs"].as_array().unwrap().len(), 2, "{anas}");
+    assert!(
+        anas["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|job| job["staff"]["name"] == "Ana")
+    );
+    let bens = stack
+        .get_jobs(
+            &[
+                ("from", "2026-12-07"),
+                ("staffId", &salon.id("ben").to_string()),
+            ],
+            &token,
+        )
+        .await;
+    assert_eq!(bens["jobs"], json!([]), "{bens}");
+    let bad = stack.get_jobs(&[("staffId", "ana")], &token).await;
+    expect_problem(bad, 400, "invalid_request");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_clients_move_racing_bookings_of_the_same_person_never_puts_them_above_capacity() {
+    let salon = Salon::new(BookingSettings::default()).await;
+    let stack = &salon.stack;
+    let (_, link) = with_ana(&salon, &ny_text(2026, 12, 7, 10, 0), "mover@example.com").await;
+    let target = ny_text(2026, 12, 7, 12, 0);
+    let (ana, haircut) = (salon.id("ana"), stack.haircut);
+    let containers: Vec<_> = (0..21).map(|_| stack.container()).collect();
+    for deps in &containers {
+        drop(deps.connection().await.expect("connect"));
+    }
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(containers.len()));
+    let tasks = containers.into_iter().enumerate().map(|(i, deps)| {
+        let (barrier, link, target) = (barrier.clone(), link.clone(), target.clone());
+        tokio::spawn(async move {
+            barrier.wait().await;
+            if i == 0 {
+                client_move(&deps, &link, &target).await.status
+            } else {
+                let body = body_for(&target, &format!("rival{i}@example.com"), Some(ana));
+                deps.post_book(haircut, &body).await.status
+            }
+        })
+    });
+    let statuses: Vec<u16> = join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.expect("task"))
+        .collect();
+    let winners = statuses.iter().filter(|s| **s == 200 || **s == 201).count();
+    assert_eq!(winners, 1, "{statuses:?}");
+    assert_eq!(peaks_by_person(&salon).await["ana"], 1);
+    let at_target = stack
+        .count(&format!(
+            "jobs WHERE starts_at = '{}' AND status <> 'cancelled'",
+            "2026-12-07T17:00:00Z"
+        ))
+        .await;
+    assert_eq!(at_target, 1);
+}

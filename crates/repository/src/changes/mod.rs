@@ -15,8 +15,8 @@ mod decline;
 mod enter_by_hand;
 mod no_show;
 mod reschedule;
-mod start;
 mod staffed;
+mod start;
 
 pub use book::{
     ALTERNATIVES, ALTERNATIVES_HORIZON_DAYS, Booked, BookingError, KeyRef, NewBooking, book,
@@ -29,8 +29,8 @@ pub use decline::decline;
 pub use enter_by_hand::{HandEnteredJob, enter_by_hand, enter_by_hand_with_staff};
 pub use no_show::no_show;
 pub use reschedule::reschedule;
-pub use start::start;
 pub use staffed::guard_staffed_bookings_with;
+pub use start::start;
 
 use booking_domain::{
     BookingRejected, ClientChangeRefused, InvalidTransition, JobAction, JobStatus, MailKind,

@@ -323,9 +323,11 @@ pub(super) async fn client_move_end(
         .await?
         .filter(|service| service.active)
         // The service was retired since the booking: it takes no new starts.
-        .ok_or(OwnerError::ChangeNotAllowed(booking_domain::JobAction::Reschedule))?;
-    let inputs = staff::inputs_for_owner(conn, tenant, &service, horizon(start), Some(job.id))
-        .await?;
+        .ok_or(OwnerError::ChangeNotAllowed(
+            booking_domain::JobAction::Reschedule,
+        ))?;
+    let inputs =
+        staff::inputs_for_owner(conn, tenant, &service, horizon(start), Some(job.id)).await?;
     let calendar = inputs.calendar();
     let wanted = StaffChoice::Named(StaffId::new(person));
     match calendar.evaluate(start, now, wanted) {
