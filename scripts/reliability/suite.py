@@ -1246,6 +1246,11 @@ def phase_schemathesis(solo: Tenant, trio: Tenant) -> None:
         check(out.returncode == 0,
               f"schemathesis found problems (exit {out.returncode}; {RUN_DIR}/schemathesis.log):\n{tail}")
     check(cases > 0, "schemathesis ran no case")
+    resent = RUN_DIR / "emulator-500s.txt"
+    if resent.exists():
+        lines = resent.read_text().splitlines()
+        FIG.notes.append(f"cargo lambda watch answered its own 500 to {len(lines)} schemathesis GET(s), each sent "
+                         f"again and judged by that answer: {'; '.join(lines[:5])}")
     log(f"  schemathesis: {cases} cases, exit {out.returncode}")
 
 
