@@ -43,12 +43,14 @@ pub fn is_unavailable(error: &diesel::result::Error) -> bool {
         Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => true,
         // diesel-async reports client-side failures without a SQLSTATE as UnableToSendCommand
         // with tokio-postgres' message: a backend killed under an idle or busy connection gives
-        // "connection closed". Only the connection-level ones mean "unreachable"; a parameter
-        // that cannot be encoded stays a bug (500).
+        // "connection closed" (or "channel closed", when a pipelined statement finds the
+        // connection's task already gone). Only the connection-level ones mean "unreachable"; a
+        // parameter that cannot be encoded stays a bug (500).
         Error::DatabaseError(DatabaseErrorKind::UnableToSendCommand, info) => {
             let message = info.message();
             [
                 "connection closed",
+                "channel closed",
                 "error communicating with the server",
                 "error connecting to server",
                 "timeout waiting for server",
@@ -288,6 +290,9 @@ mod tests {
         };
         // What a query on a connection whose backend was terminated returns.
         assert!(is_unavailable(&client_side("connection closed")));
+        // A statement pipelined after the connection's task ended (the reliability suite's
+        // database kills met it in a booking).
+        assert!(is_unavailable(&client_side("channel closed")));
         assert!(is_unavailable(&client_side(
             "error communicating with the server: Connection reset by peer (os error 104)"
         )));
