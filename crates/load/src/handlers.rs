@@ -272,10 +272,14 @@ async fn bookings_with_slow_mail(
 }
 
 fn availability_calls(world: &World, count: usize) -> Result<Vec<Call>> {
-    let event = world::reference_availability_event(world);
+    calls_of(&world::reference_availability_event(world), count)
+}
+
+/// `count` calls of the availability `event`, each from its own client address.
+fn calls_of(event: &str, count: usize) -> Result<Vec<Call>> {
     (0..count)
         .map(|client| {
-            let event = world::as_client(&event, client);
+            let event = world::as_client(event, client);
             Ok(Call::Availability(world::request(&event)?))
         })
         .collect()
@@ -450,6 +454,25 @@ async fn availability(world: &World, report: &mut Report, plan: Plan) -> Result<
         plan.clients,
         &samples,
         json!({"section": "availability", "jobs": world::JOBS_PER_TENANT, "days": world::AVAILABILITY_DAYS}),
+    )?;
+    println!(
+        "-- availability: 31 days, a service of {} staff on their own weeks, {} jobs",
+        world::MANY_STAFF,
+        world::STAFFED_JOBS
+    );
+    let event = world::month_of_availability(world.many_staff.service_id);
+    let samples = closed_loop(
+        containers(world, 1)?,
+        vec![calls_of(&event, 5)?],
+        vec![calls_of(&event, plan.availability_requests)?],
+    )
+    .await?;
+    report.latency(
+        "availability, 31 days, 20 staff",
+        1,
+        &samples,
+        json!({"section": "availability-staffed", "staff": world::MANY_STAFF,
+               "jobs": world::STAFFED_JOBS, "days": world::AVAILABILITY_DAYS}),
     )?;
     Ok(())
 }

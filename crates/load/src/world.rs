@@ -64,6 +64,47 @@ pub struct World {
     /// hours): each start listed once per person.
     pub staffed: Bench,
     pub staff: Vec<Uuid>,
+    /// The reference calendar performed by [`MANY_STAFF`] people, each on their own week (a
+    /// six-hour day starting between 08:00 and 11:00), with [`STAFFED_JOBS`] active jobs in the
+    /// 31 days spread over them: #16's availability case.
+    pub many_staff: Bench,
+}
+
+/// People of [`World::many_staff`].
+pub const MANY_STAFF: usize = 20;
+/// Active jobs of [`World::many_staff`] in the 31 days.
+pub const STAFFED_JOBS: i32 = 5_000;
+
+/// The reference calendar with [`MANY_STAFF`] people on weeks of their own.
+fn many_staff_calendar() -> Result<TenantDefinition> {
+    let mut definition = reference_calendar()?;
+    definition.slug = "many-staff".to_owned();
+    definition.staff = (0..MANY_STAFF)
+        .map(|index| {
+            let start = 8 + index % 4;
+            let mut week = Schedule::new();
+            for day in booking_domain::WEEK.into_iter().take(6) {
+                week.set_weekday(
+                    day,
+                    vec![hours(
+                        &format!("{start:02}:00"),
+                        &format!("{:02}:00", start + 6),
+                    )?],
+                )?;
+            }
+            Ok(StaffDefinition {
+                slug: format!("person-{index}"),
+                name: format!("Person {index}"),
+                email: None,
+                capacity: StaffCapacity::ONE,
+                active: true,
+                working_hours: Some(week),
+                date_overrides: Schedule::new(),
+                services: vec!["haircut".to_owned()],
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok(definition)
 }
 
 fn hours(start: &str, end: &str) -> Result<WorkingInterval> {
@@ -228,6 +269,31 @@ impl World {
                 .collect(),
         };
         let staff = loaded.staff.values().copied().collect();
+
+        let loaded = load(&db, &many_staff_calendar()?).await;
+        let many_staff = Bench {
+            tenant_id: loaded.tenant_id,
+            service_id: service(&loaded, "haircut"),
+            slots: Vec::new(),
+        };
+        seed(
+            &mut conn,
+            &many_staff,
+            STAFFED_JOBS,
+            AVAILABILITY_DAYS as i32,
+            true,
+        )
+        .await?;
+        // Each seeded job to one of the people, evenly.
+        diesel::sql_query(
+            "UPDATE jobs SET staff_id = people.ids[1 + abs(hashtext(jobs.id::text)) % $2] \
+             FROM (SELECT array_agg(id ORDER BY slug) AS ids FROM staff WHERE tenant_id = $1) people \
+             WHERE jobs.tenant_id = $1",
+        )
+        .bind::<SqlUuid, _>(many_staff.tenant_id)
+        .bind::<Integer, _>(MANY_STAFF as i32)
+        .execute(&mut conn)
+        .await?;
         // As a live table is: statistics current, visibility map set (index-only scans possible).
         diesel::sql_query("VACUUM ANALYZE")
             .execute(&mut conn)
@@ -239,6 +305,7 @@ impl World {
             separate: tenants,
             staffed,
             staff,
+            many_staff,
         })
     }
 
@@ -443,8 +510,13 @@ pub fn as_client(event: &str, client: usize) -> String {
 
 /// The reference availability request: 31 days from today.
 pub fn reference_availability_event(world: &World) -> String {
+    month_of_availability(world.availability.service_id)
+}
+
+/// `GET /services/{service}/availability` over [`AVAILABILITY_DAYS`] from today.
+pub fn month_of_availability(service: Uuid) -> String {
     let to = today()
         .checked_add_days(Days::new(AVAILABILITY_DAYS - 1))
         .unwrap_or(today());
-    availability_event(world.availability.service_id, today(), to)
+    availability_event(service, today(), to)
 }
