@@ -28,15 +28,16 @@ pub(crate) struct Armed<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// One reminder to insert.
+type ReminderRow = (
+    diesel::dsl::Eq<reminders::tenant_id, Uuid>,
+    diesel::dsl::Eq<reminders::job_id, Uuid>,
+    diesel::dsl::Eq<reminders::offset_minutes, i32>,
+    diesel::dsl::Eq<reminders::due_at, DateTime<Utc>>,
+);
+
 impl Armed<'_> {
-    fn rows(
-        &self,
-    ) -> Vec<(
-        diesel::dsl::Eq<reminders::tenant_id, Uuid>,
-        diesel::dsl::Eq<reminders::job_id, Uuid>,
-        diesel::dsl::Eq<reminders::offset_minutes, i32>,
-        diesel::dsl::Eq<reminders::due_at, DateTime<Utc>>,
-    )> {
+    fn rows(&self) -> Vec<ReminderRow> {
         self.offsets
             .due_times(self.status, self.start, self.now)
             .into_iter()
