@@ -253,6 +253,10 @@ async fn a_job_entered_by_hand_for_later_is_reminded_and_one_for_the_past_is_not
     );
 }
 
+/// Far longer than any pass takes: a relay still running then is waiting for a lock (a hang
+/// guard, not a speed check).
+const HANG: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// `n` bookings for the same start (capacity `n`), each for its own address.
 async fn crowd(n: u32) -> Stack {
     let stack = Stack::new(BookingSettings {
@@ -316,6 +320,32 @@ async fn two_relays_at_once_send_each_reminder_once() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_relay_skips_the_reminders_another_is_taking_and_takes_the_rest() {
+    use booking_repository::diesel_async::AsyncConnection;
+    let stack = crowd(60).await;
+    let at = week_ahead() - Duration::days(1);
+    let (mut first, mut second) = (stack.db.connection().await, stack.db.connection().await);
+    // The first relay has taken a batch and not committed yet when the second runs.
+    let (a, b) = first
+        .transaction::<_, diesel::result::Error, _>(async |first| {
+            let a = changes::remind(first, at, 25).await?;
+            let b = tokio::time::timeout(HANG, changes::remind(&mut second, at, 100))
+                .await
+                .expect("the second relay never waits for the first's reminders")
+                .expect("nor fails on them");
+            Ok((a, b))
+        })
+        .await
+        .unwrap();
+    assert_eq!((a.mailed, b.mailed), (25, 35));
+    let again = changes::remind(&mut second, at + Duration::minutes(1), 100)
+        .await
+        .unwrap();
+    assert_eq!(again.taken(), 0, "nothing is left to take twice");
+    assert!(reminder_mails_per_job(&stack).await.iter().all(|n| *n == 1));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_relay_killed_inside_its_reminder_transaction_leaves_them_to_the_next_relay() {
     let stack = crowd(3).await;
     let at = week_ahead() - Duration::days(1);
@@ -329,14 +359,16 @@ async fn a_relay_killed_inside_its_reminder_transaction_leaves_them_to_the_next_
         .execute(&mut dying)
         .await
         .unwrap();
-    // Another relay meanwhile skips them (it does not wait for the lock) and sends nothing.
-    let meanwhile = tokio::time::timeout(
-        std::time::Duration::from_secs(60),
-        relay_at(&stack.container(), at),
-    )
-    .await
-    .expect("a relay never waits for another's reminders");
-    assert_eq!(meanwhile["reminded"], json!(0), "{meanwhile}");
+    // Another relay meanwhile skips them: it takes nothing, and neither waits for the lock nor
+    // fails on it (a wait would end in the pool's lock timeout, an error).
+    let mut other = stack.db.connection().await;
+    let meanwhile = tokio::time::timeout(HANG, changes::remind(&mut other, at, 25))
+        .await
+        .expect("a relay never waits for another's reminders")
+        .expect("nor fails on them");
+    assert_eq!(meanwhile, changes::Reminded::default());
+    let pass = relay_at(&stack.container(), at).await;
+    assert_eq!(pass["reminded"], json!(0), "{pass}");
     // The first relay dies: its backend is killed, its transaction rolled back.
     #[derive(diesel::QueryableByName)]
     struct Pid {

@@ -138,11 +138,14 @@ pub async fn remind(
             now,
         )
         .await?;
-        diesel::sql_query("UPDATE reminders SET taken_at = $2 WHERE id = ANY($1)")
-            .bind::<Array<SqlUuid>, _>(due.iter().map(|row| row.id).collect::<Vec<_>>())
-            .bind::<Timestamptz, _>(now)
-            .execute(conn)
-            .await?;
+        // The rows are locked by this transaction; `taken_at IS NULL` is a second guard.
+        diesel::sql_query(
+            "UPDATE reminders SET taken_at = $2 WHERE id = ANY($1) AND taken_at IS NULL",
+        )
+        .bind::<Array<SqlUuid>, _>(due.iter().map(|row| row.id).collect::<Vec<_>>())
+        .bind::<Timestamptz, _>(now)
+        .execute(conn)
+        .await?;
         Ok(Reminded {
             mailed: mailed.len(),
             dropped: due.len() - mailed.len(),
