@@ -1083,7 +1083,7 @@ UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 KINDS = [("Booked:", "client-booked"), ("Request received:", "client-pending"), ("Confirmed:", "client-confirmed"),
          ("Declined:", "client-declined"), ("New booking", "owner-new-booking"), ("Cancelled:", "client-cancelled"),
          ("Moved:", "client-rescheduled"), ("Cancelled by the client:", "owner-booking-cancelled"),
-         ("Moved by the client", "owner-booking-rescheduled")]
+         ("Moved by the client", "owner-booking-rescheduled"), ("Reminder:", "client-reminder")]
 
 
 def mail_identity(raw: str) -> tuple[str | None, str | None]:

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use booking_domain::{BookingSettings, MailAddress, Schedule, StaffCapacity, WorkingInterval};
+use booking_domain::{
+    BookingSettings, MailAddress, ReminderOffsets, Schedule, StaffCapacity, WorkingInterval,
+};
 use booking_repository::tenant_setup::{ServiceDefinition, StaffDefinition, TenantDefinition};
 use chrono::{NaiveDate, Weekday};
 use chrono_tz::Tz;
@@ -63,6 +65,7 @@ struct SettingsFile {
     change_notice_minutes: Option<u32>,
     client_can_cancel: Option<bool>,
     client_can_reschedule: Option<bool>,
+    reminder_minutes_before: Option<Vec<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -172,6 +175,10 @@ fn settings(s: &SettingsFile) -> Result<BookingSettings, String> {
         client_can_reschedule: s
             .client_can_reschedule
             .unwrap_or(defaults.client_can_reschedule),
+        reminder_minutes_before: match &s.reminder_minutes_before {
+            Some(minutes) => ReminderOffsets::parse(minutes).map_err(|e| e.to_string())?,
+            None => defaults.reminder_minutes_before,
+        },
     }
     .validate()
     .map_err(|e| e.to_string())
@@ -296,6 +303,10 @@ mod tests {
         )?;
         assert!(definition.settings.require_confirmation);
         assert_eq!(definition.settings.min_notice_minutes, 60);
+        assert_eq!(
+            definition.settings.reminder_minutes_before.minutes(),
+            &[1440]
+        );
         assert_eq!(definition.schedule.weekday(Weekday::Mon).len(), 2);
         assert!(definition.schedule.weekday(Weekday::Wed).is_empty());
         assert_eq!(definition.services.len(), 1);
@@ -398,6 +409,31 @@ mod tests {
             r#"{"slug":"a","name":"A","timeZone":"UTC","notificationEmail":"o@x.io","workingHours":{"funday":[]}}"#,
         );
         assert!(bad_day.is_err());
+        for (reminders, named) in [
+            ("[60, 1440, 15, 30]", "at most 3 offsets, got 4"),
+            ("[10]", "between 15 and 10080 minutes, got 10"),
+            ("[10081]", "between 15 and 10080 minutes, got 10081"),
+            ("[60, 60]", "distinct offsets, got 60"),
+        ] {
+            let file = format!(
+                r#"{{"slug":"a","name":"A","timeZone":"UTC","notificationEmail":"o@x.io","settings":{{"reminderMinutesBefore":{reminders}}}}}"#
+            );
+            let error = parse(&file).err().unwrap_or_default();
+            assert!(
+                error.contains("reminderMinutesBefore") && error.contains(named),
+                "{reminders}: {error}"
+            );
+        }
+        let offsets = parse(
+            r#"{"slug":"a","name":"A","timeZone":"UTC","notificationEmail":"o@x.io","settings":{"reminderMinutesBefore":[60, 2880]}}"#,
+        )
+        .map(|definition| definition.settings.reminder_minutes_before.minutes().to_vec());
+        assert_eq!(offsets, Ok(vec![2880, 60]));
+        let none = parse(
+            r#"{"slug":"a","name":"A","timeZone":"UTC","notificationEmail":"o@x.io","settings":{"reminderMinutesBefore":[]}}"#,
+        )
+        .map(|definition| definition.settings.reminder_minutes_before.minutes().len());
+        assert_eq!(none, Ok(0));
         let capacity = parse(
             r#"{"slug":"a","name":"A","timeZone":"UTC","notificationEmail":"o@x.io","settings":{"maxBookingsPerSlot":0}}"#,
         );

@@ -7,6 +7,7 @@ pub mod client;
 pub mod job;
 pub mod mail;
 pub mod manage_token;
+pub mod reminder;
 pub mod schedule;
 pub mod self_service;
 pub mod settings;
@@ -20,6 +21,7 @@ pub use client::{
 pub use job::{InvalidTransition, JobAction, JobSource, JobStatus, MOVES, decide};
 pub use mail::{MailContext, MailKind, MailStatus, backoff};
 pub use manage_token::{ManageKey, ManageLink};
+pub use reminder::{ReminderOffsets, still_remindable};
 pub use schedule::{Schedule, ScheduleError, WEEK, WorkingInterval, day_start};
 pub use self_service::{ClientChangeRefused, changeable_until, decide_for_client};
 pub use settings::{BookingSettings, SettingsError};

@@ -30,10 +30,12 @@ pub enum MailKind {
     OwnerBookingCancelled,
     /// To the owner: the client moved their booking (old and new time).
     OwnerBookingRescheduled,
+    /// To the client: a scheduled booking is coming up (sent by the relay, once per reminder).
+    ClientReminder,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 9] = [
+    pub const ALL: [MailKind; 10] = [
         Self::ClientBooked,
         Self::ClientPending,
         Self::ClientConfirmed,
@@ -43,6 +45,7 @@ impl MailKind {
         Self::ClientRescheduled,
         Self::OwnerBookingCancelled,
         Self::OwnerBookingRescheduled,
+        Self::ClientReminder,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -56,6 +59,7 @@ impl MailKind {
             Self::ClientRescheduled => "client-rescheduled",
             Self::OwnerBookingCancelled => "owner-booking-cancelled",
             Self::OwnerBookingRescheduled => "owner-booking-rescheduled",
+            Self::ClientReminder => "client-reminder",
         }
     }
 
@@ -85,6 +89,11 @@ impl MailKind {
     /// The mail of an owner's confirmation.
     pub fn for_confirm() -> MailKind {
         Self::ClientConfirmed
+    }
+
+    /// The mail of a due reminder.
+    pub fn for_reminder() -> MailKind {
+        Self::ClientReminder
     }
 
     /// The mail of an owner's decline.
@@ -223,7 +232,7 @@ mod tests {
             .into_iter()
             .filter(|k| k.is_for_client())
             .collect();
-        assert_eq!(for_client.len(), 6);
+        assert_eq!(for_client.len(), 7);
         assert!(!MailKind::OwnerNewBooking.is_for_client());
         assert!(!MailKind::OwnerBookingCancelled.is_for_client());
         assert!(!MailKind::OwnerBookingRescheduled.is_for_client());

@@ -1,5 +1,7 @@
 //! A tenant's booking settings, with the defaults of the product description.
 
+use crate::ReminderOffsets;
+
 /// How a tenant takes bookings. Built with [`BookingSettings::validate`] wherever it enters the system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BookingSettings {
@@ -16,6 +18,8 @@ pub struct BookingSettings {
     pub change_notice_minutes: u32,
     pub client_can_cancel: bool,
     pub client_can_reschedule: bool,
+    /// When clients are reminded of a scheduled job (valid by construction).
+    pub reminder_minutes_before: ReminderOffsets,
 }
 
 impl Default for BookingSettings {
@@ -32,6 +36,7 @@ impl Default for BookingSettings {
             change_notice_minutes: 1440,
             client_can_cancel: true,
             client_can_reschedule: true,
+            reminder_minutes_before: ReminderOffsets::default(),
         }
     }
 }

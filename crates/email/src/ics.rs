@@ -29,6 +29,9 @@ fn itip(kind: MailKind, mail: &MailContext) -> Option<(&'static str, EventStatus
         MailKind::ClientDeclined => ("CANCEL", EventStatus::Cancelled, 2),
         MailKind::ClientRescheduled => ("REQUEST", tentative, 1),
         MailKind::ClientCancelled => ("CANCEL", EventStatus::Cancelled, 1),
+        // The entry as it stands (same SEQUENCE as the last change's mail): a calendar that
+        // lost it gets it back, one that has it changes nothing.
+        MailKind::ClientReminder => ("REQUEST", EventStatus::Confirmed, 0),
         MailKind::OwnerNewBooking
         | MailKind::OwnerBookingCancelled
         | MailKind::OwnerBookingRescheduled => return None,

@@ -105,6 +105,7 @@ pub(crate) fn subject(kind: MailKind, mail: &MailContext) -> String {
             format!("Moved by the client, to confirm: {service}, now {when}")
         }
         MailKind::OwnerBookingRescheduled => format!("Moved by the client: {service}, now {when}"),
+        MailKind::ClientReminder => format!("Reminder: {service} at {business}, {when}"),
     };
     header_text(&subject)
 }

@@ -192,6 +192,8 @@ mail_template!(
     OwnerBookingRescheduledHtml,
     "owner_booking_rescheduled.html"
 );
+mail_template!(ClientReminderText, "client_reminder.txt");
+mail_template!(ClientReminderHtml, "client_reminder.html");
 
 /// The plain-text and HTML bodies of a mail.
 pub(crate) fn bodies(kind: MailKind, m: &View<'_>) -> Result<(String, String), askama::Error> {
@@ -231,6 +233,10 @@ pub(crate) fn bodies(kind: MailKind, m: &View<'_>) -> Result<(String, String), a
         MailKind::OwnerBookingRescheduled => (
             OwnerBookingRescheduledText { m }.render()?,
             OwnerBookingRescheduledHtml { m }.render()?,
+        ),
+        MailKind::ClientReminder => (
+            ClientReminderText { m }.render()?,
+            ClientReminderHtml { m }.render()?,
         ),
     })
 }

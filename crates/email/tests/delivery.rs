@@ -6,8 +6,6 @@
 //! tenant and client addresses and only looks at mails to them.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers: failing loudly is the point.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::PathBuf;
 use std::time::{Duration as StdDuration, Instant};
 
@@ -21,7 +19,7 @@ use booking_repository::AsyncPgConnection;
 use booking_repository::changes::{self, Booked, NewBooking};
 use booking_repository::diesel_async::RunQueryDsl;
 use booking_repository::outbox::{self, LEASE};
-use booking_test_support::ses::{moto_url, ses_client, ses_mailer};
+use booking_test_support::ses::{moto_url, received_by, ses_client, ses_mailer};
 use booking_test_support::{TestDb, load, ny, salon, service};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use icalendar::Calendar;
@@ -53,46 +51,6 @@ fn settings() -> MailSettings {
         public_booking_url: "https://book.example.com".to_owned(),
         manage_key: booking_domain::ManageKey::new(vec![7; 32]).unwrap(),
     }
-}
-
-/// What moto's SES received for `recipient`: (message id, raw message).
-fn received_by(recipient: &str) -> Vec<(String, String)> {
-    let authority = moto_url()
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned();
-    let mut stream = TcpStream::connect(&authority).expect("connect to moto");
-    write!(
-        stream,
-        "GET /moto-api/data.json HTTP/1.0\r\nHost: {authority}\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
-    assert!(
-        head.starts_with("HTTP/1.") && head.contains(" 200 "),
-        "{head}"
-    );
-    let data: serde_json::Value = serde_json::from_str(body).expect("moto's JSON");
-    let messages = data["ses"]["RawMessage"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    messages
-        .iter()
-        .filter(|message| {
-            message["destinations"]
-                .as_array()
-                .is_some_and(|d| d.iter().any(|to| to.as_str() == Some(recipient)))
-        })
-        .map(|message| {
-            (
-                message["id"].as_str().unwrap_or_default().to_owned(),
-                message["raw_data"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
 }
 
 struct Received {

@@ -1,11 +1,13 @@
-//! The email relay's pass, on an EventBridge schedule (every minute): sends every due mail in the
-//! outbox — those a function could not hand over right after its commit, and retries after
-//! failures — with exponential backoff, does the housekeeping, and reports the backlog as a
-//! CloudWatch metric (EMF).
+//! The email relay's pass, on an EventBridge schedule (every minute): turns the due reminders
+//! into mails ([`changes::remind`]), sends every due mail in the outbox — those, those a
+//! function could not hand over right after its commit, and retries after failures — with
+//! exponential backoff, does the housekeeping, and reports the backlog as a CloudWatch metric
+//! (EMF).
 
 use std::time::Duration;
 
 use booking_email::{record_sent, relay};
+use booking_repository::changes::{self, Reminded};
 use booking_repository::outbox::{self, oldest_pending_age};
 use booking_repository::{AsyncPgConnection, idempotency, rate_limit};
 use chrono::{DateTime, Utc};
@@ -16,6 +18,34 @@ use crate::Deps;
 /// Work per invocation; the function's timeout leaves room beyond it.
 const BUDGET: Duration = Duration::from_secs(40);
 const BATCH: i64 = 25;
+
+/// Takes the due reminders in batches of [`BATCH`] until none is left or `budget` is spent
+/// (a reminder left over is taken by the next pass, at most a minute later). A failure is
+/// logged and ends the reminders' part of the pass: the mails go out regardless.
+async fn remind_due(
+    conn: &mut AsyncPgConnection,
+    clock: &impl Fn() -> DateTime<Utc>,
+    budget: Duration,
+) -> Reminded {
+    let started = tokio::time::Instant::now();
+    let mut total = Reminded::default();
+    while started.elapsed() < budget {
+        match changes::remind(conn, clock(), BATCH).await {
+            Ok(batch) => {
+                total.mailed += batch.mailed;
+                total.dropped += batch.dropped;
+                if (batch.taken() as i64) < BATCH {
+                    break;
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not take the due reminders");
+                break;
+            }
+        }
+    }
+    total
+}
 
 /// Rides along with every pass: rate-limit windows and client-address turns older than an
 /// hour, and idempotency keys older than a day, are dropped. A failure is logged; the next pass tries again.
@@ -37,6 +67,9 @@ pub async fn run_once(
     clock: impl Fn() -> DateTime<Utc>,
 ) -> Result<Value, lambda_runtime::Error> {
     let mut conn = deps.pool.get().await?;
+    let started = tokio::time::Instant::now();
+    // Reminders first (a quarter of the budget at most), so their mails go out in this pass.
+    let reminded = remind_due(&mut conn, &clock, BUDGET / 4).await;
     let mut accepted = Vec::new();
     let delivery = relay(
         &mut conn,
@@ -44,7 +77,7 @@ pub async fn run_once(
         &deps.mail,
         &clock,
         BATCH,
-        BUDGET,
+        BUDGET.saturating_sub(started.elapsed()),
         &mut accepted,
     );
     let report = match delivery.await {
@@ -80,6 +113,8 @@ pub async fn run_once(
         })
     );
     tracing::info!(
+        reminders = reminded.mailed,
+        reminders_dropped = reminded.dropped,
         sent = report.sent,
         retried = report.retried,
         failed = report.failed,
@@ -87,6 +122,6 @@ pub async fn run_once(
         "relay pass done"
     );
     Ok(
-        json!({"sent": report.sent, "retried": report.retried, "failed": report.failed, "oldestPendingSeconds": backlog}),
+        json!({"reminded": reminded.mailed, "sent": report.sent, "retried": report.retried, "failed": report.failed, "oldestPendingSeconds": backlog}),
     )
 }

@@ -10,6 +10,7 @@
 //! ```text
 //! booking-load [--quick] [--json FILE] [--explain FILE] [--bin-dir DIR] [--cold-runs N]
 //!              [--skip-handlers] [--staffed-only] [--mail-latency-ms MS] [--owner-day-only]
+//!              [--self-service-only]
 //! ```
 //! Mails go to an in-memory mailer; the "slow mailer" measurements put `--mail-latency-ms` (40 by
 //! default: SES from inside AWS) in front of every call, as SES over the network would.
@@ -19,6 +20,7 @@ mod explain;
 mod handlers;
 mod labels;
 mod owner_day;
+mod self_service;
 mod stats;
 mod world;
 
@@ -58,6 +60,11 @@ struct Options {
     /// Only the owner's day (calendar reads and transitions on a year of data).
     #[arg(long)]
     owner_day_only: bool,
+    /// Only the client's side on a table of 1,000,000 jobs: the plan of the relay's claim of
+    /// due reminders (to --explain FILE, else printed), the relay draining 10,000 due
+    /// reminders, and `GET /bookings/{token}` warm.
+    #[arg(long)]
+    self_service_only: bool,
 }
 
 const ENVIRONMENT: &str =
@@ -74,6 +81,10 @@ async fn run(options: Options) -> Result<()> {
     };
     plan.mail_latency = std::time::Duration::from_millis(options.mail_latency_ms);
     let mut report = stats::Report::new(options.json.as_deref())?;
+    if options.self_service_only {
+        let requests = if options.quick { 200 } else { 2_000 };
+        return self_service::run(options.explain.as_deref(), requests, &mut report).await;
+    }
     let started = std::time::Instant::now();
     let world = world::World::create(plan.clients).await?;
     println!(

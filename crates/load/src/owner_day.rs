@@ -37,6 +37,20 @@ fn owner_request(
     body: &str,
     token: &str,
 ) -> Result<Request> {
+    let authorization = format!(", \"authorization\": {}", json!(format!("Bearer {token}")));
+    http_request(method, route, path, params, query, body, &authorization)
+}
+
+/// Any request of the HTTP API (v2) shape, `headers` spliced in as JSON members (`, "k": "v"`).
+pub(crate) fn http_request(
+    method: &str,
+    route: &str,
+    path: &str,
+    params: Value,
+    query: &[(&str, &str)],
+    body: &str,
+    headers: &str,
+) -> Result<Request> {
     let raw_query: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let single: serde_json::Map<String, Value> = query
         .iter()
@@ -58,10 +72,7 @@ fn owner_request(
         )
         .replace("PATH_PARAMETERS", &params.to_string())
         .replace("AUTHORIZER", "null")
-        .replace(
-            "HEADERS",
-            &format!(", \"authorization\": {}", json!(format!("Bearer {token}"))),
-        )
+        .replace("HEADERS", headers)
         .replace("BODY", &json!(body).to_string());
     world::request(&event)
 }

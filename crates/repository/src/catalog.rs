@@ -1,6 +1,8 @@
 //! Tenants, services and working hours: what a calendar is built from.
 
-use booking_domain::{BookingSettings, Calendar, OccupiedPeriod, Schedule, WorkingInterval};
+use booking_domain::{
+    BookingSettings, Calendar, OccupiedPeriod, ReminderOffsets, Schedule, WorkingInterval,
+};
 use chrono::{DateTime, Duration, NaiveDate, Utc, Weekday};
 use chrono_tz::Tz;
 use diesel::dsl::sql;
@@ -53,6 +55,7 @@ pub(crate) struct TenantRow {
     change_notice_minutes: i32,
     client_can_cancel: bool,
     client_can_reschedule: bool,
+    reminder_minutes_before: Vec<Option<i32>>,
 }
 
 #[derive(Queryable, Selectable)]
@@ -73,6 +76,21 @@ pub(crate) fn corrupt(what: String) -> DieselError {
 
 fn non_negative(field: &str, value: i32) -> Result<u32, DieselError> {
     u32::try_from(value).map_err(|_| corrupt(format!("{field} is negative ({value})")))
+}
+
+/// The stored offsets (the column's checks keep them in range and without nulls).
+fn reminder_offsets(stored: &[Option<i32>]) -> Result<ReminderOffsets, DieselError> {
+    let minutes = stored
+        .iter()
+        .map(|value| value.and_then(|minutes| u32::try_from(minutes).ok()))
+        .collect::<Option<Vec<u32>>>()
+        .ok_or_else(|| corrupt(format!("reminder_minutes_before {stored:?}")))?;
+    ReminderOffsets::parse(&minutes).map_err(|e| corrupt(e.to_string()))
+}
+
+/// The offsets as the column stores them.
+pub(crate) fn stored_offsets(offsets: &ReminderOffsets) -> Vec<i32> {
+    offsets.minutes().iter().map(|&m| i32::from(m)).collect()
 }
 
 pub(crate) fn parse_zone(name: &str) -> Result<Tz, DieselError> {
@@ -113,6 +131,7 @@ impl TryFrom<TenantRow> for Tenant {
                 )?,
                 client_can_cancel: row.client_can_cancel,
                 client_can_reschedule: row.client_can_reschedule,
+                reminder_minutes_before: reminder_offsets(&row.reminder_minutes_before)?,
             },
             id: row.id,
             slug: row.slug,

@@ -18,6 +18,7 @@ mod migrations;
 pub mod outbox;
 mod pool;
 pub mod rate_limit;
+pub mod reminders;
 pub mod schema;
 pub mod staff;
 pub mod tenant_setup;

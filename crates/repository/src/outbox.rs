@@ -101,6 +101,39 @@ pub async fn enqueue(
         .await
 }
 
+/// Records a mail of `kind` for each of the changes `events` (tenant, job, history entry), due at
+/// `now`, in one statement: for changes the relay makes in a batch (reminders). As for
+/// [`enqueue`], a change never gets the same kind twice.
+#[tracing::instrument(level = "trace", name = "outbox enqueue (batch)", skip_all)]
+pub(crate) async fn enqueue_for_events(
+    conn: &mut AsyncPgConnection,
+    events: &[(Uuid, Uuid, Uuid)],
+    kind: MailKind,
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
+    let rows: Vec<_> = events
+        .iter()
+        .map(|&(tenant_id, job_id, event_id)| {
+            (
+                emails::tenant_id.eq(tenant_id),
+                emails::job_id.eq(job_id),
+                emails::event_id.eq(event_id),
+                emails::kind.eq(kind.as_str()),
+                emails::next_attempt_at.eq(now),
+                emails::created_at.eq(now),
+            )
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    diesel::insert_into(emails::table)
+        .values(&rows)
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await
+}
+
 /// At most this many public-booking mails go to one client address per hour, across tenants:
 /// the booking form cannot make a business's verified identity mail anyone more often. Past
 /// it the booking still lands; its client mail waits its turn in the outbox.

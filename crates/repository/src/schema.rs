@@ -115,6 +115,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    reminders (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        job_id -> Uuid,
+        offset_minutes -> Int4,
+        due_at -> Timestamptz,
+        taken_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     services (id) {
         id -> Uuid,
         tenant_id -> Uuid,
@@ -200,6 +211,7 @@ diesel::table! {
         change_notice_minutes -> Int4,
         client_can_cancel -> Bool,
         client_can_reschedule -> Bool,
+        reminder_minutes_before -> Array<Nullable<Int4>>,
     }
 }
 
@@ -238,6 +250,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     jobs,
     mail_recipient_turns,
     rate_limit_windows,
+    reminders,
     services,
     staff,
     staff_date_overrides,

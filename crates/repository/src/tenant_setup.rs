@@ -83,6 +83,14 @@ pub async fn load_tenant(
         replace_overrides(conn, tenant_id, &definition.schedule).await?;
         let services = upsert_services(conn, tenant_id, &definition.services).await?;
         let staff = upsert_staff(conn, tenant_id, &definition.staff, &services).await?;
+        // The tenant's future jobs are reminded by the offsets just loaded.
+        crate::reminders::rearm_tenant(
+            conn,
+            tenant_id,
+            &definition.settings.reminder_minutes_before,
+            None,
+        )
+        .await?;
         Ok(LoadedTenant {
             tenant_id,
             services,
@@ -113,6 +121,8 @@ async fn upsert_tenant(
         tenants::change_notice_minutes.eq(int(s.change_notice_minutes)),
         tenants::client_can_cancel.eq(s.client_can_cancel),
         tenants::client_can_reschedule.eq(s.client_can_reschedule),
+        tenants::reminder_minutes_before
+            .eq(crate::catalog::stored_offsets(&s.reminder_minutes_before)),
     );
     diesel::insert_into(tenants::table)
         .values(values)
@@ -133,6 +143,7 @@ async fn upsert_tenant(
             tenants::change_notice_minutes.eq(excluded(tenants::change_notice_minutes)),
             tenants::client_can_cancel.eq(excluded(tenants::client_can_cancel)),
             tenants::client_can_reschedule.eq(excluded(tenants::client_can_reschedule)),
+            tenants::reminder_minutes_before.eq(excluded(tenants::reminder_minutes_before)),
         ))
         .returning(tenants::id)
         .get_result(conn)

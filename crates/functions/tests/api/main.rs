@@ -11,6 +11,7 @@ mod health;
 mod mail;
 mod owner;
 mod post_response;
+mod reminders;
 mod self_service;
 mod staff;
 mod statuses;

@@ -20,6 +20,7 @@ use crate::jobs::{self, InsertJob, JobRecord, record};
 use crate::outbox::ClaimedMail;
 use crate::rate_limit::{self, RateLimit};
 use crate::staff::{self, JobStaff};
+use crate::reminders::{self, Armed};
 use crate::{guard, idempotency, outbox};
 
 use super::staffed;
@@ -359,18 +360,29 @@ pub(super) async fn write(
         request.start,
         end,
     );
-    // The mails are recorded with the booking: committed together, or not at all.
-    let (contact, job, (), mails, ()) = try_join5(
+    let armed = Armed {
+        tenant_id: tenant.id,
+        job_id,
+        status,
+        start: request.start,
+        offsets: &tenant.settings.reminder_minutes_before,
+        now,
+    };
+    // The mails and reminders are recorded with the booking: committed together, or not at all.
+    let (contact, job, (), mails, ((), ())) = try_join5(
         contacts::upsert(shared, tenant.id, request.client()),
         jobs::insert_booked(shared, job_id, &new_job, &request.email),
         events::record(shared, &booked),
         outbox::enqueue_booking_on(shared, tenant.id, job_id, &kinds, &request.email, now),
-        async {
-            match key {
-                Some(key) => idempotency::attach_job(shared, key.scope, key.key, job_id).await,
-                None => Ok(()),
-            }
-        },
+        try_join(
+            async {
+                match key {
+                    Some(key) => idempotency::attach_job(shared, key.scope, key.key, job_id).await,
+                    None => Ok(()),
+                }
+            },
+            reminders::arm_new(shared, armed),
+        ),
     )
     .await?;
     Ok(Booked {

@@ -15,13 +15,13 @@ pub async fn cancel(
     reason: Option<&DeclineReason>,
 ) -> Result<JobRecord, OwnerError> {
     conn.transaction::<_, OwnerError, _>(async move |conn| {
-        let (_, job, status) = decide_on(conn, &change, JobAction::Cancel).await?;
+        let (tenant, job, status) = decide_on(conn, &change, JobAction::Cancel).await?;
         let update = JobChange {
             cancelled_by: Some(change.cancelled_by()),
             cancel_reason: reason.map(DeclineReason::as_str),
             ..JobChange::status(&job, status)
         };
-        write_change(conn, &change, &job, JobAction::Cancel, update).await
+        write_change(conn, &change, &tenant, &job, JobAction::Cancel, update).await
     })
     .await
 }

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::{OwnerError, staffed};
 use crate::events::{self, NewEvent};
 use crate::jobs::{self, JobRecord};
+use crate::reminders::{self, Armed};
 use crate::{guard, outbox};
 
 pub async fn confirm(
@@ -36,6 +37,19 @@ pub async fn confirm(
             event.id,
             &[MailKind::for_confirm()],
             now,
+        )
+        .await?;
+        // Reminders from now on: those whose moment passed while it waited are not sent.
+        reminders::rearm(
+            conn,
+            Armed {
+                tenant_id,
+                job_id: job.id,
+                status,
+                start: job.starts_at,
+                offsets: &tenant.settings.reminder_minutes_before,
+                now,
+            },
         )
         .await?;
         jobs::update_status(conn, &job, status, None, actor)

@@ -1,7 +1,7 @@
 //! The owner declines a booking: pending-confirmation → cancelled, keeping the reason; the
 //! place is free again.
 
-use booking_domain::{DeclineReason, JobAction, MailKind};
+use booking_domain::{DeclineReason, JobAction, MailKind, ReminderOffsets};
 use chrono::{DateTime, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use uuid::Uuid;
@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::OwnerError;
 use crate::events::{self, NewEvent};
 use crate::jobs::{self, JobRecord};
+use crate::reminders::{self, Armed};
 use crate::{guard, outbox};
 
 pub async fn decline(
@@ -43,6 +44,19 @@ pub async fn decline(
             event.id,
             &[MailKind::for_decline()],
             now,
+        )
+        .await?;
+        // A pending booking has none armed; this keeps it so whatever armed one.
+        reminders::rearm(
+            conn,
+            Armed {
+                tenant_id,
+                job_id: job.id,
+                status,
+                start: job.starts_at,
+                offsets: &ReminderOffsets::none(),
+                now,
+            },
         )
         .await?;
         jobs::update_status(conn, &job, status, Some(reason.as_str()), actor)

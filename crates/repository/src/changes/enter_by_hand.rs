@@ -12,6 +12,7 @@ use crate::contacts::{self, GivenClient};
 use crate::events::{self, NewEvent};
 use crate::guard;
 use crate::jobs::{self, InsertJob, JobRecord};
+use crate::reminders::{self, Armed};
 
 /// A job an owner enters by hand.
 #[derive(Debug, Clone)]
@@ -96,6 +97,19 @@ pub async fn enter_by_hand_with_staff(
             entered.ends_at,
         );
         events::record(conn, &event).await?;
+        // A job entered for the future is reminded like a booking; one in the past gets none.
+        reminders::arm_new(
+            conn,
+            Armed {
+                tenant_id: tenant.id,
+                job_id: entered.id,
+                status: entered.status,
+                start: entered.starts_at,
+                offsets: &tenant.settings.reminder_minutes_before,
+                now,
+            },
+        )
+        .await?;
         Ok(JobRecord { staff, ..entered })
     })
     .await

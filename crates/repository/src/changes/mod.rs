@@ -14,6 +14,7 @@ mod confirm;
 mod decline;
 mod enter_by_hand;
 mod no_show;
+mod remind;
 mod reschedule;
 mod staffed;
 mod start;
@@ -28,6 +29,7 @@ pub use confirm::confirm;
 pub use decline::decline;
 pub use enter_by_hand::{HandEnteredJob, enter_by_hand, enter_by_hand_with_staff};
 pub use no_show::no_show;
+pub use remind::{CLAIM_DUE as REMINDERS_DUE, Reminded, remind};
 pub use reschedule::reschedule;
 pub use staffed::guard_staffed_bookings_with;
 pub use start::start;
@@ -38,12 +40,13 @@ use booking_domain::{
 };
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
-use futures_util::future::try_join4;
+use futures_util::future::try_join5;
 use uuid::Uuid;
 
 use crate::catalog::{self, Neighbour, Tenant};
 use crate::events::{self, NewEvent};
 use crate::jobs::{self, JobChange, JobRecord};
+use crate::reminders::{self, Armed};
 use crate::{guard, idempotency, outbox};
 
 /// Why an owner's change of a job did not happen.
@@ -199,10 +202,12 @@ async fn decide_on(
 }
 
 /// The second half: the job as `update` leaves it, its history entry, its mails (as the domain
-/// says `action` mails) and its idempotency key, in one pipeline.
+/// says `action` mails), its reminders (replaced by those of `tenant`'s offsets: none unless it
+/// stays scheduled) and its idempotency key, in one pipeline.
 async fn write_change(
     conn: &AsyncPgConnection,
     change: &OwnerChange<'_>,
+    tenant: &Tenant,
     job: &JobRecord,
     action: JobAction,
     update: JobChange<'_>,
@@ -222,7 +227,15 @@ async fn write_change(
         to_end: Some(update.ends_at),
         reason: update.cancel_reason,
     };
-    let (changed, (), _, ()) = try_join4(
+    let armed = Armed {
+        tenant_id: job.tenant_id,
+        job_id: job.id,
+        status: update.status,
+        start: update.starts_at,
+        offsets: &tenant.settings.reminder_minutes_before,
+        now: change.now,
+    };
+    let (changed, (), _, (), ()) = try_join5(
         jobs::apply_change(conn, job, update, change.actor),
         events::record(conn, &event),
         outbox::enqueue(
@@ -241,6 +254,7 @@ async fn write_change(
                 None => Ok(()),
             }
         },
+        reminders::rearm(conn, armed),
     )
     .await?;
     Ok(changed)
@@ -254,8 +268,9 @@ async fn change_status(
 ) -> Result<JobRecord, OwnerError> {
     use diesel_async::AsyncConnection;
     conn.transaction::<_, OwnerError, _>(async move |conn| {
-        let (_, job, status) = decide_on(conn, &change, action).await?;
-        write_change(conn, &change, &job, action, JobChange::status(&job, status)).await
+        let (tenant, job, status) = decide_on(conn, &change, action).await?;
+        let update = JobChange::status(&job, status);
+        write_change(conn, &change, &tenant, &job, action, update).await
     })
     .await
 }

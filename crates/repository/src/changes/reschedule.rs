@@ -54,7 +54,7 @@ pub async fn reschedule(
             rotate_link: true,
             ..JobChange::status(&job, status)
         };
-        write_change(conn, &change, &job, JobAction::Reschedule, update).await
+        write_change(conn, &change, &tenant, &job, JobAction::Reschedule, update).await
     })
     .await
 }
