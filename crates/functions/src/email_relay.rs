@@ -11,11 +11,14 @@ use booking_repository::{AsyncPgConnection, idempotency, rate_limit};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::Deps;
+use crate::{Deps, webhook_delivery};
 
 /// Work per invocation; the function's timeout leaves room beyond it.
 const BUDGET: Duration = Duration::from_secs(40);
 const BATCH: i64 = 25;
+/// Webhook batches start until this far into the pass (after the mails); a batch takes at
+/// most an attempt's 5 s beyond, inside the function's 50 s.
+const WEBHOOKS_UNTIL: Duration = Duration::from_secs(44);
 
 /// Rides along with every pass: rate-limit windows and client-address turns older than an
 /// hour, and idempotency keys older than a day, are dropped. A failure is logged; the next pass tries again.
@@ -36,6 +39,7 @@ pub async fn run_once(
     deps: &Deps,
     clock: impl Fn() -> DateTime<Utc>,
 ) -> Result<Value, lambda_runtime::Error> {
+    let started = std::time::Instant::now();
     let mut conn = deps.pool.get().await?;
     let mut accepted = Vec::new();
     let delivery = relay(
@@ -57,6 +61,17 @@ pub async fn run_once(
             return Err(error.into());
         }
     };
+    // Webhooks after the mails, with what is left of the budget (each attempt is at most 5 s,
+    // a batch is sent side by side). The timestamp they are signed with is the wall clock:
+    // receivers hold it against their own clocks to refuse replays.
+    let webhooks = webhook_delivery::relay(
+        &mut conn,
+        deps,
+        &clock,
+        &|| Utc::now().timestamp(),
+        WEBHOOKS_UNTIL.saturating_sub(started.elapsed()),
+    )
+    .await?;
     housekeeping(&mut conn, clock()).await;
     let backlog = oldest_pending_age(&mut conn, clock())
         .await?
@@ -83,10 +98,14 @@ pub async fn run_once(
         sent = report.sent,
         retried = report.retried,
         failed = report.failed,
+        webhooks_delivered = webhooks.delivered,
+        webhooks_retried = webhooks.retried,
+        webhooks_failed = webhooks.failed,
         backlog_seconds = backlog,
         "relay pass done"
     );
     Ok(
-        json!({"sent": report.sent, "retried": report.retried, "failed": report.failed, "oldestPendingSeconds": backlog}),
+        json!({"sent": report.sent, "retried": report.retried, "failed": report.failed, "oldestPendingSeconds": backlog,
+               "webhooks": {"delivered": webhooks.delivered, "retried": webhooks.retried, "failed": webhooks.failed}}),
     )
 }

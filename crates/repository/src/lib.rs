@@ -20,6 +20,7 @@ mod pool;
 pub mod rate_limit;
 pub mod schema;
 pub mod tenant_setup;
+pub mod webhooks;
 
 pub use diesel;
 pub use diesel_async;

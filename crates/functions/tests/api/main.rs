@@ -17,3 +17,4 @@ mod storms;
 mod support;
 mod timeouts;
 mod transitions;
+mod webhooks;

@@ -28,6 +28,10 @@ pub async fn confirm(
         let status = job.status.confirm()?;
         guard_capacity(conn, &tenant, job.starts_at, job.ends_at, Some(job.id)).await?;
         let event = NewEvent::of_status(&job, JobAction::Confirm, status, actor, now, None);
+        // The job first: the history statement reads it for the webhook payload.
+        let changed = jobs::update_status(conn, &job, status, None, actor)
+            .await?
+            .ok_or(OwnerError::JobNotFound)?;
         events::record(conn, &event).await?;
         outbox::enqueue(
             conn,
@@ -38,9 +42,7 @@ pub async fn confirm(
             now,
         )
         .await?;
-        jobs::update_status(conn, &job, status, None, actor)
-            .await?
-            .ok_or(OwnerError::JobNotFound)
+        Ok(changed)
     })
     .await
 }

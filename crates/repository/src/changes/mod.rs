@@ -214,6 +214,7 @@ async fn write_change(
         to_end: Some(update.ends_at),
         reason: update.cancel_reason,
     };
+    // Pipelined in this order: the history statement reads the changed job (webhook payload).
     let (changed, (), _, ()) = try_join4(
         jobs::apply_change(conn, job, update, change.actor),
         events::record(conn, &event),
