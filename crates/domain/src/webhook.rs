@@ -162,7 +162,8 @@ impl WebhookUrl {
             return Err(UrlRefused::Address(refused));
         }
         // Plain http only to a loopback address literal, and only where that is allowed.
-        if !https && !(allow_loopback && literal.is_some_and(|a| a.is_loopback())) {
+        let local_loopback = allow_loopback && literal.is_some_and(|a| a.is_loopback());
+        if !(https || local_loopback) {
             return Err(UrlRefused::NotHttps);
         }
         let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
