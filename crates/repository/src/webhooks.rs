@@ -305,7 +305,7 @@ pub async fn claim_due(
                    WHERE status = 'pending' AND next_attempt_at <= $1 \
                    ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) due \
              WHERE d.webhook_id = due.webhook_id AND d.event_id = due.event_id \
-               AND d.status = 'pending' \
+               AND d.status = 'pending' AND d.next_attempt_at <= $1 \
              RETURNING d.webhook_id, d.event_id, d.attempts, d.created_at) \
          SELECT leased.webhook_id, leased.event_id, webhooks.url, e.type AS kind, e.at, e.job, \
                 leased.attempts, leased.created_at \

@@ -816,6 +816,60 @@ async fn two_relays_at_once_deliver_each_event_to_each_endpoint_once() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn two_relays_claiming_at_once_never_lease_the_same_delivery() {
+    let stack = Stack::default().await;
+    let deps = stack.container_with(LOOPBACK);
+    let token = stack.token();
+    let receiver = Receiver::start().await;
+    for path in ["/a", "/b", "/c", "/d"] {
+        let registered = register(&deps, &receiver.url(path), &ALL_EVENTS, &token).await;
+        assert_eq!(registered.status, 201);
+    }
+    for (i, hour) in [10, 11, 13, 14, 15, 16].into_iter().enumerate() {
+        let job = book(
+            &deps,
+            &stack,
+            &ny_text(2026, 12, 7, hour, 0),
+            &format!("c{i}@example.com"),
+        )
+        .await;
+        assert_eq!(
+            deps.post_transition(&job, "cancel", "", &token)
+                .await
+                .status,
+            200
+        );
+    }
+    // 12 events × 4 endpoints, leased three at a time by two relays on their own connections.
+    let claim_all = async || {
+        let mut conn = stack.db.connection().await;
+        let mut leased = Vec::new();
+        loop {
+            let batch = booking_repository::webhooks::claim_due(&mut conn, friday_morning(), 3)
+                .await
+                .unwrap();
+            if batch.is_empty() {
+                return leased;
+            }
+            leased.extend(batch.into_iter().map(|d| (d.webhook_id, d.event_id)));
+        }
+    };
+    let (one, two) = tokio::join!(claim_all(), claim_all());
+    let mut all: Vec<_> = one.iter().chain(&two).copied().collect();
+    all.sort();
+    let leased = all.len();
+    all.dedup();
+    assert_eq!(
+        leased,
+        all.len(),
+        "a delivery leased by both: {} and {}",
+        one.len(),
+        two.len()
+    );
+    assert_eq!(all.len(), 48);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn another_tenants_webhook_is_not_found_and_removing_one_stops_its_deliveries() {
     let stack = Stack::default().await;
     let deps = stack.container_with(LOOPBACK);
