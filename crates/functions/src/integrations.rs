@@ -13,7 +13,7 @@ use booking_edge::input::json_object;
 use booking_edge::views::local_instant;
 use booking_edge::{ApiError, json_response, respond};
 use booking_repository::PooledConnection;
-use booking_repository::catalog::{self, Tenant};
+use booking_repository::catalog::Tenant;
 use booking_repository::webhooks::{self, Delivery, MAX_ENDPOINTS, Webhook};
 use chrono_tz::Tz;
 use lambda_http::http::Method;
@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::Deps;
+use crate::owner_calendar::owner_tenant;
 use crate::owner_routes::caller;
 use crate::webhook_delivery::resolve_checked;
 
@@ -93,18 +94,6 @@ async fn route(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiErro
         }
         _ => Err(ApiError::not_found("route")),
     }
-}
-
-async fn owner_tenant(
-    deps: &Deps,
-    caller: booking_edge::auth::Caller,
-) -> Result<(PooledConnection, Tenant), ApiError> {
-    let mut conn = deps.connection().await?;
-    let owner = caller.owner(&mut conn).await?;
-    let tenant = catalog::tenant_by_id(&mut conn, owner.tenant_id)
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("The token's tenant does not exist."))?;
-    Ok((conn, tenant))
 }
 
 /// `{"url", "events"}`, parsed and checked — the host resolved and every address checked —
