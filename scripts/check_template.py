@@ -42,7 +42,7 @@ PUBLIC_BINARIES = {"availability", "book-slot", "manage-booking"}
 MAIL_SENDERS = {"book-slot", "confirm-job", "decline-job", "job-transitions", "email-relay", "manage-booking"}
 # The client's manage routes: the path holds a credential.
 MANAGE_ROUTES = ("GET /bookings/{token}", "POST /bookings/{token}/cancel", "POST /bookings/{token}/reschedule")
-OWNER_PREFIXES = ("/jobs", "/contacts")
+OWNER_PREFIXES = ("/jobs", "/contacts", "/webhooks")
 BOOKING_ROUTE = "POST /services/{serviceId}/book"
 OUTBOX_METRIC = ("Booking", "OutboxOldestPendingSeconds")
 RELAY_SOURCE = "crates/functions/src/bin/email-relay.rs"
@@ -219,7 +219,7 @@ def main(root: Path) -> int:
                 f"{key}: the OpenAPI file says it {'needs' if documented[key] else 'needs no'} token, "
                 f"the template {'requires ' + authorizer if authorizer else 'requires none'}"
             )
-    checks.report("owner routes (/jobs, /contacts) need the JWT authorizer, public routes none", problems)
+    checks.report("owner routes (/jobs, /contacts, /webhooks) need the JWT authorizer, public routes none", problems)
 
     # Functions behind the authorizer say so; the code trusts authorizer claims only then.
     def env_of(resource: dict) -> dict:

@@ -12,9 +12,10 @@
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LOCAL_DIR="$ROOT/.local" # git-ignored scratch space: clusters, logs, locks
-VENV_MARKER_VERSION=v3   # bump (and the package list) to force a venv refresh
+VENV_MARKER_VERSION=v4   # bump (and the package list) to force a venv refresh
 # icalendar: the independent .ics parser of the owner's-day test (scripts/ics_check.py).
-VENV_PACKAGES=(cargo-lambda aws-sam-cli cfn-lint 'moto[server]' schemathesis icalendar)
+# standardwebhooks: the reference verifier of the webhook tests (scripts/webhook_check.py).
+VENV_PACKAGES=(cargo-lambda aws-sam-cli cfn-lint 'moto[server]' schemathesis icalendar standardwebhooks)
 
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 warn() { printf '\033[1;33mwarning:\033[0m %s\n' "$*" >&2; }

@@ -12,6 +12,7 @@ pub mod schedule;
 pub mod self_service;
 pub mod settings;
 pub mod staff;
+pub mod webhook;
 
 pub use availability::{BookingRejected, Calendar, Occupancy, OccupiedPeriod, Slot, has_room};
 pub use client::{
@@ -29,4 +30,8 @@ pub use staff::{
     AssignedPeriod, FreeStaff, StaffCapacity, StaffCapacityError, StaffChoice, StaffHours, StaffId,
     StaffMember, StaffRefusal, StaffedCalendar, StaffedSlot, performed_by_staff,
     pick_any_available,
+};
+pub use webhook::{
+    EndpointSecret, EventsRefused, UrlRefused, WebhookEvent, WebhookKey, WebhookUrl,
+    next_delivery_attempt, refused_address,
 };

@@ -2,12 +2,14 @@
 
 use std::path::PathBuf;
 
-use booking_domain::ManageKey;
+use booking_domain::{ManageKey, WebhookKey};
 
 /// The key manage links are signed with where `MANAGE_TOKEN_SECRET` is unset and mail is not
 /// sent (`SES_ENABLED` false: local runs and tests). With SES on — in AWS — the secret is
 /// required, so a deployed stack can never sign links with a key that is public here.
 const DEV_MANAGE_TOKEN_SECRET: &str = "local-development-manage-token-secret-not-for-aws";
+/// The same for `WEBHOOK_SIGNING_SECRET`, from which every endpoint's signing secret derives.
+const DEV_WEBHOOK_SIGNING_SECRET: &str = "local-development-webhook-signing-secret-not-for-aws";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SesSettings {
@@ -41,6 +43,11 @@ pub struct Config {
     pub public_booking_url: String,
     /// `MANAGE_TOKEN_SECRET`: signs the clients' manage links.
     pub manage_key: ManageKey,
+    /// `WEBHOOK_SIGNING_SECRET`: every webhook endpoint's signing secret is derived from it.
+    pub webhook_key: WebhookKey,
+    /// `WEBHOOK_ALLOW_LOOPBACK`: webhooks may reach 127.0.0.1 / ::1 (over http), for local
+    /// tests only; refused together with SES (in AWS).
+    pub webhook_allow_loopback: bool,
     /// Booking attempts one client address may make per minute (0: no app-level limit).
     pub booking_rate_limit_per_minute: u32,
     /// Availability requests one client address may make per minute (0: no app-level limit).
@@ -131,6 +138,25 @@ impl Config {
         };
         let manage_key = ManageKey::new(manage_secret.into_bytes())
             .map_err(|weak| ConfigError::Invalid("MANAGE_TOKEN_SECRET", weak.to_string()))?;
+        let webhook_secret = match lookup("WEBHOOK_SIGNING_SECRET") {
+            Some(secret) => secret,
+            None if enabled => {
+                return Err(ConfigError::Missing(
+                    "WEBHOOK_SIGNING_SECRET",
+                    "with SES_ENABLED=true it must hold at least 32 random bytes (Secrets Manager)",
+                ));
+            }
+            None => DEV_WEBHOOK_SIGNING_SECRET.to_owned(),
+        };
+        let webhook_key = WebhookKey::new(webhook_secret.into_bytes())
+            .map_err(|weak| ConfigError::Invalid("WEBHOOK_SIGNING_SECRET", weak.to_string()))?;
+        let webhook_allow_loopback = flag(&lookup, "WEBHOOK_ALLOW_LOOPBACK")?;
+        if webhook_allow_loopback && enabled {
+            return Err(ConfigError::Invalid(
+                "WEBHOOK_ALLOW_LOOPBACK",
+                "is for local tests only and cannot be set with SES_ENABLED=true".to_owned(),
+            ));
+        }
         let database_pool_size = match lookup("DATABASE_POOL_SIZE") {
             None => 1,
             Some(size) => size
@@ -147,6 +173,8 @@ impl Config {
             per_minute(&lookup, "AVAILABILITY_RATE_LIMIT_PER_MINUTE", 120)?;
         let manage_rate_limit_per_minute = per_minute(&lookup, "MANAGE_RATE_LIMIT_PER_MINUTE", 30)?;
         Ok(Self {
+            webhook_key,
+            webhook_allow_loopback,
             manage_rate_limit_per_minute,
             public_booking_url,
             manage_key,
@@ -240,6 +268,7 @@ mod tests {
             ("SES_FROM_ADDRESS", "bookings@fifi.example"),
             ("PUBLIC_APP_URL", "https://app.fifi.example/"),
             ("MANAGE_TOKEN_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("WEBHOOK_SIGNING_SECRET", "0123456789abcdef0123456789abcdef"),
         ]);
         assert_eq!(
             full.map(|c| c.public_app_url).ok().as_deref(),
@@ -266,7 +295,14 @@ mod tests {
             Err(ConfigError::Invalid("MANAGE_TOKEN_SECRET", _))
         ));
         let secret = "0123456789abcdef0123456789abcdef";
-        let set = [aws.as_slice(), &[("MANAGE_TOKEN_SECRET", secret)]].concat();
+        let set = [
+            aws.as_slice(),
+            &[
+                ("MANAGE_TOKEN_SECRET", secret),
+                ("WEBHOOK_SIGNING_SECRET", secret),
+            ],
+        ]
+        .concat();
         let set = config(&set).ok();
         assert_eq!(
             set.as_ref().map(|c| c.manage_key.clone()),
@@ -284,6 +320,38 @@ mod tests {
         );
         assert!(local.is_some_and(|c| c.manage_key
             == ManageKey::new(DEV_MANAGE_TOKEN_SECRET).unwrap_or_else(|_| unreachable!())));
+    }
+
+    #[test]
+    fn webhooks_need_their_own_secret_in_aws_and_never_reach_loopback_there() {
+        let secret = "0123456789abcdef0123456789abcdef";
+        let aws = [
+            ("DATABASE_URL", "postgres://localhost/booking"),
+            ("SES_ENABLED", "true"),
+            ("SES_FROM_ADDRESS", "bookings@fifi.example"),
+            ("PUBLIC_APP_URL", "https://app.fifi.example"),
+            ("MANAGE_TOKEN_SECRET", secret),
+        ];
+        assert!(matches!(
+            config(&aws),
+            Err(ConfigError::Missing("WEBHOOK_SIGNING_SECRET", _))
+        ));
+        let with_secret = [aws.as_slice(), &[("WEBHOOK_SIGNING_SECRET", secret)]].concat();
+        assert!(config(&with_secret).is_ok_and(|c| !c.webhook_allow_loopback));
+        let loopback = [
+            with_secret.as_slice(),
+            &[("WEBHOOK_ALLOW_LOOPBACK", "true")],
+        ]
+        .concat();
+        assert!(matches!(
+            config(&loopback),
+            Err(ConfigError::Invalid("WEBHOOK_ALLOW_LOOPBACK", _))
+        ));
+        let local = config(&[
+            ("DATABASE_URL", "postgres://localhost/booking"),
+            ("WEBHOOK_ALLOW_LOOPBACK", "true"),
+        ]);
+        assert!(local.is_ok_and(|c| c.webhook_allow_loopback));
     }
 
     #[test]

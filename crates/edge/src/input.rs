@@ -165,6 +165,32 @@ impl JsonFields {
     }
 
     /// The fields' errors as one 400, if any.
+    /// A required array of strings (in order, as given).
+    pub fn required_strings(&mut self, name: &'static str) -> Option<Vec<String>> {
+        match self.map.get(name) {
+            None | Some(Value::Null) => {
+                self.errors.push(FieldError::new(name, "is required"));
+                None
+            }
+            Some(Value::Array(items)) => {
+                let texts: Option<Vec<String>> = items
+                    .iter()
+                    .map(|item| item.as_str().map(str::to_owned))
+                    .collect();
+                if texts.is_none() {
+                    self.errors
+                        .push(FieldError::new(name, "must be an array of strings"));
+                }
+                texts
+            }
+            Some(_) => {
+                self.errors
+                    .push(FieldError::new(name, "must be an array of strings"));
+                None
+            }
+        }
+    }
+
     pub fn finish(self) -> Result<(), ApiError> {
         if self.errors.is_empty() {
             Ok(())

@@ -13,11 +13,14 @@ use booking_repository::{AsyncPgConnection, idempotency, rate_limit};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::Deps;
+use crate::{Deps, webhook_delivery};
 
 /// Work per invocation; the function's timeout leaves room beyond it.
 const BUDGET: Duration = Duration::from_secs(40);
 const BATCH: i64 = 25;
+/// Webhook batches start until this far into the pass (after the mails); a batch takes at
+/// most an attempt's 5 s beyond, inside the function's 50 s.
+const WEBHOOKS_UNTIL: Duration = Duration::from_secs(44);
 
 /// Takes the due reminders in batches of [`BATCH`] until none is left or `budget` is spent
 /// (a reminder left over is taken by the next pass, at most a minute later). A failure is
@@ -66,8 +69,8 @@ pub async fn run_once(
     deps: &Deps,
     clock: impl Fn() -> DateTime<Utc>,
 ) -> Result<Value, lambda_runtime::Error> {
-    let mut conn = deps.pool.get().await?;
     let started = tokio::time::Instant::now();
+    let mut conn = deps.pool.get().await?;
     // Reminders first (a quarter of the budget at most), so their mails go out in this pass.
     let reminded = remind_due(&mut conn, &clock, BUDGET / 4).await;
     let mut accepted = Vec::new();
@@ -90,6 +93,17 @@ pub async fn run_once(
             return Err(error.into());
         }
     };
+    // Webhooks after the mails, with what is left of the budget (each attempt is at most 5 s,
+    // a batch is sent side by side). The timestamp they are signed with is the wall clock:
+    // receivers hold it against their own clocks to refuse replays.
+    let webhooks = webhook_delivery::relay(
+        &mut conn,
+        deps,
+        &clock,
+        &|| Utc::now().timestamp(),
+        WEBHOOKS_UNTIL.saturating_sub(started.elapsed()),
+    )
+    .await?;
     housekeeping(&mut conn, clock()).await;
     let backlog = oldest_pending_age(&mut conn, clock())
         .await?
@@ -118,10 +132,14 @@ pub async fn run_once(
         sent = report.sent,
         retried = report.retried,
         failed = report.failed,
+        webhooks_delivered = webhooks.delivered,
+        webhooks_retried = webhooks.retried,
+        webhooks_failed = webhooks.failed,
         backlog_seconds = backlog,
         "relay pass done"
     );
     Ok(
-        json!({"reminded": reminded.mailed, "sent": report.sent, "retried": report.retried, "failed": report.failed, "oldestPendingSeconds": backlog}),
+        json!({"reminded": reminded.mailed, "sent": report.sent, "retried": report.retried, "failed": report.failed, "oldestPendingSeconds": backlog,
+               "webhooks": {"delivered": webhooks.delivered, "retried": webhooks.retried, "failed": webhooks.failed}}),
     )
 }

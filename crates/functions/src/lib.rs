@@ -9,11 +9,13 @@ pub use delivery::DELIVERY_BUDGET;
 pub mod email_relay;
 pub mod health;
 pub mod idempotent;
+pub mod integrations;
 pub mod job_transitions;
 pub mod manage_booking;
 pub mod owner_calendar;
 pub mod owner_routes;
 mod post_response;
+pub mod webhook_delivery;
 
 use std::convert::Infallible;
 use std::future::Future;

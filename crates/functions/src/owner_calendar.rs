@@ -62,7 +62,7 @@ pub async fn handle(deps: &Deps, request: Request) -> Response<Body> {
 }
 
 /// The caller's tenant, on the request's connection.
-async fn owner_tenant(
+pub(crate) async fn owner_tenant(
     deps: &Deps,
     caller: Caller,
 ) -> Result<(booking_repository::PooledConnection, Tenant), ApiError> {

@@ -1,9 +1,10 @@
 //! A job's history: one row per change (its booking, a confirmation, each move …), written by
 //! the change's own transaction, so the history holds exactly the changes that happened.
 
-use booking_domain::JobStatus;
+use booking_domain::{JobStatus, WebhookEvent};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -15,6 +16,8 @@ pub const CLIENT: &str = "client";
 
 /// One change of a job, to be recorded. A job's first event (its booking or entry) takes the
 /// job's own id: the booking's mails belong to it without naming it (see the `emails` table).
+/// Insertable too, for entries that are no webhook event (the relay's `reminded`, written in
+/// bulk); every other change goes through [`record`].
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = job_events)]
 pub(crate) struct NewEvent<'a> {
@@ -94,16 +97,61 @@ impl<'a> NewEvent<'a> {
     }
 }
 
-/// Records `event`: one statement, on a shared connection so a change can pipeline it with its
-/// other writes.
-#[tracing::instrument(level = "trace", name = "job event insert", skip_all)]
+/// Records `event` and, when it is a webhook event some endpoint of the tenant wants, the
+/// event's payload (the job as it is now, in this transaction: after the change's own write)
+/// and one delivery per such endpoint — all in one statement, so a tenant's webhooks cost a
+/// change no round trip. On a shared connection so a change can pipeline it with its other
+/// writes; it must be issued after the job's write.
+#[tracing::instrument(
+    level = "trace",
+    name = "job event insert (and webhook deliveries)",
+    skip_all
+)]
 pub(crate) async fn record(mut conn: &AsyncPgConnection, event: &NewEvent<'_>) -> QueryResult<()> {
-    diesel::insert_into(job_events::table)
-        .values(event)
+    let webhook = WebhookEvent::for_history(event.action).map(WebhookEvent::as_str);
+    diesel::sql_query(RECORD)
+        .bind::<SqlUuid, _>(event.id)
+        .bind::<SqlUuid, _>(event.tenant_id)
+        .bind::<SqlUuid, _>(event.job_id)
+        .bind::<Timestamptz, _>(event.at)
+        .bind::<Text, _>(event.actor)
+        .bind::<Text, _>(event.action)
+        .bind::<Nullable<Text>, _>(event.from_status)
+        .bind::<Nullable<Text>, _>(event.to_status)
+        .bind::<Nullable<Timestamptz>, _>(event.from_start)
+        .bind::<Nullable<Timestamptz>, _>(event.to_start)
+        .bind::<Nullable<Timestamptz>, _>(event.from_end)
+        .bind::<Nullable<Timestamptz>, _>(event.to_end)
+        .bind::<Nullable<Text>, _>(event.reason)
+        .bind::<Nullable<Text>, _>(webhook)
         .execute(&mut conn)
         .await
         .map(drop)
 }
+
+/// The history entry; the endpoints that want its webhook event (none when it is not one);
+/// the payload, once, if any endpoint does (see `webhook_events.job`); a delivery for each.
+const RECORD: &str = "\
+    WITH event AS ( \
+        INSERT INTO job_events (id, tenant_id, job_id, at, actor, action, from_status, to_status, \
+                                from_start, to_start, from_end, to_end, reason) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+        RETURNING id, tenant_id, job_id, at), \
+    endpoints AS ( \
+        SELECT webhooks.id FROM webhooks \
+        WHERE webhooks.tenant_id = $2 AND $14::text = ANY (webhooks.events)), \
+    payload AS ( \
+        INSERT INTO webhook_events (id, tenant_id, job_id, type, at, job) \
+        SELECT event.id, event.tenant_id, event.job_id, $14, event.at, \
+               to_jsonb(jobs) || jsonb_build_object('client_email', contacts.email, \
+                                                    'time_zone', tenants.time_zone) \
+        FROM event JOIN jobs ON jobs.id = event.job_id \
+             JOIN contacts ON contacts.id = jobs.contact_id \
+             JOIN tenants ON tenants.id = jobs.tenant_id \
+        WHERE EXISTS (SELECT 1 FROM endpoints) \
+        RETURNING id, at) \
+    INSERT INTO webhook_deliveries (webhook_id, event_id, next_attempt_at, created_at) \
+    SELECT endpoints.id, payload.id, payload.at, payload.at FROM endpoints CROSS JOIN payload";
 
 /// One entry of a job's history, as `GET /jobs/{jobId}` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -46,7 +46,8 @@ pub struct JobRecord {
     pub staff: Option<JobStaff>,
 }
 
-#[derive(Queryable, Selectable, QueryableByName)]
+/// Also read from a webhook payload (`webhook_events.job`, the row's `to_jsonb`).
+#[derive(Queryable, Selectable, QueryableByName, serde::Deserialize)]
 #[diesel(table_name = jobs, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct JobRow {
     id: Uuid,
@@ -77,7 +78,7 @@ pub(crate) struct JobRow {
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = contacts, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct ContactRow {
-    email: String,
+    pub(crate) email: String,
 }
 
 impl JobRow {

@@ -22,6 +22,7 @@ pub mod reminders;
 pub mod schema;
 pub mod staff;
 pub mod tenant_setup;
+pub mod webhooks;
 
 pub use diesel;
 pub use diesel_async;

@@ -216,6 +216,42 @@ diesel::table! {
 }
 
 diesel::table! {
+    webhook_deliveries (webhook_id, event_id) {
+        webhook_id -> Uuid,
+        event_id -> Uuid,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        created_at -> Timestamptz,
+        last_status_code -> Nullable<Int4>,
+        last_response -> Nullable<Text>,
+        delivered_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    webhook_events (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        job_id -> Uuid,
+        #[sql_name = "type"]
+        type_ -> Text,
+        at -> Timestamptz,
+        job -> Jsonb,
+    }
+}
+
+diesel::table! {
+    webhooks (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        url -> Text,
+        events -> Array<Nullable<Text>>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     working_hours (tenant_id, weekday, start_minute) {
         tenant_id -> Uuid,
         weekday -> Int2,
@@ -239,6 +275,9 @@ diesel::joinable!(jobs -> tenants (tenant_id));
 diesel::joinable!(services -> tenants (tenant_id));
 diesel::joinable!(staff -> tenants (tenant_id));
 diesel::joinable!(tenant_members -> tenants (tenant_id));
+diesel::joinable!(webhook_deliveries -> webhook_events (event_id));
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
+diesel::joinable!(webhooks -> tenants (tenant_id));
 diesel::joinable!(working_hours -> tenants (tenant_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -258,5 +297,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     staff_working_hours,
     tenant_members,
     tenants,
+    webhook_deliveries,
+    webhook_events,
+    webhooks,
     working_hours,
 );

@@ -19,3 +19,4 @@ mod storms;
 mod support;
 mod timeouts;
 mod transitions;
+mod webhooks;

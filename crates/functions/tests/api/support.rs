@@ -8,8 +8,8 @@ use booking_domain::BookingSettings;
 use booking_edge::Config;
 use booking_email::Mailer;
 use booking_functions::{
-    Clock, Deps, availability, book_slot, health, job_transitions, manage_booking, owner_calendar,
-    owner_routes,
+    Clock, Deps, availability, book_slot, health, integrations, job_transitions, manage_booking,
+    owner_calendar, owner_routes,
 };
 use booking_repository::diesel_async::RunQueryDsl;
 use booking_repository::tenant_setup::LoadedTenant;
@@ -521,10 +521,14 @@ pub enum Route {
     /// The client's `GET /bookings/{token}` (`"view"`) and `POST /bookings/{token}/{action}`
     /// for cancel and reschedule.
     Manage(&'static str),
+    RegisterWebhook,
+    ListWebhooks,
+    DeleteWebhook,
+    WebhookDeliveries,
 }
 
 impl Route {
-    pub const ALL: [Route; 18] = [
+    pub const ALL: [Route; 22] = [
         Route::Availability,
         Route::Book,
         Route::EnterJob,
@@ -543,6 +547,10 @@ impl Route {
         Route::Manage("view"),
         Route::Manage("cancel"),
         Route::Manage("reschedule"),
+        Route::RegisterWebhook,
+        Route::ListWebhooks,
+        Route::DeleteWebhook,
+        Route::WebhookDeliveries,
     ];
 
     /// The method as openapi.json spells it.
@@ -554,7 +562,10 @@ impl Route {
             | Route::GetJob
             | Route::ListContacts
             | Route::GetContact
+            | Route::ListWebhooks
+            | Route::WebhookDeliveries
             | Route::Manage("view") => "get",
+            Route::DeleteWebhook => "delete",
             _ => "post",
         }
     }
@@ -579,6 +590,9 @@ impl Route {
             Route::Manage("view") => "/bookings/{token}",
             Route::Manage("cancel") => "/bookings/{token}/cancel",
             Route::Manage(_) => "/bookings/{token}/reschedule",
+            Route::RegisterWebhook | Route::ListWebhooks => "/webhooks",
+            Route::DeleteWebhook => "/webhooks/{id}",
+            Route::WebhookDeliveries => "/webhooks/{id}/deliveries",
         }
     }
 
@@ -597,6 +611,10 @@ impl Route {
             }
             Route::Transition(_) => job_transitions::handle(deps, request).await,
             Route::Manage(_) => manage_booking::handle(deps, request).await,
+            Route::RegisterWebhook
+            | Route::ListWebhooks
+            | Route::DeleteWebhook
+            | Route::WebhookDeliveries => integrations::handle(deps, request).await,
         };
         deps.settle().await;
         response

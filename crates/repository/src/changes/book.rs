@@ -369,6 +369,7 @@ pub(super) async fn write(
         now,
     };
     // The mails and reminders are recorded with the booking: committed together, or not at all.
+    // The history statement follows the job's insert: it reads the job for a webhook payload.
     let (contact, job, (), mails, ((), ())) = try_join5(
         contacts::upsert(shared, tenant.id, request.client()),
         jobs::insert_booked(shared, job_id, &new_job, &request.email),

@@ -29,6 +29,10 @@ pub async fn confirm(
         let status = job.status.confirm()?;
         staffed::recheck(conn, &tenant, &job).await?;
         let event = NewEvent::of_status(&job, JobAction::Confirm, status, actor, now, None);
+        // The job first: the history statement reads it for the webhook payload.
+        let changed = jobs::update_status(conn, &job, status, None, actor)
+            .await?
+            .ok_or(OwnerError::JobNotFound)?;
         events::record(conn, &event).await?;
         outbox::enqueue(
             conn,
@@ -52,9 +56,7 @@ pub async fn confirm(
             },
         )
         .await?;
-        jobs::update_status(conn, &job, status, None, actor)
-            .await?
-            .ok_or(OwnerError::JobNotFound)
+        Ok(changed)
     })
     .await
 }

@@ -36,6 +36,10 @@ pub async fn decline(
             now,
             Some(reason.as_str()),
         );
+        // The job first: the history statement reads it for the webhook payload.
+        let changed = jobs::update_status(conn, &job, status, Some(reason.as_str()), actor)
+            .await?
+            .ok_or(OwnerError::JobNotFound)?;
         events::record(conn, &event).await?;
         outbox::enqueue(
             conn,
@@ -59,9 +63,7 @@ pub async fn decline(
             },
         )
         .await?;
-        jobs::update_status(conn, &job, status, Some(reason.as_str()), actor)
-            .await?
-            .ok_or(OwnerError::JobNotFound)
+        Ok(changed)
     })
     .await
 }

@@ -235,6 +235,7 @@ async fn write_change(
         offsets: &tenant.settings.reminder_minutes_before,
         now: change.now,
     };
+    // Pipelined in this order: the history statement reads the changed job (webhook payload).
     let (changed, (), _, (), ()) = try_join5(
         jobs::apply_change(conn, job, update, change.actor),
         events::record(conn, &event),
