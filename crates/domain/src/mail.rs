@@ -30,10 +30,13 @@ pub enum MailKind {
     OwnerBookingCancelled,
     /// To the owner: the client moved their booking (old and new time).
     OwnerBookingRescheduled,
+    /// To the owner, once per job: mail to the job's client is suppressed (their address
+    /// bounced for good or complained), so the business should reach them another way.
+    OwnerClientUnreachable,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 9] = [
+    pub const ALL: [MailKind; 10] = [
         Self::ClientBooked,
         Self::ClientPending,
         Self::ClientConfirmed,
@@ -43,6 +46,7 @@ impl MailKind {
         Self::ClientRescheduled,
         Self::OwnerBookingCancelled,
         Self::OwnerBookingRescheduled,
+        Self::OwnerClientUnreachable,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -56,6 +60,7 @@ impl MailKind {
             Self::ClientRescheduled => "client-rescheduled",
             Self::OwnerBookingCancelled => "owner-booking-cancelled",
             Self::OwnerBookingRescheduled => "owner-booking-rescheduled",
+            Self::OwnerClientUnreachable => "owner-client-unreachable",
         }
     }
 
@@ -68,7 +73,10 @@ impl MailKind {
     pub fn is_for_client(self) -> bool {
         !matches!(
             self,
-            Self::OwnerNewBooking | Self::OwnerBookingCancelled | Self::OwnerBookingRescheduled
+            Self::OwnerNewBooking
+                | Self::OwnerBookingCancelled
+                | Self::OwnerBookingRescheduled
+                | Self::OwnerClientUnreachable
         )
     }
 
@@ -130,6 +138,9 @@ pub enum MailStatus {
     Sent,
     /// Given up: its recipient refused for good, or the mail cannot be built.
     Failed,
+    /// Never sent: its recipient's address is on the tenant's suppression list (SES reported a
+    /// permanent bounce or a complaint).
+    Suppressed,
 }
 
 impl MailStatus {
@@ -138,11 +149,12 @@ impl MailStatus {
             Self::Pending => "pending",
             Self::Sent => "sent",
             Self::Failed => "failed",
+            Self::Suppressed => "suppressed",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Pending, Self::Sent, Self::Failed]
+        [Self::Pending, Self::Sent, Self::Failed, Self::Suppressed]
             .into_iter()
             .find(|status| status.as_str() == text)
     }
@@ -211,7 +223,12 @@ mod tests {
             assert_eq!(MailKind::parse(kind.as_str()), Some(kind));
         }
         assert_eq!(MailKind::parse("client-canceled"), None);
-        for status in [MailStatus::Pending, MailStatus::Sent, MailStatus::Failed] {
+        for status in [
+            MailStatus::Pending,
+            MailStatus::Sent,
+            MailStatus::Failed,
+            MailStatus::Suppressed,
+        ] {
             assert_eq!(MailStatus::parse(status.as_str()), Some(status));
         }
         assert_eq!(MailStatus::parse("queued"), None);
@@ -227,6 +244,7 @@ mod tests {
         assert!(!MailKind::OwnerNewBooking.is_for_client());
         assert!(!MailKind::OwnerBookingCancelled.is_for_client());
         assert!(!MailKind::OwnerBookingRescheduled.is_for_client());
+        assert!(!MailKind::OwnerClientUnreachable.is_for_client());
     }
 
     #[test]

@@ -105,6 +105,9 @@ pub(crate) fn subject(kind: MailKind, mail: &MailContext) -> String {
             format!("Moved by the client, to confirm: {service}, now {when}")
         }
         MailKind::OwnerBookingRescheduled => format!("Moved by the client: {service}, now {when}"),
+        MailKind::OwnerClientUnreachable => {
+            format!("Client cannot be reached by email: {service}, {when}")
+        }
     };
     header_text(&subject)
 }

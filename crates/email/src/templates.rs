@@ -193,6 +193,9 @@ mail_template!(
     "owner_booking_rescheduled.html"
 );
 
+mail_template!(OwnerClientUnreachableText, "owner_client_unreachable.txt");
+mail_template!(OwnerClientUnreachableHtml, "owner_client_unreachable.html");
+
 /// The plain-text and HTML bodies of a mail.
 pub(crate) fn bodies(kind: MailKind, m: &View<'_>) -> Result<(String, String), askama::Error> {
     Ok(match kind {
@@ -231,6 +234,10 @@ pub(crate) fn bodies(kind: MailKind, m: &View<'_>) -> Result<(String, String), a
         MailKind::OwnerBookingRescheduled => (
             OwnerBookingRescheduledText { m }.render()?,
             OwnerBookingRescheduledHtml { m }.render()?,
+        ),
+        MailKind::OwnerClientUnreachable => (
+            OwnerClientUnreachableText { m }.render()?,
+            OwnerClientUnreachableHtml { m }.render()?,
         ),
     })
 }

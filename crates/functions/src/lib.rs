@@ -4,6 +4,7 @@
 
 pub mod availability;
 pub mod book_slot;
+pub mod calendar_feed;
 mod delivery;
 pub use delivery::DELIVERY_BUDGET;
 pub mod email_relay;
@@ -12,8 +13,10 @@ pub mod idempotent;
 pub mod job_transitions;
 pub mod manage_booking;
 pub mod owner_calendar;
+pub mod owner_insights;
 pub mod owner_routes;
 mod post_response;
+pub mod ses_feedback;
 
 use std::convert::Infallible;
 use std::future::Future;

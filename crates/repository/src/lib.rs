@@ -6,6 +6,7 @@
 //! statement ("weekly hours", "job insert", …): off in the functions (their logs stop at `info`),
 //! collected by `booking-load` to label the statements of its profile and plans.
 
+pub mod calendar_feeds;
 pub mod catalog;
 pub mod changes;
 pub mod contacts;
@@ -19,6 +20,8 @@ pub mod outbox;
 mod pool;
 pub mod rate_limit;
 pub mod schema;
+pub mod stats;
+pub mod suppressions;
 pub mod tenant_setup;
 
 pub use diesel;

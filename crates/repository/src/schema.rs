@@ -1,6 +1,16 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    calendar_feeds (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        staff_id -> Nullable<Uuid>,
+        token_hash -> Bytea,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     contacts (id) {
         id -> Uuid,
         tenant_id -> Uuid,
@@ -127,6 +137,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    suppressions (tenant_id, address_hash) {
+        tenant_id -> Uuid,
+        address_hash -> Bytea,
+        email -> Nullable<Text>,
+        reason -> Text,
+        at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     tenant_members (issuer, subject) {
         issuer -> Text,
         subject -> Text,
@@ -167,6 +187,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(calendar_feeds -> tenants (tenant_id));
 diesel::joinable!(contacts -> tenants (tenant_id));
 diesel::joinable!(date_overrides -> tenants (tenant_id));
 diesel::joinable!(emails -> job_events (event_id));
@@ -179,10 +200,12 @@ diesel::joinable!(jobs -> contacts (contact_id));
 diesel::joinable!(jobs -> services (service_id));
 diesel::joinable!(jobs -> tenants (tenant_id));
 diesel::joinable!(services -> tenants (tenant_id));
+diesel::joinable!(suppressions -> tenants (tenant_id));
 diesel::joinable!(tenant_members -> tenants (tenant_id));
 diesel::joinable!(working_hours -> tenants (tenant_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    calendar_feeds,
     contacts,
     date_overrides,
     emails,
@@ -192,6 +215,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     mail_recipient_turns,
     rate_limit_windows,
     services,
+    suppressions,
     tenant_members,
     tenants,
     working_hours,

@@ -8,8 +8,8 @@ use booking_domain::BookingSettings;
 use booking_edge::Config;
 use booking_email::Mailer;
 use booking_functions::{
-    Clock, Deps, availability, book_slot, health, job_transitions, manage_booking, owner_calendar,
-    owner_routes,
+    Clock, Deps, availability, book_slot, calendar_feed, health, job_transitions, manage_booking,
+    owner_calendar, owner_insights, owner_routes,
 };
 use booking_repository::diesel_async::RunQueryDsl;
 use booking_repository::tenant_setup::LoadedTenant;
@@ -521,10 +521,18 @@ pub enum Route {
     /// The client's `GET /bookings/{token}` (`"view"`) and `POST /bookings/{token}/{action}`
     /// for cancel and reschedule.
     Manage(&'static str),
+    /// `POST /calendar-feeds`, `DELETE /calendar-feeds/{id}` (owner) and the public
+    /// `GET /calendar/{feedToken}`.
+    CreateFeed,
+    RevokeFeed,
+    Feed,
+    Stats,
+    Suppressions,
+    LiftSuppression,
 }
 
 impl Route {
-    pub const ALL: [Route; 18] = [
+    pub const ALL: [Route; 24] = [
         Route::Availability,
         Route::Book,
         Route::EnterJob,
@@ -543,6 +551,12 @@ impl Route {
         Route::Manage("view"),
         Route::Manage("cancel"),
         Route::Manage("reschedule"),
+        Route::CreateFeed,
+        Route::RevokeFeed,
+        Route::Feed,
+        Route::Stats,
+        Route::Suppressions,
+        Route::LiftSuppression,
     ];
 
     /// The method as openapi.json spells it.
@@ -554,7 +568,11 @@ impl Route {
             | Route::GetJob
             | Route::ListContacts
             | Route::GetContact
-            | Route::Manage("view") => "get",
+            | Route::Manage("view")
+            | Route::Feed
+            | Route::Stats
+            | Route::Suppressions => "get",
+            Route::RevokeFeed | Route::LiftSuppression => "delete",
             _ => "post",
         }
     }
@@ -579,6 +597,12 @@ impl Route {
             Route::Manage("view") => "/bookings/{token}",
             Route::Manage("cancel") => "/bookings/{token}/cancel",
             Route::Manage(_) => "/bookings/{token}/reschedule",
+            Route::CreateFeed => "/calendar-feeds",
+            Route::RevokeFeed => "/calendar-feeds/{id}",
+            Route::Feed => "/calendar/{feedToken}",
+            Route::Stats => "/stats",
+            Route::Suppressions => "/suppressions",
+            Route::LiftSuppression => "/suppressions/{email}",
         }
     }
 
@@ -597,6 +621,12 @@ impl Route {
             }
             Route::Transition(_) => job_transitions::handle(deps, request).await,
             Route::Manage(_) => manage_booking::handle(deps, request).await,
+            Route::CreateFeed
+            | Route::RevokeFeed
+            | Route::Stats
+            | Route::Suppressions
+            | Route::LiftSuppression => owner_insights::handle(deps, request).await,
+            Route::Feed => calendar_feed::handle(deps, request).await,
         };
         deps.settle().await;
         response
@@ -740,6 +770,59 @@ pub trait Api {
             owner_request(None, None, body, auth.into()),
         )
     }
+
+    /// `POST /calendar-feeds` with `body` (empty: none).
+    fn post_calendar_feed<'a>(
+        &self,
+        body: &str,
+        auth: impl Into<Auth<'a>>,
+    ) -> BoxFuture<'_, Reply> {
+        let request = owner_event(
+            "POST",
+            "POST /calendar-feeds",
+            "/calendar-feeds",
+            Value::Null,
+            &[],
+            body,
+            auth.into(),
+            &[],
+        );
+        self.send(Route::CreateFeed, request)
+    }
+
+    /// `DELETE /calendar-feeds/{id}`.
+    fn delete_calendar_feed<'a>(
+        &self,
+        id: &str,
+        auth: impl Into<Auth<'a>>,
+    ) -> BoxFuture<'_, Reply> {
+        let request = owner_event(
+            "DELETE",
+            "DELETE /calendar-feeds/{id}",
+            &format!("/calendar-feeds/{id}"),
+            json!({ "id": id }),
+            &[],
+            "",
+            auth.into(),
+            &[],
+        );
+        self.send(Route::RevokeFeed, request)
+    }
+
+    /// The public `GET /calendar/{token}` with request `headers` (`If-None-Match`).
+    fn get_calendar(&self, token: &str, headers: &[(&str, &str)]) -> BoxFuture<'_, Reply> {
+        let request = owner_event(
+            "GET",
+            "GET /calendar/{feedToken}",
+            &format!("/calendar/{token}"),
+            json!({ "feedToken": token }),
+            &[],
+            "",
+            Auth::None,
+            headers,
+        );
+        self.send(Route::Feed, request)
+    }
 }
 
 impl Api for Deps {
@@ -752,6 +835,31 @@ impl Api for Stack {
     fn deps(&self) -> &Deps {
         &self.deps
     }
+}
+
+/// A Python that has `icalendar`: `ICS_PYTHON`, else the active venv's, else the repo's `.venv`
+/// (scripts/lib.sh installs it there).
+pub fn python_with_icalendar() -> std::path::PathBuf {
+    use std::path::PathBuf;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let candidates = [
+        std::env::var_os("ICS_PYTHON").map(PathBuf::from),
+        std::env::var_os("VIRTUAL_ENV").map(|venv| PathBuf::from(venv).join("bin/python3")),
+        Some(root.join(".venv/bin/python3")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|python| {
+            std::process::Command::new(python)
+                .args(["-c", "import icalendar"])
+                .output()
+                .is_ok_and(|out| out.status.success())
+        })
+        .expect(
+            "a Python with the icalendar package: run through scripts/test (it installs it in \
+             .venv), or set ICS_PYTHON",
+        )
 }
 
 // --- mails -------------------------------------------------------------------------------------
