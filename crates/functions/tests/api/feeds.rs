@@ -104,7 +104,7 @@ async fn a_calendar_app_reads_every_job_under_the_uid_and_sequence_of_its_latest
             .iter()
             .filter(|m| m.job_id.to_string() == job)
             .filter_map(|m| read_mail(&m.raw).invitation)
-            .last()
+            .next_back()
             .expect("an invitation");
         parse_invitation(&mail.1)
     };
