@@ -336,3 +336,78 @@ async fn a_staff_feed_takes_a_uuid_and_the_url_starts_with_the_configured_api_or
     ));
     assert_eq!(feed["events"], json!([]));
 }
+
+/// Not a test: prints how long the feed of 1,000 events and the stats of a year of 15,000 jobs
+/// take through the real handlers (`cargo nextest run -p booking-functions --run-ignored only
+/// -E 'test(measure_)' --no-capture`). scripts/bench's booking-load measures the same in a
+/// release build; nothing here asserts a time.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore]
+async fn measure_the_feed_of_a_thousand_events_and_the_stats_of_a_busy_year() {
+    let stack = Stack::default().await;
+    let token = stack.token();
+    // The stack has no contact yet: book one first, then seed.
+    stack
+        .book(&ny_text(2026, 12, 5, 10, 0), "seed@example.com")
+        .await;
+    let mut conn = stack.db.connection().await;
+    diesel::sql_query(format!(
+        "INSERT INTO jobs (tenant_id, service_id, contact_id, title, starts_at, ends_at, status, \
+                           source, changed_by, client_name) \
+         SELECT '{tenant}', '{service}', c.id, 'Job ' || g, t.s, t.s + interval '30 minutes', \
+                (ARRAY['scheduled','completed','cancelled','no-show'])[1 + g % 4], 'public', 'x', 'Client ' || g \
+         FROM generate_series(1, 14999) g \
+         CROSS JOIN (SELECT id FROM contacts LIMIT 1) c \
+         CROSS JOIN LATERAL (SELECT timestamptz '2026-12-05 11:00Z' \
+                             + make_interval(days => g / 40, mins => (g % 40) * 24) AS s) t",
+        tenant = stack.tenant.tenant_id,
+        service = stack.haircut,
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    diesel::sql_query("VACUUM ANALYZE")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (_, feed) = new_feed(&stack, &token).await;
+    let mut quiet = stack.container_with(&[("MANAGE_RATE_LIMIT_PER_MINUTE", "1000000")]);
+    // A feed of 1,000 events: the window ends 25 days after the first jobs.
+    quiet.clock = fixed_clock(ny(2026, 12, 5, 0, 0) - Duration::days(365 - 25));
+    let events = read_feed(text(&quiet.get_calendar(&feed, &[]).await))["events"]
+        .as_array()
+        .unwrap()
+        .len();
+    let time = |samples: &mut Vec<f64>| {
+        samples.sort_by(f64::total_cmp);
+        (
+            samples[samples.len() / 2],
+            samples[samples.len() * 95 / 100],
+        )
+    };
+    let mut samples = Vec::new();
+    for _ in 0..60 {
+        let at = std::time::Instant::now();
+        let reply = quiet.get_calendar(&feed, &[]).await;
+        samples.push(at.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(reply.status, 200);
+    }
+    let (p50, p95) = time(&mut samples);
+    println!("feed of {events} events: p50 {p50:.2} ms, p95 {p95:.2} ms (60 requests)");
+    let mut samples = Vec::new();
+    for _ in 0..30 {
+        let at = std::time::Instant::now();
+        let request = owner_get(
+            "/stats",
+            "/stats",
+            Value::Null,
+            &[("from", "2026-12-05"), ("to", "2027-12-04")],
+            (&token).into(),
+        );
+        let reply = quiet.send(Route::Stats, request).await;
+        samples.push(at.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(reply.status, 200, "{reply}");
+    }
+    let (p50, p95) = time(&mut samples);
+    println!("stats of a year of 15,000 jobs: p50 {p50:.2} ms, p95 {p95:.2} ms (30 requests)");
+}
