@@ -6,11 +6,12 @@
 
 use booking_domain::FeedToken;
 use booking_domain::feed_token::FEED_TOKEN_BYTES;
+use booking_edge::input::path_param;
 use booking_edge::{ApiError, respond};
 use booking_email::calendar_feed;
 use booking_repository::calendar_feeds;
 use booking_repository::rate_limit::{self, RateLimit};
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use sha2::{Digest, Sha256};
 
 use crate::Deps;
@@ -35,24 +36,9 @@ pub(crate) fn new_token() -> Result<FeedToken, ApiError> {
     Ok(FeedToken::from_random(random))
 }
 
-/// The feed token of the path: the `feedToken` parameter, or the segment after `calendar`.
+/// The feed token of the path (`feedToken`, or the segment after `calendar`).
 fn path_token(request: &Request) -> Option<FeedToken> {
-    let from_parameters = request
-        .path_parameters_ref()
-        .and_then(|params| params.first("feedToken"))
-        .map(str::to_owned);
-    let raw = from_parameters.or_else(|| {
-        let path = request.raw_http_path();
-        let path = if path.is_empty() {
-            request.uri().path()
-        } else {
-            path
-        };
-        let mut segments = path.split('/');
-        segments.by_ref().find(|segment| *segment == "calendar")?;
-        segments.next().map(str::to_owned)
-    })?;
-    FeedToken::parse(&raw)
+    FeedToken::parse(&path_param(request, "feedToken", "calendar")?)
 }
 
 fn hex(bytes: &[u8]) -> String {

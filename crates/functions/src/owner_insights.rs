@@ -7,7 +7,7 @@
 
 use booking_domain::{FieldError, day_start};
 use booking_edge::auth::Caller;
-use booking_edge::input::{body_bytes, json_object, query_date};
+use booking_edge::input::{body_bytes, json_object, path_param, path_uuid, query_date};
 use booking_edge::views::local_instant;
 use booking_edge::{ApiError, json_response, respond};
 use booking_repository::catalog::{self, Tenant};
@@ -47,10 +47,10 @@ pub async fn handle(deps: &Deps, request: Request) -> Response<Body> {
     let method = request.method().clone();
     respond(match (method, segments.as_slice()) {
         (Method::POST, ["calendar-feeds"]) => create_feed(deps, &request).await,
-        (Method::DELETE, ["calendar-feeds", id]) => revoke_feed(deps, &request, id).await,
+        (Method::DELETE, ["calendar-feeds", _]) => revoke_feed(deps, &request).await,
         (Method::GET, ["stats"]) => statistics(deps, &request).await,
         (Method::GET, ["suppressions"]) => list_suppressions(deps, &request).await,
-        (Method::DELETE, ["suppressions", email]) => lift_suppression(deps, &request, email).await,
+        (Method::DELETE, ["suppressions", _]) => lift_suppression(deps, &request).await,
         _ => Err(ApiError::not_found("route")),
     })
 }
@@ -100,17 +100,10 @@ async fn create_feed(deps: &Deps, request: &Request) -> Result<Response<Body>, A
 }
 
 /// `DELETE /calendar-feeds/{id}` → 204: the feed's URL answers 404 from now on.
-async fn revoke_feed(
-    deps: &Deps,
-    request: &Request,
-    raw_id: &str,
-) -> Result<Response<Body>, ApiError> {
+async fn revoke_feed(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiError> {
     let caller = caller(deps, request)?;
-    let feed_id = request
-        .path_parameters_ref()
-        .and_then(|params| params.first("id"))
-        .unwrap_or(raw_id);
-    let feed_id = Uuid::parse_str(feed_id).map_err(|_| ApiError::not_found("calendar feed"))?;
+    let feed_id = path_uuid(request, "id", "calendar-feeds")
+        .ok_or_else(|| ApiError::not_found("calendar feed"))?;
     let mut conn = deps.connection().await?;
     let owner = caller.owner(&mut conn).await?;
     if !calendar_feeds::revoke(&mut conn, owner.tenant_id, feed_id).await? {
@@ -237,17 +230,16 @@ async fn list_suppressions(deps: &Deps, request: &Request) -> Result<Response<Bo
 
 /// `DELETE /suppressions/{email}` → 204: the address gets the tenant's mail again. An address
 /// not on the list (or no address at all) is 404.
-async fn lift_suppression(
-    deps: &Deps,
-    request: &Request,
-    raw: &str,
-) -> Result<Response<Body>, ApiError> {
+async fn lift_suppression(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiError> {
     let caller = caller(deps, request)?;
-    let email = request
+    // API Gateway hands the parameter decoded; the local router, only the raw path.
+    let from_parameters = request
         .path_parameters_ref()
         .and_then(|params| params.first("email"))
-        .map(str::to_owned)
-        .unwrap_or_else(|| percent_decoded(raw));
+        .map(str::to_owned);
+    let email = from_parameters
+        .or_else(|| path_param(request, "email", "suppressions").map(|raw| percent_decoded(&raw)))
+        .unwrap_or_default();
     let not_listed = || ApiError::not_found("suppression for this address");
     if email.trim().is_empty() || email.chars().count() > 320 {
         return Err(not_listed());
