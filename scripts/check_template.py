@@ -38,11 +38,16 @@ except ImportError:  # pragma: no cover - only without the venv
 
 TRUST_AUTHORIZER = "AUTH_TRUST_AUTHORIZER"
 EDGE_SECRET = "EDGE_ORIGIN_SECRET"
-PUBLIC_BINARIES = {"availability", "book-slot", "manage-booking"}
+PUBLIC_BINARIES = {"availability", "book-slot", "manage-booking", "calendar-feed"}
 MAIL_SENDERS = {"book-slot", "confirm-job", "decline-job", "job-transitions", "email-relay", "manage-booking"}
-# The client's manage routes: the path holds a credential.
-MANAGE_ROUTES = ("GET /bookings/{token}", "POST /bookings/{token}/cancel", "POST /bookings/{token}/reschedule")
-OWNER_PREFIXES = ("/jobs", "/contacts", "/webhooks")
+# The client's manage routes and the calendar feed: the path holds a credential.
+MANAGE_ROUTES = (
+    "GET /bookings/{token}",
+    "POST /bookings/{token}/cancel",
+    "POST /bookings/{token}/reschedule",
+    "GET /calendar/{feedToken}",
+)
+OWNER_PREFIXES = ("/jobs", "/contacts", "/webhooks", "/calendar-feeds", "/stats", "/suppressions")
 BOOKING_ROUTE = "POST /services/{serviceId}/book"
 OUTBOX_METRIC = ("Booking", "OutboxOldestPendingSeconds")
 RELAY_SOURCE = "crates/functions/src/bin/email-relay.rs"

@@ -4,6 +4,7 @@
 
 pub mod availability;
 pub mod client;
+pub mod feed_token;
 pub mod job;
 pub mod mail;
 pub mod manage_token;
@@ -19,6 +20,7 @@ pub use client::{
     ClientEmail, ClientName, DeclineReason, FieldError, IdempotencyKey, JobTitle, MailAddress,
     Notes, Phone,
 };
+pub use feed_token::FeedToken;
 pub use job::{InvalidTransition, JobAction, JobSource, JobStatus, MOVES, decide};
 pub use mail::{MailContext, MailKind, MailStatus, backoff};
 pub use manage_token::{ManageKey, ManageLink};

@@ -32,10 +32,13 @@ pub enum MailKind {
     OwnerBookingRescheduled,
     /// To the client: a scheduled booking is coming up (sent by the relay, once per reminder).
     ClientReminder,
+    /// To the owner, once per job: mail to the job's client is suppressed (their address
+    /// bounced for good or complained), so the business should reach them another way.
+    OwnerClientUnreachable,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 10] = [
+    pub const ALL: [MailKind; 11] = [
         Self::ClientBooked,
         Self::ClientPending,
         Self::ClientConfirmed,
@@ -46,6 +49,7 @@ impl MailKind {
         Self::OwnerBookingCancelled,
         Self::OwnerBookingRescheduled,
         Self::ClientReminder,
+        Self::OwnerClientUnreachable,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -60,6 +64,7 @@ impl MailKind {
             Self::OwnerBookingCancelled => "owner-booking-cancelled",
             Self::OwnerBookingRescheduled => "owner-booking-rescheduled",
             Self::ClientReminder => "client-reminder",
+            Self::OwnerClientUnreachable => "owner-client-unreachable",
         }
     }
 
@@ -72,7 +77,10 @@ impl MailKind {
     pub fn is_for_client(self) -> bool {
         !matches!(
             self,
-            Self::OwnerNewBooking | Self::OwnerBookingCancelled | Self::OwnerBookingRescheduled
+            Self::OwnerNewBooking
+                | Self::OwnerBookingCancelled
+                | Self::OwnerBookingRescheduled
+                | Self::OwnerClientUnreachable
         )
     }
 
@@ -139,6 +147,9 @@ pub enum MailStatus {
     Sent,
     /// Given up: its recipient refused for good, or the mail cannot be built.
     Failed,
+    /// Never sent: its recipient's address is on the tenant's suppression list (SES reported a
+    /// permanent bounce or a complaint).
+    Suppressed,
 }
 
 impl MailStatus {
@@ -147,11 +158,12 @@ impl MailStatus {
             Self::Pending => "pending",
             Self::Sent => "sent",
             Self::Failed => "failed",
+            Self::Suppressed => "suppressed",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Pending, Self::Sent, Self::Failed]
+        [Self::Pending, Self::Sent, Self::Failed, Self::Suppressed]
             .into_iter()
             .find(|status| status.as_str() == text)
     }
@@ -220,7 +232,12 @@ mod tests {
             assert_eq!(MailKind::parse(kind.as_str()), Some(kind));
         }
         assert_eq!(MailKind::parse("client-canceled"), None);
-        for status in [MailStatus::Pending, MailStatus::Sent, MailStatus::Failed] {
+        for status in [
+            MailStatus::Pending,
+            MailStatus::Sent,
+            MailStatus::Failed,
+            MailStatus::Suppressed,
+        ] {
             assert_eq!(MailStatus::parse(status.as_str()), Some(status));
         }
         assert_eq!(MailStatus::parse("queued"), None);
@@ -236,6 +253,7 @@ mod tests {
         assert!(!MailKind::OwnerNewBooking.is_for_client());
         assert!(!MailKind::OwnerBookingCancelled.is_for_client());
         assert!(!MailKind::OwnerBookingRescheduled.is_for_client());
+        assert!(!MailKind::OwnerClientUnreachable.is_for_client());
     }
 
     #[test]

@@ -41,6 +41,10 @@ pub struct Config {
     pub public_app_url: String,
     /// `PUBLIC_BOOKING_URL`: the client pages (manage links); defaults to `PUBLIC_APP_URL`.
     pub public_booking_url: String,
+    /// `PUBLIC_API_URL`: the origin the API is reached at from outside (CloudFront or a custom
+    /// domain), which calendar-feed URLs start with. Unset: the origin the request itself was
+    /// addressed to (API Gateway's domain, or `http://127.0.0.1:9000` locally).
+    pub public_api_url: Option<String>,
     /// `MANAGE_TOKEN_SECRET`: signs the clients' manage links.
     pub manage_key: ManageKey,
     /// `WEBHOOK_SIGNING_SECRET`: every webhook endpoint's signing secret is derived from it.
@@ -126,6 +130,17 @@ impl Config {
                 "must start with http:// or https://".to_owned(),
             ));
         }
+        let public_api_url =
+            lookup("PUBLIC_API_URL").map(|url| url.trim_end_matches('/').to_owned());
+        if public_api_url
+            .as_deref()
+            .is_some_and(|url| !(url.starts_with("https://") || url.starts_with("http://")))
+        {
+            return Err(ConfigError::Invalid(
+                "PUBLIC_API_URL",
+                "must start with http:// or https://".to_owned(),
+            ));
+        }
         let manage_secret = match lookup("MANAGE_TOKEN_SECRET") {
             Some(secret) => secret,
             None if enabled => {
@@ -177,6 +192,7 @@ impl Config {
             webhook_allow_loopback,
             manage_rate_limit_per_minute,
             public_booking_url,
+            public_api_url,
             manage_key,
             booking_rate_limit_per_minute,
             availability_rate_limit_per_minute,

@@ -15,11 +15,17 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// that, from the path segment after `after` (e.g. `services`), so a stage prefix or a local
 /// router without parameters is no problem. Anything that is not a UUID is `None`.
 pub fn path_uuid(request: &Request, name: &str, after: &str) -> Option<Uuid> {
+    Uuid::parse_str(&path_param(request, name, after)?).ok()
+}
+
+/// A path parameter as text, found as [`path_uuid`] finds its own (the segment after `after`
+/// when the event has no parameters: as the path carries it, still percent-encoded).
+pub fn path_param(request: &Request, name: &str, after: &str) -> Option<String> {
     let from_parameters = request
         .path_parameters_ref()
         .and_then(|params| params.first(name))
         .map(str::to_owned);
-    let raw = from_parameters.or_else(|| {
+    from_parameters.or_else(|| {
         let path = request.raw_http_path();
         let path = if path.is_empty() {
             request.uri().path()
@@ -29,8 +35,7 @@ pub fn path_uuid(request: &Request, name: &str, after: &str) -> Option<Uuid> {
         let mut segments = path.split('/');
         segments.by_ref().find(|segment| *segment == after)?;
         segments.next().map(str::to_owned)
-    })?;
-    Uuid::parse_str(&raw).ok()
+    })
 }
 
 /// An optional `YYYY-MM-DD` query parameter.

@@ -22,24 +22,38 @@ fn itip(kind: MailKind, mail: &MailContext) -> Option<(&'static str, EventStatus
     } else {
         EventStatus::Confirmed
     };
-    let (method, status, floor) = match kind {
-        MailKind::ClientBooked => ("REQUEST", EventStatus::Confirmed, 0),
-        MailKind::ClientPending => ("REQUEST", EventStatus::Tentative, 0),
-        MailKind::ClientConfirmed => ("REQUEST", EventStatus::Confirmed, 1),
-        MailKind::ClientDeclined => ("CANCEL", EventStatus::Cancelled, 2),
-        MailKind::ClientRescheduled => ("REQUEST", tentative, 1),
-        MailKind::ClientCancelled => ("CANCEL", EventStatus::Cancelled, 1),
+    let (method, status) = match kind {
+        MailKind::ClientBooked => ("REQUEST", EventStatus::Confirmed),
+        MailKind::ClientPending => ("REQUEST", EventStatus::Tentative),
+        MailKind::ClientConfirmed => ("REQUEST", EventStatus::Confirmed),
+        MailKind::ClientDeclined => ("CANCEL", EventStatus::Cancelled),
+        MailKind::ClientRescheduled => ("REQUEST", tentative),
+        MailKind::ClientCancelled => ("CANCEL", EventStatus::Cancelled),
         // The entry as it stands (same SEQUENCE as the last change's mail): a calendar that
         // lost it gets it back, one that has it changes nothing.
-        MailKind::ClientReminder => ("REQUEST", EventStatus::Confirmed, 0),
+        MailKind::ClientReminder => ("REQUEST", EventStatus::Confirmed),
         MailKind::OwnerNewBooking
         | MailKind::OwnerBookingCancelled
-        | MailKind::OwnerBookingRescheduled => return None,
+        | MailKind::OwnerBookingRescheduled
+        | MailKind::OwnerClientUnreachable => return None,
     };
-    Some((method, status, floor.max(mail.revision)))
+    Some((method, status, sequence(kind, mail.revision)))
 }
 
-/// The calendar UID of a job: stable across all its mails.
+/// The SEQUENCE of `kind`'s invitation for a job at `revision`: the revision, never below the
+/// kind's place in the booking's first steps (booked or pending 0, then confirmed, moved or
+/// cancelled 1, declined 2). The calendar feed uses it too, so a subscribed calendar and the
+/// client's mails agree on which version of the event is the latest.
+pub(crate) fn sequence(kind: MailKind, revision: u32) -> u32 {
+    let floor = match kind {
+        MailKind::ClientConfirmed | MailKind::ClientRescheduled | MailKind::ClientCancelled => 1,
+        MailKind::ClientDeclined => 2,
+        _ => 0,
+    };
+    floor.max(revision)
+}
+
+/// The calendar UID of a job: stable across all its mails and the calendar feed.
 pub(crate) fn uid(job_id: uuid::Uuid) -> String {
     format!("{job_id}@booking")
 }
@@ -53,14 +67,14 @@ fn parameter_text(text: &str) -> String {
 }
 
 /// Text values on one line (SUMMARY); the escaper handles line breaks but not other controls.
-fn line_text(text: &str) -> String {
+pub(crate) fn line_text(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
 }
 
 /// Text values that may span lines (DESCRIPTION): line breaks kept, other controls dropped.
-fn block_text(text: &str) -> String {
+pub(crate) fn block_text(text: &str) -> String {
     text.chars()
         .filter(|c| *c == '\n' || !c.is_control())
         .collect()

@@ -106,6 +106,9 @@ pub(crate) fn subject(kind: MailKind, mail: &MailContext) -> String {
         }
         MailKind::OwnerBookingRescheduled => format!("Moved by the client: {service}, now {when}"),
         MailKind::ClientReminder => format!("Reminder: {service} at {business}, {when}"),
+        MailKind::OwnerClientUnreachable => {
+            format!("Client cannot be reached by email: {service}, {when}")
+        }
     };
     header_text(&subject)
 }

@@ -195,6 +195,9 @@ mail_template!(
 mail_template!(ClientReminderText, "client_reminder.txt");
 mail_template!(ClientReminderHtml, "client_reminder.html");
 
+mail_template!(OwnerClientUnreachableText, "owner_client_unreachable.txt");
+mail_template!(OwnerClientUnreachableHtml, "owner_client_unreachable.html");
+
 /// The plain-text and HTML bodies of a mail.
 pub(crate) fn bodies(kind: MailKind, m: &View<'_>) -> Result<(String, String), askama::Error> {
     Ok(match kind {
@@ -237,6 +240,10 @@ pub(crate) fn bodies(kind: MailKind, m: &View<'_>) -> Result<(String, String), a
         MailKind::ClientReminder => (
             ClientReminderText { m }.render()?,
             ClientReminderHtml { m }.render()?,
+        ),
+        MailKind::OwnerClientUnreachable => (
+            OwnerClientUnreachableText { m }.render()?,
+            OwnerClientUnreachableHtml { m }.render()?,
         ),
     })
 }

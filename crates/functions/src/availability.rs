@@ -179,16 +179,21 @@ pub(crate) fn default_to(from: NaiveDate) -> Result<NaiveDate, ApiError> {
 }
 
 pub(crate) fn check_range(from: NaiveDate, to: NaiveDate) -> Result<(), ApiError> {
+    check_span(from, to, MAX_RANGE_DAYS)
+}
+
+/// [`check_range`] with another longest span (`GET /stats` takes a year).
+pub(crate) fn check_span(from: NaiveDate, to: NaiveDate, max_days: u64) -> Result<(), ApiError> {
     if to < from {
         return Err(ApiError::invalid_fields(&[FieldError::new(
             "to",
             "must not be before `from`",
         )]));
     }
-    if (to - from).num_days() >= MAX_RANGE_DAYS as i64 {
+    if (to - from).num_days() >= max_days as i64 {
         return Err(ApiError::invalid_fields(&[FieldError::new(
             "to",
-            format!("the range may span at most {MAX_RANGE_DAYS} days"),
+            format!("the range may span at most {max_days} days"),
         )]));
     }
     Ok(())

@@ -4,6 +4,7 @@
 
 pub mod availability;
 pub mod book_slot;
+pub mod calendar_feed;
 mod delivery;
 pub use delivery::DELIVERY_BUDGET;
 pub mod email_relay;
@@ -13,9 +14,11 @@ pub mod integrations;
 pub mod job_transitions;
 pub mod manage_booking;
 pub mod owner_calendar;
+pub mod owner_insights;
 pub mod owner_routes;
 mod post_response;
 pub mod webhook_delivery;
+pub mod ses_feedback;
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -1,12 +1,15 @@
 //! The owner's day at size: a tenant with a year of data (15,000 jobs, 40 a day, each with its
 //! booking in the history and a sent mail), read and changed through the real handlers by one
 //! warm container — `GET /jobs` for a month (default page), `GET /jobs/{id}`, a start, a
-//! cancellation (with its mail) — beside a booking into the same tenant and the floor, in the
-//! same run.
+//! cancellation (with its mail), `GET /stats` over the year — beside a booking into the same
+//! tenant and the floor, in the same run; and a calendar feed of 1,000 events (another tenant,
+//! 25 days of 40 jobs), read by a calendar app's `GET /calendar/{token}`.
 
 use std::time::Instant;
 
-use booking_functions::{Deps, book_slot, job_transitions, owner_calendar};
+use booking_functions::{
+    Deps, book_slot, calendar_feed, job_transitions, owner_calendar, owner_insights,
+};
 use booking_repository::diesel_async::RunQueryDsl;
 use booking_test_support::load;
 use booking_test_support::token::{TEST_SECRET, owner_token};
@@ -77,9 +80,12 @@ pub(crate) fn http_request(
     world::request(&event)
 }
 
-/// The tenant: wide hours, room for its 40 jobs a day, a year of them from today on.
-async fn seed(world: &World) -> Result<(Uuid, Uuid, Vec<String>)> {
-    let mut definition = world::wide_calendar("owner-day")?;
+/// Events in the measured calendar feed.
+pub const FEED_EVENTS: i32 = 1_000;
+
+/// The tenant `slug`: wide hours, room for its 40 jobs a day, `jobs` of them from today on.
+async fn seed(world: &World, slug: &str, jobs: i32) -> Result<(Uuid, Uuid, Vec<String>)> {
+    let mut definition = world::wide_calendar(slug)?;
     definition.settings.max_bookings_per_slot = 50;
     let loaded = load(&world.db, &definition).await;
     let service_id = booking_test_support::service(&loaded, "session");
@@ -92,10 +98,11 @@ async fn seed(world: &World) -> Result<(Uuid, Uuid, Vec<String>)> {
     let mut conn = world.db.connection().await;
     diesel::sql_query(
         "INSERT INTO contacts (tenant_id, email, name) \
-         SELECT $1, 'regular' || g || '@owner-day.example', 'Regular ' || g \
+         SELECT $1, 'regular' || g || '@' || $2 || '.example', 'Regular ' || g \
          FROM generate_series(1, 2000) g",
     )
     .bind::<SqlUuid, _>(tenant_id)
+    .bind::<diesel::sql_types::Text, _>(slug)
     .execute(&mut conn)
     .await?;
     // 40 a day, 06:00–22:00 local (a 24-minute grid), 30 minutes each.
@@ -112,7 +119,7 @@ async fn seed(world: &World) -> Result<(Uuid, Uuid, Vec<String>)> {
     .bind::<SqlUuid, _>(tenant_id)
     .bind::<SqlUuid, _>(service_id)
     .bind::<Timestamptz, _>(origin)
-    .bind::<Integer, _>(JOBS)
+    .bind::<Integer, _>(jobs)
     .bind::<Integer, _>(JOBS_PER_DAY)
     .execute(&mut conn)
     .await?;
@@ -156,6 +163,81 @@ async fn seed(world: &World) -> Result<(Uuid, Uuid, Vec<String>)> {
     ))
 }
 
+/// A calendar app reading a feed of [`FEED_EVENTS`] events (a tenant of its own).
+async fn feed(world: &World, requests: usize, report: &mut Report) -> Result<()> {
+    let (tenant_id, _, _) = seed(world, "feed", FEED_EVENTS).await?;
+    let mut deps = owner_container(world)?;
+    // The per-feed limit is counted (its statement is part of the cost), never reached.
+    deps.config.manage_rate_limit_per_minute = 1_000_000;
+    let token = owner_token(tenant_id, 24 * 3600);
+    let created = owner_insights::handle(
+        &deps,
+        owner_request(
+            "POST",
+            "/calendar-feeds",
+            "/calendar-feeds",
+            Value::Null,
+            &[],
+            "",
+            &token,
+        )?,
+    )
+    .await;
+    let body: Value = match created.body() {
+        lambda_http::Body::Text(text) => serde_json::from_str(text)?,
+        _ => Value::Null,
+    };
+    let feed_token = body["url"]
+        .as_str()
+        .and_then(|url| url.rsplit('/').next())
+        .ok_or_else(|| format!("POST /calendar-feeds answered {}: {body}", created.status()))?
+        .to_owned();
+    let read = || {
+        let event = OWNER_EVENT
+            .replace("ROUTE_KEY", "GET /calendar/{feedToken}")
+            .replace("RAW_PATH", &format!("/calendar/{feed_token}"))
+            .replace("METHOD", "GET")
+            .replace("RAW_QUERY", "\"\"")
+            .replace(
+                "\"queryStringParameters\": QUERY",
+                "\"queryStringParameters\": null",
+            )
+            .replace(
+                "PATH_PARAMETERS",
+                &json!({ "feedToken": feed_token }).to_string(),
+            )
+            .replace("AUTHORIZER", "null")
+            .replace("HEADERS", "")
+            .replace("BODY", "\"\"");
+        world::request(&event)
+    };
+    let first = calendar_feed::handle(&deps, read()?).await;
+    let events = match first.body() {
+        lambda_http::Body::Text(text) => text.matches("BEGIN:VEVENT").count(),
+        _ => 0,
+    };
+    if first.status() != 200 || events != FEED_EVENTS as usize {
+        return Err(format!("the feed answered {} with {events} events", first.status()).into());
+    }
+    for _ in 0..10.min(requests) {
+        calendar_feed::handle(&deps, read()?).await;
+    }
+    let samples = measure(requests, |_| async {
+        Ok(calendar_feed::handle(&deps, read()?)
+            .await
+            .status()
+            .as_u16())
+    })
+    .await?;
+    report.latency(
+        "public: GET /calendar/{token}, 1,000 events",
+        1,
+        &samples,
+        json!({"section": "owner", "events": events}),
+    )?;
+    Ok(())
+}
+
 /// One warm container that owner tokens open (a local secret, as `scripts/dev` has it).
 fn owner_container(world: &World) -> Result<Deps> {
     let mut deps = world.container()?;
@@ -183,7 +265,7 @@ pub async fn run(world: &World, requests: usize, report: &mut Report) -> Result<
     println!(
         "-- the owner's day: one tenant, {JOBS} jobs ({JOBS_PER_DAY} a day for a year), one warm container"
     );
-    let (tenant_id, service_id, changeable) = seed(world).await?;
+    let (tenant_id, service_id, changeable) = seed(world, "owner-day", JOBS).await?;
     let mut conn = world.db.connection().await;
     diesel::sql_query(
         "CREATE TABLE IF NOT EXISTS bench_floor (id bigserial PRIMARY KEY, payload text NOT NULL)",
@@ -267,6 +349,44 @@ pub async fn run(world: &World, requests: usize, report: &mut Report) -> Result<
         &samples,
         json!({"section": "owner", "jobs_in_tenant": JOBS}),
     )?;
+
+    // The year's statistics (every job of the tenant starts in it).
+    let year_end = world::today()
+        .checked_add_days(Days::new(364))
+        .unwrap_or_else(world::today)
+        .to_string();
+    let year = || {
+        owner_request(
+            "GET",
+            "/stats",
+            "/stats",
+            Value::Null,
+            &[("from", &from), ("to", &year_end)],
+            "",
+            &token,
+        )
+    };
+    let first = owner_insights::handle(&deps, year()?).await;
+    if first.status() != 200 {
+        return Err(format!("GET /stats answered {}", first.status()).into());
+    }
+    for _ in 0..warm {
+        owner_insights::handle(&deps, year()?).await;
+    }
+    let samples = measure(requests, |_| async {
+        Ok(owner_insights::handle(&deps, year()?)
+            .await
+            .status()
+            .as_u16())
+    })
+    .await?;
+    report.latency(
+        "owner: GET /stats, a year",
+        1,
+        &samples,
+        json!({"section": "owner", "jobs_in_tenant": JOBS, "jobs_in_range": JOBS}),
+    )?;
+    feed(world, requests, report).await?;
 
     // Changes: distinct jobs, each changed once.
     let (starts, cancels) = changeable.split_at(changeable.len() / 2);

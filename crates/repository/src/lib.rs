@@ -6,6 +6,7 @@
 //! statement ("weekly hours", "job insert", …): off in the functions (their logs stop at `info`),
 //! collected by `booking-load` to label the statements of its profile and plans.
 
+pub mod calendar_feeds;
 pub mod catalog;
 pub mod changes;
 pub mod contacts;
@@ -21,6 +22,8 @@ pub mod rate_limit;
 pub mod reminders;
 pub mod schema;
 pub mod staff;
+pub mod stats;
+pub mod suppressions;
 pub mod tenant_setup;
 pub mod webhooks;
 

@@ -143,25 +143,70 @@ pub const BOOKING_MAILS_PER_ADDRESS_HOUR: i64 = 5;
 /// sees the others' turns. Taken after the tenant's lock, and nothing is locked after it.
 const LOCK_RECIPIENT: &str = "SELECT pg_advisory_xact_lock(hashtextextended(lower($1), 0))";
 
+/// Whether the client mail `emails` (a row of that table) goes to an address on its tenant's
+/// suppression list ([`crate::suppressions`]); `$kinds` is the array parameter of the client
+/// kinds. The one test of suppression: every lease — [`claim_due`] and a new booking's
+/// mails leased at insert — applies it, and nothing is sent without a lease.
+macro_rules! suppressed {
+    ($kinds:literal) => {
+        concat!(
+            "(emails.kind = ANY(",
+            $kinds,
+            ") AND EXISTS (",
+            "SELECT 1 FROM jobs JOIN contacts ON contacts.id = jobs.contact_id ",
+            "JOIN suppressions ON suppressions.tenant_id = jobs.tenant_id ",
+            "AND suppressions.address_hash = sha256(convert_to(lower(contacts.email), 'UTF8')) ",
+            "WHERE jobs.id = emails.job_id))"
+        )
+    };
+}
+
+/// Queues the owner's notice for the jobs of the rows of `$rows` whose status is `suppressed`
+/// (once per job: the notice has no event, so the unique (coalesce(event_id, job_id), kind)
+/// index lets one exist per job); due at `$now`.
+macro_rules! tell_owner {
+    ($rows:literal, $now:literal) => {
+        concat!(
+            "told AS (INSERT INTO emails (tenant_id, job_id, kind, next_attempt_at, created_at) ",
+            "SELECT DISTINCT tenant_id, job_id, 'owner-client-unreachable', ",
+            $now,
+            "::timestamptz, ",
+            $now,
+            "::timestamptz FROM ",
+            $rows,
+            " WHERE status = 'suppressed' ON CONFLICT DO NOTHING)"
+        )
+    };
+}
+
 /// Takes the client mail's turn — the earliest time at or after `now` leaving fewer than
 /// [`BOOKING_MAILS_PER_ADDRESS_HOUR`] turns of the address in the hour before — and records
 /// the mails: the client mail leased when its turn is now, else waiting for it; the others
-/// leased. The address is kept only as a hash.
-const ENQUEUE_BOOKING: &str = "\
-    WITH recipient AS (SELECT sha256(convert_to(lower($1), 'UTF8')) AS key), \
-    turn AS ( \
-        INSERT INTO mail_recipient_turns (recipient, due_at) \
-        SELECT key, greatest($2, coalesce(( \
-            SELECT due_at + interval '1 hour' FROM mail_recipient_turns \
-            WHERE mail_recipient_turns.recipient = recipient.key \
-            ORDER BY due_at DESC OFFSET $3 - 1 LIMIT 1), $2)) \
-        FROM recipient RETURNING due_at) \
-    INSERT INTO emails (id, tenant_id, job_id, kind, attempts, next_attempt_at, created_at) \
-    SELECT mail.id, $4, $5, mail.kind, \
-        CASE WHEN mail.capped AND turn.due_at > $2 THEN 0 ELSE 1 END, \
-        CASE WHEN mail.capped AND turn.due_at > $2 THEN turn.due_at ELSE $6 END, $2 \
-    FROM unnest($7::uuid[], $8::text[], $9::bool[]) AS mail(id, kind, capped) CROSS JOIN turn \
-    RETURNING id, tenant_id, job_id, kind, attempts";
+/// leased. The address is kept only as a hash. A client mail to a suppressed address is
+/// recorded `suppressed` (never leased), and the owner's notice queued.
+const ENQUEUE_BOOKING: &str = concat!(
+    "WITH recipient AS (SELECT sha256(convert_to(lower($1), 'UTF8')) AS key), ",
+    "barred AS (SELECT EXISTS (SELECT 1 FROM suppressions, recipient ",
+    "    WHERE suppressions.tenant_id = $4 AND suppressions.address_hash = recipient.key) AS yes), ",
+    "turn AS ( ",
+    "    INSERT INTO mail_recipient_turns (recipient, due_at) ",
+    "    SELECT key, greatest($2, coalesce(( ",
+    "        SELECT due_at + interval '1 hour' FROM mail_recipient_turns ",
+    "        WHERE mail_recipient_turns.recipient = recipient.key ",
+    "        ORDER BY due_at DESC OFFSET $3 - 1 LIMIT 1), $2)) ",
+    "    FROM recipient RETURNING due_at), ",
+    "mails AS ( ",
+    "    INSERT INTO emails (id, tenant_id, job_id, kind, status, attempts, next_attempt_at, created_at) ",
+    "    SELECT mail.id, $4, $5, mail.kind, ",
+    "        CASE WHEN mail.capped AND barred.yes THEN 'suppressed' ELSE 'pending' END, ",
+    "        CASE WHEN mail.capped AND (barred.yes OR turn.due_at > $2) THEN 0 ELSE 1 END, ",
+    "        CASE WHEN mail.capped AND turn.due_at > $2 THEN turn.due_at ELSE $6 END, $2 ",
+    "    FROM unnest($7::uuid[], $8::text[], $9::bool[]) AS mail(id, kind, capped) ",
+    "    CROSS JOIN turn CROSS JOIN barred ",
+    "    RETURNING id, tenant_id, job_id, kind, attempts, status), ",
+    tell_owner!("mails", "$2"),
+    " SELECT id, tenant_id, job_id, kind, attempts FROM mails"
+);
 
 /// [`enqueue`] for a public booking, whose mails the caller sends itself right after commit:
 /// the mails are recorded already leased to it (one attempt, due again after [`LEASE`]), so no
@@ -249,19 +294,36 @@ struct ClaimedRow {
     attempts: i32,
 }
 
-const CLAIM_ANY: &str = "\
-    UPDATE emails SET attempts = emails.attempts + 1, next_attempt_at = $2 \
-    WHERE emails.status = 'pending' AND emails.id IN ( \
-        SELECT id FROM emails WHERE status = 'pending' AND next_attempt_at <= $1 \
-        ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
-    RETURNING id, tenant_id, job_id, kind, attempts";
+/// Leases the due mails `$due` selects: each gets an attempt and a lease until `$2`, except a
+/// client mail to a suppressed address ([`suppressed!`], kinds in `$kinds`), which becomes
+/// `suppressed` (and its job's owner is told, [`tell_owner!`]) instead of being returned.
+macro_rules! claim {
+    ($due:literal, $kinds:literal) => {
+        concat!(
+            "WITH due AS (", $due, "), ",
+            "leased AS (UPDATE emails SET ",
+            "status = CASE WHEN ", suppressed!($kinds), " THEN 'suppressed' ELSE 'pending' END, ",
+            "attempts = CASE WHEN ", suppressed!($kinds), " THEN emails.attempts ELSE emails.attempts + 1 END, ",
+            "next_attempt_at = $2 ",
+            "FROM due WHERE emails.id = due.id AND emails.status = 'pending' ",
+            "RETURNING emails.id, emails.tenant_id, emails.job_id, emails.kind, emails.attempts, emails.status), ",
+            tell_owner!("leased", "$1"),
+            " SELECT id, tenant_id, job_id, kind, attempts FROM leased WHERE status = 'pending'"
+        )
+    };
+}
 
-const CLAIM_FOR_JOB: &str = "\
-    UPDATE emails SET attempts = emails.attempts + 1, next_attempt_at = $2 \
-    WHERE emails.status = 'pending' AND emails.id IN ( \
-        SELECT id FROM emails WHERE status = 'pending' AND next_attempt_at <= $1 AND job_id = $4 \
-        ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
-    RETURNING id, tenant_id, job_id, kind, attempts";
+const CLAIM_ANY: &str = claim!(
+    "SELECT id FROM emails WHERE status = 'pending' AND next_attempt_at <= $1 \
+     ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED",
+    "$4"
+);
+
+const CLAIM_FOR_JOB: &str = claim!(
+    "SELECT id FROM emails WHERE status = 'pending' AND next_attempt_at <= $1 AND job_id = $4 \
+     ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED",
+    "$5"
+);
 
 /// Leases up to `limit` pending mails due at `now` (only `job`'s when given), oldest due
 /// first. Run it outside any transaction: the lease must commit before the mails are sent.
@@ -291,9 +353,16 @@ pub async fn claim_due_on(
     .bind::<Timestamptz, _>(now)
     .bind::<Timestamptz, _>(now + LEASE)
     .bind::<BigInt, _>(limit.max(0));
+    let kinds = crate::suppressions::client_kinds();
     let rows: Vec<ClaimedRow> = match job {
-        Some(job_id) => query.bind::<SqlUuid, _>(job_id).load(&mut conn).await?,
-        None => query.load(&mut conn).await?,
+        Some(job_id) => {
+            query
+                .bind::<SqlUuid, _>(job_id)
+                .bind::<Array<Text>, _>(kinds)
+                .load(&mut conn)
+                .await?
+        }
+        None => query.bind::<Array<Text>, _>(kinds).load(&mut conn).await?,
     };
     rows.into_iter()
         .map(|row| {

@@ -1,6 +1,16 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    calendar_feeds (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        staff_id -> Nullable<Uuid>,
+        token_hash -> Bytea,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     contacts (id) {
         id -> Uuid,
         tenant_id -> Uuid,
@@ -183,6 +193,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    suppressions (tenant_id, address_hash) {
+        tenant_id -> Uuid,
+        address_hash -> Bytea,
+        email -> Nullable<Text>,
+        reason -> Text,
+        at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     tenant_members (issuer, subject) {
         issuer -> Text,
         subject -> Text,
@@ -260,6 +280,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(calendar_feeds -> tenants (tenant_id));
 diesel::joinable!(contacts -> tenants (tenant_id));
 diesel::joinable!(date_overrides -> tenants (tenant_id));
 diesel::joinable!(emails -> job_events (event_id));
@@ -274,6 +295,7 @@ diesel::joinable!(jobs -> staff (staff_id));
 diesel::joinable!(jobs -> tenants (tenant_id));
 diesel::joinable!(services -> tenants (tenant_id));
 diesel::joinable!(staff -> tenants (tenant_id));
+diesel::joinable!(suppressions -> tenants (tenant_id));
 diesel::joinable!(tenant_members -> tenants (tenant_id));
 diesel::joinable!(webhook_deliveries -> webhook_events (event_id));
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
@@ -281,6 +303,7 @@ diesel::joinable!(webhooks -> tenants (tenant_id));
 diesel::joinable!(working_hours -> tenants (tenant_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    calendar_feeds,
     contacts,
     date_overrides,
     emails,
@@ -295,6 +318,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     staff_date_overrides,
     staff_services,
     staff_working_hours,
+    suppressions,
     tenant_members,
     tenants,
     webhook_deliveries,

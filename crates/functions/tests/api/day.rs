@@ -11,30 +11,6 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-/// A Python that has `icalendar`: `ICS_PYTHON`, else the active venv's, else the repo's `.venv`
-/// (scripts/lib.sh installs it there).
-fn python() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let candidates = [
-        std::env::var_os("ICS_PYTHON").map(PathBuf::from),
-        std::env::var_os("VIRTUAL_ENV").map(|venv| PathBuf::from(venv).join("bin/python3")),
-        Some(root.join(".venv/bin/python3")),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|python| {
-            Command::new(python)
-                .args(["-c", "import icalendar"])
-                .output()
-                .is_ok_and(|out| out.status.success())
-        })
-        .expect(
-            "a Python with the icalendar package: run through scripts/test (it installs it in \
-             .venv), or set ICS_PYTHON",
-        )
-}
-
 /// Each `.ics` read by scripts/ics_check.py.
 fn read_with_python(calendars: &[String]) -> Vec<Value> {
     let dir = std::env::temp_dir().join(format!("ics-check-{}", uuid::Uuid::new_v4().simple()));
@@ -49,7 +25,7 @@ fn read_with_python(calendars: &[String]) -> Vec<Value> {
         })
         .collect();
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/ics_check.py");
-    let out = Command::new(python())
+    let out = Command::new(python_with_icalendar())
         .arg(script)
         .args(&files)
         .output()

@@ -8,8 +8,8 @@ use booking_domain::BookingSettings;
 use booking_edge::Config;
 use booking_email::Mailer;
 use booking_functions::{
-    Clock, Deps, availability, book_slot, health, integrations, job_transitions, manage_booking,
-    owner_calendar, owner_routes,
+    Clock, Deps, availability, book_slot, calendar_feed, health, integrations, job_transitions,
+    manage_booking, owner_calendar, owner_insights, owner_routes,
 };
 use booking_repository::diesel_async::RunQueryDsl;
 use booking_repository::tenant_setup::LoadedTenant;
@@ -525,10 +525,18 @@ pub enum Route {
     ListWebhooks,
     DeleteWebhook,
     WebhookDeliveries,
+    /// `POST /calendar-feeds`, `DELETE /calendar-feeds/{id}` (owner) and the public
+    /// `GET /calendar/{feedToken}`.
+    CreateFeed,
+    RevokeFeed,
+    Feed,
+    Stats,
+    Suppressions,
+    LiftSuppression,
 }
 
 impl Route {
-    pub const ALL: [Route; 22] = [
+    pub const ALL: [Route; 28] = [
         Route::Availability,
         Route::Book,
         Route::EnterJob,
@@ -551,6 +559,12 @@ impl Route {
         Route::ListWebhooks,
         Route::DeleteWebhook,
         Route::WebhookDeliveries,
+        Route::CreateFeed,
+        Route::RevokeFeed,
+        Route::Feed,
+        Route::Stats,
+        Route::Suppressions,
+        Route::LiftSuppression,
     ];
 
     /// The method as openapi.json spells it.
@@ -564,8 +578,11 @@ impl Route {
             | Route::GetContact
             | Route::ListWebhooks
             | Route::WebhookDeliveries
-            | Route::Manage("view") => "get",
-            Route::DeleteWebhook => "delete",
+            | Route::Manage("view")
+            | Route::Feed
+            | Route::Stats
+            | Route::Suppressions => "get",
+            Route::DeleteWebhook | Route::RevokeFeed | Route::LiftSuppression => "delete",
             _ => "post",
         }
     }
@@ -593,6 +610,12 @@ impl Route {
             Route::RegisterWebhook | Route::ListWebhooks => "/webhooks",
             Route::DeleteWebhook => "/webhooks/{id}",
             Route::WebhookDeliveries => "/webhooks/{id}/deliveries",
+            Route::CreateFeed => "/calendar-feeds",
+            Route::RevokeFeed => "/calendar-feeds/{id}",
+            Route::Feed => "/calendar/{feedToken}",
+            Route::Stats => "/stats",
+            Route::Suppressions => "/suppressions",
+            Route::LiftSuppression => "/suppressions/{email}",
         }
     }
 
@@ -615,6 +638,12 @@ impl Route {
             | Route::ListWebhooks
             | Route::DeleteWebhook
             | Route::WebhookDeliveries => integrations::handle(deps, request).await,
+            Route::CreateFeed
+            | Route::RevokeFeed
+            | Route::Stats
+            | Route::Suppressions
+            | Route::LiftSuppression => owner_insights::handle(deps, request).await,
+            Route::Feed => calendar_feed::handle(deps, request).await,
         };
         deps.settle().await;
         response
@@ -758,6 +787,59 @@ pub trait Api {
             owner_request(None, None, body, auth.into()),
         )
     }
+
+    /// `POST /calendar-feeds` with `body` (empty: none).
+    fn post_calendar_feed<'a>(
+        &self,
+        body: &str,
+        auth: impl Into<Auth<'a>>,
+    ) -> BoxFuture<'_, Reply> {
+        let request = owner_event(
+            "POST",
+            "POST /calendar-feeds",
+            "/calendar-feeds",
+            Value::Null,
+            &[],
+            body,
+            auth.into(),
+            &[],
+        );
+        self.send(Route::CreateFeed, request)
+    }
+
+    /// `DELETE /calendar-feeds/{id}`.
+    fn delete_calendar_feed<'a>(
+        &self,
+        id: &str,
+        auth: impl Into<Auth<'a>>,
+    ) -> BoxFuture<'_, Reply> {
+        let request = owner_event(
+            "DELETE",
+            "DELETE /calendar-feeds/{id}",
+            &format!("/calendar-feeds/{id}"),
+            json!({ "id": id }),
+            &[],
+            "",
+            auth.into(),
+            &[],
+        );
+        self.send(Route::RevokeFeed, request)
+    }
+
+    /// The public `GET /calendar/{token}` with request `headers` (`If-None-Match`).
+    fn get_calendar(&self, token: &str, headers: &[(&str, &str)]) -> BoxFuture<'_, Reply> {
+        let request = owner_event(
+            "GET",
+            "GET /calendar/{feedToken}",
+            &format!("/calendar/{token}"),
+            json!({ "feedToken": token }),
+            &[],
+            "",
+            Auth::None,
+            headers,
+        );
+        self.send(Route::Feed, request)
+    }
 }
 
 impl Api for Deps {
@@ -770,6 +852,31 @@ impl Api for Stack {
     fn deps(&self) -> &Deps {
         &self.deps
     }
+}
+
+/// A Python that has `icalendar`: `ICS_PYTHON`, else the active venv's, else the repo's `.venv`
+/// (scripts/lib.sh installs it there).
+pub fn python_with_icalendar() -> std::path::PathBuf {
+    use std::path::PathBuf;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let candidates = [
+        std::env::var_os("ICS_PYTHON").map(PathBuf::from),
+        std::env::var_os("VIRTUAL_ENV").map(|venv| PathBuf::from(venv).join("bin/python3")),
+        Some(root.join(".venv/bin/python3")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|python| {
+            std::process::Command::new(python)
+                .args(["-c", "import icalendar"])
+                .output()
+                .is_ok_and(|out| out.status.success())
+        })
+        .expect(
+            "a Python with the icalendar package: run through scripts/test (it installs it in \
+             .venv), or set ICS_PYTHON",
+        )
 }
 
 // --- mails -------------------------------------------------------------------------------------
