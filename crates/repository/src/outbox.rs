@@ -70,19 +70,34 @@ fn attempts(value: i32) -> Result<u32, DieselError> {
 /// were new. On a shared connection, to pipeline it with the change's other writes.
 #[tracing::instrument(level = "trace", name = "outbox enqueue (change)", skip_all)]
 pub async fn enqueue(
-    mut conn: &AsyncPgConnection,
+    conn: &AsyncPgConnection,
     tenant_id: Uuid,
     job_id: Uuid,
     event_id: Uuid,
     kinds: &[MailKind],
     now: DateTime<Utc>,
 ) -> QueryResult<usize> {
-    if kinds.is_empty() {
+    let mails: Vec<_> = kinds
+        .iter()
+        .map(|&kind| (tenant_id, job_id, event_id, kind))
+        .collect();
+    enqueue_many(conn, &mails, now).await
+}
+
+/// [`enqueue`] for several changes at once (a batch the relay makes: reminders): each
+/// (tenant, job, history entry, kind) one mail, due at `now`, in one statement.
+#[tracing::instrument(level = "trace", name = "outbox enqueue (batch)", skip_all)]
+pub(crate) async fn enqueue_many(
+    mut conn: &AsyncPgConnection,
+    mails: &[(Uuid, Uuid, Uuid, MailKind)],
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
+    if mails.is_empty() {
         return Ok(0);
     }
-    let rows: Vec<_> = kinds
+    let rows: Vec<_> = mails
         .iter()
-        .map(|kind| {
+        .map(|&(tenant_id, job_id, event_id, kind)| {
             (
                 emails::tenant_id.eq(tenant_id),
                 emails::job_id.eq(job_id),
@@ -98,39 +113,6 @@ pub async fn enqueue(
         .values(&rows)
         .on_conflict_do_nothing()
         .execute(&mut conn)
-        .await
-}
-
-/// Records a mail of `kind` for each of the changes `events` (tenant, job, history entry), due at
-/// `now`, in one statement: for changes the relay makes in a batch (reminders). As for
-/// [`enqueue`], a change never gets the same kind twice.
-#[tracing::instrument(level = "trace", name = "outbox enqueue (batch)", skip_all)]
-pub(crate) async fn enqueue_for_events(
-    conn: &mut AsyncPgConnection,
-    events: &[(Uuid, Uuid, Uuid)],
-    kind: MailKind,
-    now: DateTime<Utc>,
-) -> QueryResult<usize> {
-    let rows: Vec<_> = events
-        .iter()
-        .map(|&(tenant_id, job_id, event_id)| {
-            (
-                emails::tenant_id.eq(tenant_id),
-                emails::job_id.eq(job_id),
-                emails::event_id.eq(event_id),
-                emails::kind.eq(kind.as_str()),
-                emails::next_attempt_at.eq(now),
-                emails::created_at.eq(now),
-            )
-        })
-        .collect();
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    diesel::insert_into(emails::table)
-        .values(&rows)
-        .on_conflict_do_nothing()
-        .execute(conn)
         .await
 }
 

@@ -525,3 +525,26 @@ async fn the_client_routes_limit_each_address_and_a_refused_change_changes_nothi
     // Another address has its own allowance.
     assert_eq!(from("198.51.100.2:1", Some("cancel"), "").await.status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn new_offsets_in_the_tenant_file_re_arm_the_future_jobs() {
+    let stack = Stack::default().await;
+    let (job, _) = booked(&stack.deps, &stack, week_ahead(), "offsets@example.com").await;
+    let settings = BookingSettings {
+        reminder_minutes_before: booking_domain::ReminderOffsets::parse(&[60, 2880]).unwrap(),
+        ..BookingSettings::default()
+    };
+    booking_test_support::load(&stack.db, &booking_test_support::salon("fifi", settings)).await;
+    let offsets: Vec<i32> = armed(&stack, &job)
+        .await
+        .iter()
+        .map(|r| r.offset_minutes)
+        .collect();
+    assert_eq!(offsets, [2880, 60]);
+    let none = BookingSettings {
+        reminder_minutes_before: booking_domain::ReminderOffsets::none(),
+        ..BookingSettings::default()
+    };
+    booking_test_support::load(&stack.db, &booking_test_support::salon("fifi", none)).await;
+    assert!(armed(&stack, &job).await.is_empty());
+}

@@ -128,16 +128,14 @@ pub async fn remind(
                 .execute(conn)
                 .await?;
         }
-        crate::outbox::enqueue_for_events(
-            conn,
-            &events
-                .iter()
-                .map(|event| (event.tenant_id, event.job_id, event.id))
-                .collect::<Vec<_>>(),
-            MailKind::for_reminder(),
-            now,
-        )
-        .await?;
+        let mails: Vec<_> = events
+            .iter()
+            .map(|event| {
+                let kind = MailKind::for_reminder();
+                (event.tenant_id, event.job_id, event.id, kind)
+            })
+            .collect();
+        crate::outbox::enqueue_many(conn, &mails, now).await?;
         // The rows are locked by this transaction; `taken_at IS NULL` is a second guard.
         diesel::sql_query(
             "UPDATE reminders SET taken_at = $2 WHERE id = ANY($1) AND taken_at IS NULL",
