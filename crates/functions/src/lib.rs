@@ -17,8 +17,8 @@ pub mod owner_calendar;
 pub mod owner_insights;
 pub mod owner_routes;
 mod post_response;
-pub mod webhook_delivery;
 pub mod ses_feedback;
+pub mod webhook_delivery;
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -87,13 +87,12 @@ async fn create_feed(deps: &Deps, request: &Request) -> Result<Response<Body>, A
         fields.finish()?;
         staff_id
     };
-    // TODO(staff merge): check `staff_id` names an active staff member of the tenant (else 404
-    // `staff_not_found`, as API.md has it) once the staff tables are on main; until then any
-    // UUID is accepted and the feed shows that person's jobs — none yet.
     let token = new_token()?;
     let mut conn = deps.connection().await?;
     let owner = caller.owner(&mut conn).await?;
-    let id = calendar_feeds::create(&mut conn, owner.tenant_id, staff_id, &token.digest()).await?;
+    let id = calendar_feeds::create(&mut conn, owner.tenant_id, staff_id, &token.digest())
+        .await?
+        .ok_or_else(ApiError::staff_not_found)?;
     tracing::info!(feed_id = %id, tenant_id = %owner.tenant_id, staff = staff_id.is_some(), "calendar feed created");
     let url = format!("{}/calendar/{}", api_origin(deps, request), token.as_str());
     Ok(json_response(201, &json!({ "id": id, "url": url })))
@@ -187,9 +186,6 @@ async fn statistics(deps: &Deps, request: &Request) -> Result<Response<Body>, Ap
     } else {
         0.0
     };
-    // TODO(staff merge): `byStaff` counts jobs by `jobs.staff_id` once that column exists
-    // (`SELECT staff_id::text, count(*) FROM j WHERE staff_id IS NOT NULL GROUP BY staff_id`
-    // in stats::TOTALS); no job has a person before it.
     Ok(json_response(
         200,
         &json!({
@@ -198,7 +194,7 @@ async fn statistics(deps: &Deps, request: &Request) -> Result<Response<Body>, Ap
             "timeZone": zone.name(),
             "byStatus": totals.by_status,
             "byService": totals.by_service,
-            "byStaff": {},
+            "byStaff": totals.by_staff,
             "cancelledBy": {"client": totals.cancelled_by_client, "owner": totals.cancelled_by_owner},
             "noShowRate": no_show_rate,
             "leadTimeMinutesMedian": totals.lead_time_minutes_median.map(f64::round),

@@ -51,16 +51,27 @@ pub async fn create(
     tenant_id: Uuid,
     staff_id: Option<Uuid>,
     token_digest: &[u8; 32],
-) -> QueryResult<Uuid> {
-    diesel::insert_into(calendar_feeds::table)
-        .values((
-            calendar_feeds::tenant_id.eq(tenant_id),
-            calendar_feeds::staff_id.eq(staff_id),
-            calendar_feeds::token_hash.eq(token_digest.as_slice()),
-        ))
-        .returning(calendar_feeds::id)
-        .get_result(conn)
-        .await
+) -> QueryResult<Option<Uuid>> {
+    // A person's feed only for an active staff member of the tenant (`None` otherwise).
+    diesel::sql_query(
+        "INSERT INTO calendar_feeds (tenant_id, staff_id, token_hash) \
+         SELECT $1, $2, $3 WHERE $2::uuid IS NULL OR EXISTS ( \
+             SELECT 1 FROM staff WHERE staff.tenant_id = $1 AND staff.id = $2 AND staff.active) \
+         RETURNING id",
+    )
+    .bind::<SqlUuid, _>(tenant_id)
+    .bind::<Nullable<SqlUuid>, _>(staff_id)
+    .bind::<Bytea, _>(token_digest.as_slice())
+    .get_result::<CreatedFeed>(conn)
+    .await
+    .optional()
+    .map(|created| created.map(|feed| feed.id))
+}
+
+#[derive(QueryableByName)]
+struct CreatedFeed {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
 }
 
 /// Revokes (deletes) one of the tenant's feeds: its URL answers 404 from now on. `false` when
@@ -155,9 +166,7 @@ pub async fn jobs(
     feed: &Feed,
     now: DateTime<Utc>,
 ) -> QueryResult<Vec<FeedJob>> {
-    // TODO(staff merge): once `jobs.staff_id` exists, a staff feed shows that person's jobs:
-    // replace `$4::uuid IS NULL` with `($4::uuid IS NULL OR jobs.staff_id = $4)`. Until then no
-    // job is assigned to anyone, so a staff member's feed is empty.
+    // A staff member's feed shows that person's jobs only; the tenant's, every job.
     let rows: Vec<FeedJobRow> = diesel::sql_query(
         "SELECT jobs.id, jobs.status, jobs.title, services.name AS service_name, \
                 jobs.client_name, jobs.starts_at, jobs.ends_at, jobs.updated_at, jobs.revision, \
@@ -165,7 +174,7 @@ pub async fn jobs(
          FROM jobs JOIN services ON services.id = jobs.service_id \
          WHERE jobs.tenant_id = $1 AND jobs.starts_at >= $2 AND jobs.starts_at < $3 \
            AND (jobs.status <> 'cancelled' OR jobs.updated_at >= $2) \
-           AND $4::uuid IS NULL \
+           AND ($4::uuid IS NULL OR jobs.staff_id = $4) \
          ORDER BY jobs.starts_at, jobs.id",
     )
     .bind::<SqlUuid, _>(feed.tenant_id)

@@ -29,6 +29,9 @@ pub struct JobTotals {
     /// `{serviceId: n}` over every job.
     #[diesel(sql_type = Jsonb)]
     pub by_service: Value,
+    /// `{staffId: n}` over the jobs assigned to a person.
+    #[diesel(sql_type = Jsonb)]
+    pub by_staff: Value,
     /// Cancellations in the jobs' history by the client, and by an owner.
     #[diesel(sql_type = BigInt)]
     pub cancelled_by_client: i64,
@@ -58,7 +61,7 @@ pub struct JobTotals {
 /// Hour of the week: the Unix epoch began on a Thursday, 72 hours after a Monday's start.
 const TOTALS: &str = "\
     WITH j AS MATERIALIZED ( \
-        SELECT id, service_id, status, source, starts_at, ends_at, created_at FROM jobs \
+        SELECT id, service_id, staff_id, status, source, starts_at, ends_at, created_at FROM jobs \
         WHERE tenant_id = $1 AND starts_at >= $2 AND starts_at < $3), \
     groups AS ( \
         SELECT status, service_id, count(*) AS n, \
@@ -79,6 +82,9 @@ const TOTALS: &str = "\
            FROM (SELECT status, sum(n) AS n FROM groups GROUP BY status) s) AS by_status, \
         (SELECT coalesce(jsonb_object_agg(service_id::text, n), '{}'::jsonb) \
            FROM (SELECT service_id, sum(n) AS n FROM groups GROUP BY service_id) s) AS by_service, \
+        (SELECT coalesce(jsonb_object_agg(staff_id::text, n), '{}'::jsonb) \
+           FROM (SELECT staff_id, count(*) AS n FROM j WHERE staff_id IS NOT NULL \
+                 GROUP BY staff_id) s) AS by_staff, \
         (SELECT by_client FROM cancels) AS cancelled_by_client, \
         (SELECT by_owner FROM cancels) AS cancelled_by_owner, \
         (SELECT coalesce(sum(n), 0)::bigint FROM groups WHERE status = 'completed') AS completed, \

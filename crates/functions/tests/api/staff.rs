@@ -674,3 +674,46 @@ async fn a_clients_move_racing_bookings_of_the_same_person_never_puts_them_above
         .await;
     assert_eq!(at_target, 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_persons_calendar_feed_and_the_stats_follow_each_persons_jobs() {
+    let salon = Salon::new(BookingSettings::default()).await;
+    let stack = &salon.stack;
+    let token = stack.token();
+    let (anas, _) = with_ana(&salon, &ny_text(2026, 12, 7, 10, 0), "a@example.com").await;
+    let ben = stack
+        .post_book(
+            stack.haircut,
+            &body_for(
+                &ny_text(2026, 12, 7, 14, 0),
+                "b@example.com",
+                Some(salon.id("ben")),
+            ),
+        )
+        .await;
+    assert_eq!(ben.status, 201, "{ben}");
+    let created = stack
+        .post_calendar_feed(&json!({"staffId": salon.id("ana")}).to_string(), &token)
+        .await;
+    assert_eq!(created.status, 201, "{created}");
+    let feed_token = created["url"].as_str().unwrap().rsplit('/').next().unwrap();
+    let feed = crate::feeds::read_feed(crate::feeds::text(
+        &stack.get_calendar(feed_token, &[]).await,
+    ));
+    let uids: Vec<&str> = feed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["uid"].as_str().unwrap())
+        .collect();
+    assert_eq!(uids, [format!("{anas}@booking")], "{feed}");
+    let stats = crate::stats::get_stats(
+        stack,
+        &[("from", "2026-12-01"), ("to", "2026-12-31")],
+        Auth::Bearer(&token),
+    )
+    .await;
+    assert_eq!(stats.status, 200, "{stats}");
+    assert_eq!(stats["byStaff"][salon.id("ana").to_string()], 1, "{stats}");
+    assert_eq!(stats["byStaff"][salon.id("ben").to_string()], 1, "{stats}");
+}

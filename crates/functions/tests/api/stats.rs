@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-fn get_stats<'a>(
+pub(crate) fn get_stats<'a>(
     api: &'a impl Api,
     query: &[(&str, &str)],
     auth: Auth<'_>,

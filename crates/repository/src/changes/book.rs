@@ -19,8 +19,8 @@ use crate::guard::{Ask, Locked};
 use crate::jobs::{self, InsertJob, JobRecord, record};
 use crate::outbox::ClaimedMail;
 use crate::rate_limit::{self, RateLimit};
-use crate::staff::{self, JobStaff};
 use crate::reminders::{self, Armed};
+use crate::staff::{self, JobStaff};
 use crate::{guard, idempotency, outbox};
 
 use super::staffed;
