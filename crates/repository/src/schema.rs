@@ -10,6 +10,7 @@ diesel::table! {
         phone -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        erased_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -94,6 +95,7 @@ diesel::table! {
         cancelled_by -> Nullable<Text>,
         revision -> Int4,
         manage_version -> Int4,
+        external_id -> Nullable<Text>,
     }
 }
 
@@ -123,6 +125,18 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    tenant_changes (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        position -> Int8,
+        at -> Timestamptz,
+        actor -> Text,
+        what -> Text,
+        detail -> Jsonb,
     }
 }
 
@@ -179,6 +193,7 @@ diesel::joinable!(jobs -> contacts (contact_id));
 diesel::joinable!(jobs -> services (service_id));
 diesel::joinable!(jobs -> tenants (tenant_id));
 diesel::joinable!(services -> tenants (tenant_id));
+diesel::joinable!(tenant_changes -> tenants (tenant_id));
 diesel::joinable!(tenant_members -> tenants (tenant_id));
 diesel::joinable!(working_hours -> tenants (tenant_id));
 
@@ -192,6 +207,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     mail_recipient_turns,
     rate_limit_windows,
     services,
+    tenant_changes,
     tenant_members,
     tenants,
     working_hours,
