@@ -73,7 +73,9 @@ pub struct JobView<'a> {
 #[derive(Debug, Serialize)]
 pub struct ClientView<'a> {
     name: &'a str,
-    email: &'a str,
+    /// Left out for an erased client (`{"name": "Erased"}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     phone: Option<&'a str>,
 }
@@ -90,8 +92,8 @@ impl<'a> From<&'a JobRecord> for JobView<'a> {
             title: &job.title,
             client: ClientView {
                 name: &job.client_name,
-                email: &job.client_email,
-                phone: job.client_phone.as_deref(),
+                email: (!job.client_erased).then_some(job.client_email.as_str()),
+                phone: job.client_phone.as_deref().filter(|_| !job.client_erased),
             },
             notes: job.notes.as_deref(),
             decline_reason: job.decline_reason.as_deref(),
@@ -254,7 +256,8 @@ pub fn booking(booking: &ClientBooking, now: chrono::DateTime<chrono::Utc>) -> B
 pub struct ContactView<'a> {
     id: Uuid,
     name: &'a str,
-    email: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     phone: Option<&'a str>,
     job_count: i64,
@@ -266,7 +269,7 @@ pub fn contact(contact: &ContactSummary, zone: Tz) -> ContactView<'_> {
     ContactView {
         id: contact.id,
         name: &contact.name,
-        email: &contact.email,
+        email: (!contact.erased).then_some(contact.email.as_str()),
         phone: contact.phone.as_deref(),
         job_count: contact.job_count,
         last_start: contact.last_start.as_ref().map(|t| local_instant(t, zone)),

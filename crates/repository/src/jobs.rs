@@ -27,6 +27,9 @@ pub struct JobRecord {
     pub client_name: String,
     pub client_email: String,
     pub client_phone: Option<String>,
+    /// The client asked to be forgotten: name, phone and notes are placeholders and the address
+    /// is nobody's ([`crate::changes::erase_contact`]); nothing is mailed to it.
+    pub client_erased: bool,
     pub notes: Option<String>,
     pub decline_reason: Option<String>,
     /// For a cancelled job: who cancelled it (`client` or `owner`) and why, if they said.
@@ -74,6 +77,7 @@ pub(crate) struct JobRow {
 #[diesel(table_name = contacts, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct ContactRow {
     email: String,
+    erased_at: Option<DateTime<Utc>>,
 }
 
 impl JobRow {
@@ -96,6 +100,7 @@ pub(crate) fn record(job: JobRow, contact: ContactRow, zone: Tz) -> Result<JobRe
         title: job.title,
         client_name: job.client_name,
         client_email: contact.email,
+        client_erased: contact.erased_at.is_some(),
         client_phone: job.client_phone,
         notes: job.notes,
         decline_reason: job.decline_reason,
@@ -316,7 +321,7 @@ pub(crate) async fn apply_change(
     change: JobChange<'_>,
     actor: &str,
 ) -> QueryResult<JobRecord> {
-    let (row, email): (JobRow, String) = diesel::sql_query(
+    let (row, email, erased_at) = diesel::sql_query(
         "WITH changed AS ( \
              UPDATE jobs SET status = $3, starts_at = $4, ends_at = $5, cancelled_by = $6, \
                  cancel_reason = $7, changed_by = $8, revision = revision + 1, \
@@ -326,7 +331,8 @@ pub(crate) async fn apply_change(
                 changed.starts_at, changed.ends_at, changed.title, changed.notes, \
                 changed.decline_reason, changed.changed_by, changed.created_at, changed.updated_at, \
                 changed.client_name, changed.client_phone, changed.cancel_reason, \
-                changed.cancelled_by, changed.revision, changed.manage_version, contacts.email \
+                changed.cancelled_by, changed.revision, changed.manage_version, contacts.email, \
+                contacts.erased_at \
          FROM changed JOIN contacts ON contacts.id = changed.contact_id",
     )
     .bind::<SqlUuid, _>(job.id)
@@ -340,8 +346,8 @@ pub(crate) async fn apply_change(
     .bind::<diesel::sql_types::Integer, _>(i32::from(change.rotate_link))
     .get_result::<WithEmail>(&mut conn)
     .await
-    .map(|r| (r.job, r.email))?;
-    record(row, ContactRow { email }, job.zone)
+    .map(|r| (r.job, r.email, r.erased_at))?;
+    record(row, ContactRow { email, erased_at }, job.zone)
 }
 
 #[derive(QueryableByName)]
@@ -350,6 +356,8 @@ struct WithEmail {
     job: JobRow,
     #[diesel(sql_type = Text)]
     email: String,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    erased_at: Option<DateTime<Utc>>,
 }
 
 /// A page of the owner's calendar: which jobs, and where the page starts.
@@ -460,4 +468,26 @@ pub async fn client_booking(
         tenant,
         service,
     }))
+}
+
+/// The tenant's active jobs starting at or after `now`, in start order: what a change of the
+/// tenant's hours or zone is judged against.
+pub async fn future_active(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+    zone: Tz,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<JobRecord>> {
+    let rows: Vec<(JobRow, ContactRow)> = jobs::table
+        .inner_join(contacts::table)
+        .filter(jobs::tenant_id.eq(tenant_id))
+        .filter(crate::catalog::active_jobs())
+        .filter(jobs::starts_at.ge(now))
+        .select((JobRow::as_select(), ContactRow::as_select()))
+        .order((jobs::starts_at, jobs::id))
+        .load(conn)
+        .await?;
+    rows.into_iter()
+        .map(|(job, contact)| record(job, contact, zone))
+        .collect()
 }

@@ -19,6 +19,7 @@ pub mod outbox;
 mod pool;
 pub mod rate_limit;
 pub mod schema;
+pub mod setup;
 pub mod tenant_setup;
 
 pub use diesel;

@@ -116,7 +116,7 @@ async fn upsert_tenant(
         .await
 }
 
-async fn replace_hours(
+pub(crate) async fn replace_hours(
     conn: &mut AsyncPgConnection,
     tenant_id: Uuid,
     schedule: &Schedule,
