@@ -25,7 +25,7 @@ pub use schedule::{
     Schedule, ScheduleError, WEEK, WorkingInterval, day_start, format_minute, written_intervals,
 };
 pub use self_service::{ClientChangeRefused, changeable_until, decide_for_client};
-pub use settings::{BookingSettings, SettingsError};
+pub use settings::{BookingSettings, SettingsError, SettingsPatch};
 pub use setup::{Hours, no_longer_fitting, wall_time_moved};
 pub use staff::{
     AssignedPeriod, FreeStaff, StaffCapacity, StaffCapacityError, StaffChoice, StaffHours, StaffId,

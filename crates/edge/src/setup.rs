@@ -9,8 +9,8 @@
 
 use booking_domain::setup::{self as rules, weekday};
 use booking_domain::{
-    BookingSettings, FieldError, MailAddress, Schedule, WEEK, WorkingInterval, display_name,
-    written_intervals,
+    BookingSettings, FieldError, MailAddress, Schedule, SettingsPatch, WEEK, WorkingInterval,
+    display_name, written_intervals,
 };
 use booking_repository::tenant_setup::{ServiceDefinition, TenantDefinition};
 use chrono::{DateTime, NaiveDate, Utc, Weekday};
@@ -107,9 +107,9 @@ fn number(key: &str, value: &Value) -> Result<u32, String> {
         .ok_or_else(|| format!("setting `{key}` must be a whole number of at least 0"))
 }
 
-/// `settings` merged key by key over `base` (the defaults for a new tenant, the tenant's
-/// settings for a `PATCH`), then checked as a whole. An unknown key is refused by name.
-pub fn settings(base: BookingSettings, value: &Value) -> Result<BookingSettings, Vec<FieldError>> {
+/// `settings` as a patch: each key checked by itself (its type, its bounds), an unknown key
+/// refused by name.
+pub fn settings_patch(value: &Value) -> Result<SettingsPatch, Vec<FieldError>> {
     let mut problems = Problems::default();
     let Some(object) = value.as_object() else {
         return Err(vec![FieldError::new(
@@ -117,21 +117,21 @@ pub fn settings(base: BookingSettings, value: &Value) -> Result<BookingSettings,
             "settings must be an object",
         )]);
     };
-    let mut merged = base;
+    let mut patch = SettingsPatch::default();
     for (key, value) in object {
-        let s = &mut merged;
+        let p = &mut patch;
         let set = match key.as_str() {
-            "requireConfirmation" => flag(key, value).map(|v| s.require_confirmation = v),
-            "allowSameDay" => flag(key, value).map(|v| s.allow_same_day = v),
-            "clientCanCancel" => flag(key, value).map(|v| s.client_can_cancel = v),
-            "clientCanReschedule" => flag(key, value).map(|v| s.client_can_reschedule = v),
-            "minNoticeMinutes" => number(key, value).map(|v| s.min_notice_minutes = v),
-            "maxAdvanceDays" => number(key, value).map(|v| s.max_advance_days = v),
-            "maxBookingsPerSlot" => number(key, value).map(|v| s.max_bookings_per_slot = v),
-            "slotIntervalMinutes" => number(key, value).map(|v| s.slot_interval_minutes = v),
-            "bufferBeforeMinutes" => number(key, value).map(|v| s.buffer_before_minutes = v),
-            "bufferAfterMinutes" => number(key, value).map(|v| s.buffer_after_minutes = v),
-            "changeNoticeMinutes" => number(key, value).map(|v| s.change_notice_minutes = v),
+            "requireConfirmation" => flag(key, value).map(|v| p.require_confirmation = Some(v)),
+            "allowSameDay" => flag(key, value).map(|v| p.allow_same_day = Some(v)),
+            "clientCanCancel" => flag(key, value).map(|v| p.client_can_cancel = Some(v)),
+            "clientCanReschedule" => flag(key, value).map(|v| p.client_can_reschedule = Some(v)),
+            "minNoticeMinutes" => number(key, value).map(|v| p.min_notice_minutes = Some(v)),
+            "maxAdvanceDays" => number(key, value).map(|v| p.max_advance_days = Some(v)),
+            "maxBookingsPerSlot" => number(key, value).map(|v| p.max_bookings_per_slot = Some(v)),
+            "slotIntervalMinutes" => number(key, value).map(|v| p.slot_interval_minutes = Some(v)),
+            "bufferBeforeMinutes" => number(key, value).map(|v| p.buffer_before_minutes = Some(v)),
+            "bufferAfterMinutes" => number(key, value).map(|v| p.buffer_after_minutes = Some(v)),
+            "changeNoticeMinutes" => number(key, value).map(|v| p.change_notice_minutes = Some(v)),
             _ => Err(format!(
                 "unknown setting `{key}` (known: {})",
                 SETTING_KEYS.join(", ")
@@ -139,12 +139,25 @@ pub fn settings(base: BookingSettings, value: &Value) -> Result<BookingSettings,
         };
         problems.keep("settings", set);
     }
-    if problems.0.is_empty() {
-        let checked = merged.validate().map_err(|e| e.to_string());
-        let checked = problems.keep("settings", checked);
-        return problems.finish(checked);
+    if !problems.0.is_empty() {
+        return Err(problems.0);
     }
-    Err(problems.0)
+    // Each bound concerns one setting: checked over the defaults, it holds over any base.
+    let checked = patch
+        .apply(BookingSettings::default())
+        .map(|_| patch)
+        .map_err(|e| e.to_string());
+    let checked = problems.keep("settings", checked);
+    problems.finish(checked)
+}
+
+/// `settings` merged key by key over `base` (the defaults for a new tenant, the tenant's
+/// settings for a `PATCH`), then checked.
+pub fn settings(base: BookingSettings, value: &Value) -> Result<BookingSettings, Vec<FieldError>> {
+    let patch = settings_patch(value)?;
+    patch
+        .apply(base)
+        .map_err(|e| vec![FieldError::new("settings", e.to_string())])
 }
 
 /// One day's intervals, `[["09:00", "12:00"], ["13:00", "17:00"]]`: each a pair of times, in
@@ -349,15 +362,12 @@ pub struct TenantPatch {
     pub name: Option<String>,
     pub notification_email: Option<String>,
     pub zone: Option<Tz>,
-    pub settings: Option<BookingSettings>,
+    pub settings: Option<SettingsPatch>,
 }
 
-/// `{"name"?, "notificationEmail"?, "timeZone"?, "settings"?}`, the settings merged over
-/// `current`.
-pub fn tenant_patch(
-    value: &Value,
-    current: BookingSettings,
-) -> Result<TenantPatch, Vec<FieldError>> {
+/// `{"name"?, "notificationEmail"?, "timeZone"?, "settings"?}` (the settings as a patch,
+/// applied under the tenant guard).
+pub fn tenant_patch(value: &Value) -> Result<TenantPatch, Vec<FieldError>> {
     let Some(object) = value.as_object() else {
         return Err(vec![FieldError::new("body", "must be a JSON object")]);
     };
@@ -374,7 +384,7 @@ pub fn tenant_patch(
         notification_email: field("notificationEmail")
             .and_then(|v| problems.keep("notificationEmail", notification_email(v))),
         zone: field("timeZone").and_then(|v| problems.keep("timeZone", time_zone(v))),
-        settings: field("settings").and_then(|v| problems.keep_all(settings(current, v))),
+        settings: field("settings").and_then(|v| problems.keep_all(settings_patch(v))),
     };
     problems.finish(Some(patch))
 }
@@ -598,7 +608,6 @@ mod tests {
     fn a_patch_reports_every_bad_field_at_once() {
         let errors = messages(tenant_patch(
             &json!({"timeZone": "Mars/Olympus", "notificationEmail": "owner", "slug": "x"}),
-            BookingSettings::default(),
         ));
         assert_eq!(errors.len(), 3, "{errors:?}");
         assert!(

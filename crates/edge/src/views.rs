@@ -275,3 +275,70 @@ pub fn contact(contact: &ContactSummary, zone: Tz) -> ContactView<'_> {
         last_start: contact.last_start.as_ref().map(|t| local_instant(t, zone)),
     }
 }
+
+/// A service as the owner's setup shows it.
+pub fn service(service: &booking_repository::catalog::Service) -> serde_json::Value {
+    serde_json::json!({
+        "id": service.id,
+        "slug": service.slug,
+        "name": service.name,
+        "durationMinutes": service.duration_minutes,
+        "active": service.active,
+    })
+}
+
+/// The tenant as its tenant file (API.md "Tenant setup"), with its id and its services' ids.
+pub fn tenant_setup(setup: &booking_repository::setup::TenantSetup) -> serde_json::Value {
+    let tenant = &setup.tenant;
+    serde_json::json!({
+        "id": tenant.id,
+        "slug": tenant.slug,
+        "name": tenant.name,
+        "timeZone": tenant.zone.name(),
+        "notificationEmail": tenant.notification_email,
+        "settings": crate::setup::written_settings(&tenant.settings),
+        "workingHours": crate::setup::written_week(&setup.schedule),
+        "dateOverrides": crate::setup::written_overrides(&setup.schedule),
+        "services": setup.services.iter().map(service).collect::<Vec<_>>(),
+    })
+}
+
+/// A change of the setup: the changed object under its name (`tenant`, `service`), the future
+/// jobs that no longer fit the hours, and those whose local wall time moved with the zone.
+pub fn setup_change<T>(
+    name: &str,
+    changed: &booking_repository::setup::Changed<T>,
+    view: impl Fn(&T) -> serde_json::Value,
+) -> serde_json::Value {
+    let mut body = serde_json::Map::new();
+    body.insert(name.to_owned(), view(&changed.value));
+    body.insert(
+        "outsideHours".to_owned(),
+        serde_json::json!(changed.outside_hours.iter().map(job).collect::<Vec<_>>()),
+    );
+    body.insert(
+        "wallTimeChanged".to_owned(),
+        serde_json::json!(
+            changed
+                .wall_time_changed
+                .iter()
+                .map(job)
+                .collect::<Vec<_>>()
+        ),
+    );
+    serde_json::Value::Object(body)
+}
+
+/// One entry of the tenant's audit list.
+pub fn tenant_change(
+    change: &booking_repository::setup::TenantChange,
+    zone: Tz,
+) -> serde_json::Value {
+    serde_json::json!({
+        "id": change.id,
+        "at": local_instant(&change.at, zone),
+        "actor": change.actor,
+        "what": change.what,
+        "detail": change.detail,
+    })
+}

@@ -4,6 +4,8 @@
 
 pub mod availability;
 pub mod book_slot;
+pub mod business_setup;
+pub mod contact_data;
 mod delivery;
 pub use delivery::DELIVERY_BUDGET;
 pub mod email_relay;

@@ -11,7 +11,7 @@
 //! cache anywhere), so the request after a change's commit sees it.
 
 use booking_domain::{
-    BookingSettings, Hours, Schedule, WorkingInterval, no_longer_fitting, wall_time_moved,
+    Hours, Schedule, SettingsPatch, WorkingInterval, no_longer_fitting, wall_time_moved,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -64,6 +64,9 @@ pub enum SetupError {
     /// Another service of the tenant has this slug.
     #[error("service slug `{0}` is taken")]
     SlugTaken(String),
+    /// Cannot happen for a patch the edge checked (each bound is on one setting alone).
+    #[error(transparent)]
+    InvalidSettings(booking_domain::SettingsError),
     #[error(transparent)]
     Database(#[from] DieselError),
 }
@@ -74,7 +77,8 @@ pub struct TenantEdit {
     pub name: Option<String>,
     pub notification_email: Option<String>,
     pub zone: Option<Tz>,
-    pub settings: Option<BookingSettings>,
+    /// Applied to the settings as they are under the guard.
+    pub settings: Option<SettingsPatch>,
 }
 
 /// What a `PATCH /services/{id}` sets (absent: unchanged).
@@ -211,7 +215,12 @@ pub async fn edit_tenant(
     conn.transaction::<_, SetupError, _>(async move |conn| {
         let before = begin(conn, change.tenant_id).await?;
         let current = &before.tenant;
-        let s = edit.settings.unwrap_or(current.settings);
+        let s = match &edit.settings {
+            Some(patch) => patch
+                .apply(current.settings)
+                .map_err(SetupError::InvalidSettings)?,
+            None => current.settings,
+        };
         diesel::update(tenants::table.find(change.tenant_id))
             .set((
                 tenants::name.eq(edit.name.as_deref().unwrap_or(&current.name)),

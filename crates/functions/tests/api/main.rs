@@ -4,6 +4,7 @@
 
 mod availability;
 mod booking;
+mod business;
 mod calendar;
 mod contract;
 mod day;

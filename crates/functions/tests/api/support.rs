@@ -8,8 +8,8 @@ use booking_domain::BookingSettings;
 use booking_edge::Config;
 use booking_email::Mailer;
 use booking_functions::{
-    Clock, Deps, availability, book_slot, health, job_transitions, manage_booking, owner_calendar,
-    owner_routes,
+    Clock, Deps, availability, book_slot, business_setup, contact_data, health, job_transitions,
+    manage_booking, owner_calendar, owner_routes,
 };
 use booking_repository::diesel_async::RunQueryDsl;
 use booking_repository::tenant_setup::LoadedTenant;
@@ -521,10 +521,28 @@ pub enum Route {
     /// The client's `GET /bookings/{token}` (`"view"`) and `POST /bookings/{token}/{action}`
     /// for cancel and reschedule.
     Manage(&'static str),
+    /// Running the business and a client's data: a method and a path of openapi.json
+    /// (`business-setup`, `contact-data`).
+    Owner(&'static str, &'static str),
 }
 
+/// The routes of `business-setup` and `contact-data`, as openapi.json spells them.
+pub const SETUP_ROUTES: [Route; 11] = [
+    Route::Owner("get", "/tenant"),
+    Route::Owner("patch", "/tenant"),
+    Route::Owner("put", "/tenant/working-hours"),
+    Route::Owner("put", "/tenant/date-overrides/{date}"),
+    Route::Owner("delete", "/tenant/date-overrides/{date}"),
+    Route::Owner("get", "/tenant/changes"),
+    Route::Owner("get", "/services"),
+    Route::Owner("post", "/services"),
+    Route::Owner("patch", "/services/{serviceId}"),
+    Route::Owner("get", "/contacts/{contactId}/export"),
+    Route::Owner("delete", "/contacts/{contactId}"),
+];
+
 impl Route {
-    pub const ALL: [Route; 18] = [
+    pub const ALL: [Route; 29] = [
         Route::Availability,
         Route::Book,
         Route::EnterJob,
@@ -543,11 +561,23 @@ impl Route {
         Route::Manage("view"),
         Route::Manage("cancel"),
         Route::Manage("reschedule"),
+        SETUP_ROUTES[0],
+        SETUP_ROUTES[1],
+        SETUP_ROUTES[2],
+        SETUP_ROUTES[3],
+        SETUP_ROUTES[4],
+        SETUP_ROUTES[5],
+        SETUP_ROUTES[6],
+        SETUP_ROUTES[7],
+        SETUP_ROUTES[8],
+        SETUP_ROUTES[9],
+        SETUP_ROUTES[10],
     ];
 
     /// The method as openapi.json spells it.
     pub fn method(self) -> &'static str {
         match self {
+            Route::Owner(method, _) => method,
             Route::Availability
             | Route::Health
             | Route::ListJobs
@@ -561,6 +591,7 @@ impl Route {
 
     pub fn path(self) -> &'static str {
         match self {
+            Route::Owner(_, path) => path,
             Route::Availability => "/services/{serviceId}/availability",
             Route::Book => "/services/{serviceId}/book",
             Route::EnterJob => "/jobs",
@@ -597,6 +628,10 @@ impl Route {
             }
             Route::Transition(_) => job_transitions::handle(deps, request).await,
             Route::Manage(_) => manage_booking::handle(deps, request).await,
+            Route::Owner(_, path) if path.starts_with("/contacts") => {
+                contact_data::handle(deps, request).await
+            }
+            Route::Owner(..) => business_setup::handle(deps, request).await,
         };
         deps.settle().await;
         response
@@ -734,6 +769,30 @@ pub trait Api {
     }
 
     /// `POST /jobs` (a hand-entered job) with `body`.
+    /// A route of `business-setup` or `contact-data`: `method` and `route` as openapi.json
+    /// spells them, `path` the request's, `params` its path parameters.
+    fn owner_send<'a>(
+        &self,
+        (method, route): (&'static str, &'static str),
+        path: &str,
+        params: Value,
+        query: &[(&str, &str)],
+        body: &str,
+        auth: impl Into<Auth<'a>>,
+    ) -> BoxFuture<'_, Reply> {
+        let request = owner_event(
+            &method.to_ascii_uppercase(),
+            &format!("{} {route}", method.to_ascii_uppercase()),
+            path,
+            params,
+            query,
+            body,
+            auth.into(),
+            &[],
+        );
+        self.send(Route::Owner(method, route), request)
+    }
+
     fn post_job<'a>(&self, body: &str, auth: impl Into<Auth<'a>>) -> BoxFuture<'_, Reply> {
         self.send(
             Route::EnterJob,
