@@ -135,7 +135,7 @@ async fn an_owner_sets_up_a_service_hours_and_a_holiday_and_availability_follows
         )
         .await;
     assert_eq!(hours.status, 200, "{hours}");
-    assert_eq!(ids(&hours["outsideHours"]), [booked.clone()]);
+    assert_eq!(ids(&hours["outsideHours"]), std::slice::from_ref(&booked));
     assert_eq!(
         hours["tenant"]["workingHours"],
         json!({"mon": [["13:00", "17:00"]], "tue": [["09:00", "17:00"]]})
@@ -228,6 +228,15 @@ async fn an_owner_sets_up_a_service_hours_and_a_holiday_and_availability_follows
     );
 }
 
+/// A refused request: its route, path, path parameters, body, and what its error says.
+type BadCase = (
+    (&'static str, &'static str),
+    String,
+    Value,
+    &'static str,
+    &'static str,
+);
+
 #[tokio::test]
 async fn bad_setup_values_are_refused_per_field_and_change_nothing() {
     use booking_repository::diesel_async::RunQueryDsl;
@@ -240,7 +249,7 @@ async fn bad_setup_values_are_refused_per_field_and_change_nothing() {
         .await;
     let changes_before = stack.count("tenant_changes").await;
 
-    let cases: Vec<((&str, &str), String, Value, &str, &str)> = vec![
+    let cases: Vec<BadCase> = vec![
         (
             HOURS,
             "/tenant/working-hours".into(),
@@ -405,7 +414,7 @@ async fn a_new_time_zone_keeps_jobs_as_instants_and_names_those_whose_wall_time_
         )
         .await;
     assert_eq!(moved.status, 200, "{moved}");
-    assert_eq!(ids(&moved["wallTimeChanged"]), [job.clone()]);
+    assert_eq!(ids(&moved["wallTimeChanged"]), std::slice::from_ref(&job));
     // The same instant, shown in the new zone: 09:00 Chicago, still inside Monday's hours.
     assert_eq!(
         moved["wallTimeChanged"][0]["start"],
