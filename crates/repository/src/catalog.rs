@@ -428,23 +428,6 @@ pub async fn neighbours(
         .collect())
 }
 
-#[cfg(test)]
-mod tests {
-    use booking_domain::JobStatus;
-
-    #[test]
-    fn the_active_jobs_condition_lists_exactly_the_active_statuses() {
-        let listed: Vec<String> = JobStatus::ACTIVE
-            .iter()
-            .map(|status| format!("'{}'", status.as_str()))
-            .collect();
-        assert_eq!(
-            super::ACTIVE_JOBS,
-            format!("jobs.status IN ({})", listed.join(", "))
-        );
-    }
-}
-
 /// A tenant's whole schedule: its week and every date override (read only: no lock; under the
 /// guard, what the last holder committed).
 pub async fn tenant_schedule(
@@ -484,4 +467,21 @@ pub async fn services_of(
         .load(conn)
         .await?;
     rows.into_iter().map(Service::try_from).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use booking_domain::JobStatus;
+
+    #[test]
+    fn the_active_jobs_condition_lists_exactly_the_active_statuses() {
+        let listed: Vec<String> = JobStatus::ACTIVE
+            .iter()
+            .map(|status| format!("'{}'", status.as_str()))
+            .collect();
+        assert_eq!(
+            super::ACTIVE_JOBS,
+            format!("jobs.status IN ({})", listed.join(", "))
+        );
+    }
 }
