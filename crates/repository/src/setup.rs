@@ -115,13 +115,16 @@ pub async fn read(
 }
 
 /// The hours before the change, read under the guard.
-struct Before {
-    tenant: Tenant,
-    schedule: Schedule,
+pub(crate) struct Before {
+    pub tenant: Tenant,
+    pub schedule: Schedule,
 }
 
 /// The first half of every setup change: the tenant guard, and the hours as they are.
-async fn begin(conn: &mut AsyncPgConnection, tenant_id: Uuid) -> Result<Before, SetupError> {
+pub(crate) async fn begin(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+) -> Result<Before, SetupError> {
     let tenant = guard::tenant(conn, tenant_id)
         .await?
         .ok_or(SetupError::TenantNotFound)?;
@@ -131,7 +134,7 @@ async fn begin(conn: &mut AsyncPgConnection, tenant_id: Uuid) -> Result<Before, 
 
 /// The second half: the setup as the change left it, the jobs it affects, and its entry in
 /// the audit list — in the change's transaction.
-async fn finish(
+pub(crate) async fn finish(
     conn: &mut AsyncPgConnection,
     change: &SetupChange<'_>,
     before: &Before,
@@ -152,7 +155,7 @@ async fn finish(
 
 /// The jobs no longer inside the hours, and (after a change of zone) those shown at another
 /// wall time.
-fn affected(
+pub(crate) fn affected(
     before: &Before,
     after: &TenantSetup,
     booked: Vec<JobRecord>,
