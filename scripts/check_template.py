@@ -6,7 +6,7 @@
   a memory size of 128-256 MB and a log group with retention;
 - every operation of the OpenAPI file (openapi.yaml or openapi.json) has a matching HttpApi event
   and the reverse (skipped, with a note, while there is no such file);
-- routes under /jobs and /contacts carry the JWT authorizer, every other route is public, and the OpenAPI file's
+- routes under /jobs, /contacts and /tenant, and /services and /services/{serviceId}, carry the JWT authorizer, every other route is public, and the OpenAPI file's
   `security` agrees; the functions behind the authorizer (and only they) set AUTH_TRUST_AUTHORIZER=true;
 - the public booking route has its own throttle; a CloudFront distribution in front of the HTTP API
   carries a WAF web ACL with a blocking per-IP rate-based rule, and the public functions know the
@@ -47,7 +47,10 @@ MANAGE_ROUTES = (
     "POST /bookings/{token}/reschedule",
     "GET /calendar/{feedToken}",
 )
-OWNER_PREFIXES = ("/jobs", "/contacts", "/webhooks", "/calendar-feeds", "/stats", "/suppressions")
+OWNER_PREFIXES = ("/jobs", "/contacts", "/webhooks", "/calendar-feeds", "/stats", "/suppressions", "/tenant", "/staff")
+# The owner's routes under /services: the collection and one service (availability and booking,
+# below them, are public).
+OWNER_SERVICE_ROUTES = ("/services", "/services/{serviceId}")
 BOOKING_ROUTE = "POST /services/{serviceId}/book"
 OUTBOX_METRIC = ("Booking", "OutboxOldestPendingSeconds")
 RELAY_SOURCE = "crates/functions/src/bin/email-relay.rs"
@@ -205,7 +208,9 @@ def main(root: Path) -> int:
     problems = []
     for key, (name, authorizer) in sorted(routes.items()):
         path = key.split(" ", 1)[1]
-        owner = any(path == prefix or path.startswith(prefix + "/") for prefix in OWNER_PREFIXES)
+        owner = path in OWNER_SERVICE_ROUTES or any(
+            path == prefix or path.startswith(prefix + "/") for prefix in OWNER_PREFIXES
+        )
         if owner and not authorizer:
             problems.append(f"{key} is an owner route but has no authorizer")
         if owner and authorizer:
@@ -224,7 +229,7 @@ def main(root: Path) -> int:
                 f"{key}: the OpenAPI file says it {'needs' if documented[key] else 'needs no'} token, "
                 f"the template {'requires ' + authorizer if authorizer else 'requires none'}"
             )
-    checks.report("owner routes (/jobs, /contacts, /webhooks) need the JWT authorizer, public routes none", problems)
+    checks.report("owner routes (/jobs, /contacts, /webhooks, /calendar-feeds, /stats, /suppressions, /tenant, /staff, /services[/{serviceId}]) need the JWT authorizer, public routes none", problems)
 
     # Functions behind the authorizer say so; the code trusts authorizer claims only then.
     def env_of(resource: dict) -> dict:

@@ -12,6 +12,7 @@
 //!                                       instant or a YYYY-MM-DD date, UTC)
 //! ```
 
+mod import_file;
 mod tenant_file;
 
 use std::process::ExitCode;
@@ -24,6 +25,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 type Failure = Box<dyn std::error::Error + Send + Sync>;
 
 const USAGE: &str = "usage: booking-admin migrate | tenant load FILE.json | tenant token SLUG \
+                     | tenant import SLUG FILE.csv [--skip-bad] \
                      | tenant member add SLUG --issuer ISS --subject SUB \
                      | tenant member remove --issuer ISS --subject SUB | mail redrive [--since WHEN]";
 
@@ -35,6 +37,8 @@ async fn main() -> ExitCode {
         ["migrate"] => migrate().await,
         ["tenant", "load", file] => load(file).await,
         ["tenant", "token", slug] => token(slug).await,
+        ["tenant", "import", slug, file] => import(slug, file, false).await,
+        ["tenant", "import", slug, file, "--skip-bad"] => import(slug, file, true).await,
         [
             "tenant",
             "member",
@@ -101,6 +105,60 @@ async fn load(file: &str) -> Result<(), Failure> {
 }
 
 /// `--since`: an RFC 3339 instant, or a date (its midnight, UTC).
+/// `tenant import SLUG FILE.csv [--skip-bad]`: one transaction under the tenant guard; prints
+/// a summary of counts a person can check against the old system.
+async fn import(slug: &str, file: &str, skip_bad: bool) -> Result<(), Failure> {
+    use booking_repository::changes::{self, ImportError};
+    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {file}: {e}"))?;
+    let report_bad = |bad: &[(u64, String)]| {
+        for (line, why) in bad {
+            eprintln!("{file}:{line}: {why}");
+        }
+    };
+    let (rows, unreadable) = match import_file::parse(&text) {
+        Ok(rows) => (rows, Vec::new()),
+        Err(bad) if skip_bad => {
+            report_bad(&bad);
+            // Read again, keeping the good rows only.
+            let good = import_file::parse_lenient(&text);
+            (good, bad)
+        }
+        Err(bad) => {
+            report_bad(&bad);
+            return Err(format!(
+                "{} unreadable row(s); nothing imported (--skip-bad skips them)",
+                bad.len()
+            )
+            .into());
+        }
+    };
+    let mut conn = pool()?.get().await?;
+    match changes::import(&mut conn, slug, &rows, skip_bad, Utc::now()).await {
+        Ok(report) => {
+            report_bad(&report.skipped);
+            let summary = serde_json::json!({
+                "rows": rows.len() + unreadable.len(),
+                "imported": report.imported,
+                "alreadyImported": report.already_imported,
+                "skipped": report.skipped.len() + unreadable.len(),
+                "byStatus": report.by_status,
+            });
+            println!("{summary}");
+            Ok(())
+        }
+        Err(ImportError::BadRows(bad)) => {
+            report_bad(&bad);
+            Err(format!(
+                "{} bad row(s); nothing imported (--skip-bad skips them)",
+                bad.len()
+            )
+            .into())
+        }
+        Err(ImportError::TenantNotFound) => Err(format!("no tenant with slug `{slug}`").into()),
+        Err(ImportError::Database(error)) => Err(error.into()),
+    }
+}
+
 fn parse_since(text: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(text)
         .map(|instant| instant.with_timezone(&Utc))

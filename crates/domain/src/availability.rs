@@ -417,6 +417,13 @@ impl<'a> Calendar<'a> {
             .collect()
     }
 
+    /// Whether the session at `start`, buffers included, lies inside one working interval of its
+    /// local date (after overrides), on the slot grid or not: rule 6 alone.
+    pub fn within_hours(&self, start: DateTime<Utc>) -> bool {
+        let date = start.with_timezone(&self.zone).date_naive();
+        self.fits_in(start, date, self.schedule.intervals_on(date), None)
+    }
+
     /// Whether the session at `start`, buffers included, lies inside one of a date's
     /// `intervals`, on their grid or not: tells "not a slot" from "outside working hours".
     pub(crate) fn fits_in(

@@ -69,6 +69,12 @@ fn refuse_format_characters(field: &'static str, value: String) -> Result<String
     Ok(value)
 }
 
+/// A name a business shows (its own, a service's): 1–200 characters on one line. `field` is
+/// the field's name as the API spells it.
+pub fn display_name(field: &'static str, raw: &str) -> Result<String, FieldError> {
+    single_line(field, raw, 1, 200)
+}
+
 macro_rules! text_newtype {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*

@@ -12,22 +12,26 @@ pub mod reminder;
 pub mod schedule;
 pub mod self_service;
 pub mod settings;
+pub mod setup;
 pub mod staff;
 pub mod webhook;
 
 pub use availability::{BookingRejected, Calendar, Occupancy, OccupiedPeriod, Slot, has_room};
 pub use client::{
     ClientEmail, ClientName, DeclineReason, FieldError, IdempotencyKey, JobTitle, MailAddress,
-    Notes, Phone,
+    Notes, Phone, display_name,
 };
 pub use feed_token::FeedToken;
 pub use job::{InvalidTransition, JobAction, JobSource, JobStatus, MOVES, decide};
 pub use mail::{MailContext, MailKind, MailStatus, backoff};
 pub use manage_token::{ManageKey, ManageLink};
 pub use reminder::{ReminderOffsets, still_remindable};
-pub use schedule::{Schedule, ScheduleError, WEEK, WorkingInterval, day_start};
+pub use schedule::{
+    Schedule, ScheduleError, WEEK, WorkingInterval, day_start, format_minute, written_intervals,
+};
 pub use self_service::{ClientChangeRefused, changeable_until, decide_for_client};
-pub use settings::{BookingSettings, SettingsError};
+pub use settings::{BookingSettings, SettingsError, SettingsPatch};
+pub use setup::{Hours, no_longer_fitting, wall_time_moved};
 pub use staff::{
     AssignedPeriod, FreeStaff, StaffCapacity, StaffCapacityError, StaffChoice, StaffHours, StaffId,
     StaffMember, StaffRefusal, StaffedCalendar, StaffedSlot, performed_by_staff,

@@ -26,6 +26,14 @@ pub enum ScheduleError {
         first: String,
         second: String,
     },
+    #[error("working intervals on {day} must be in time order ({second} comes after {first})")]
+    Unordered {
+        day: String,
+        first: String,
+        second: String,
+    },
+    #[error("24:00 can only end a working interval, not start one")]
+    EndOfDayAsStart,
 }
 
 impl WorkingInterval {
@@ -42,7 +50,11 @@ impl WorkingInterval {
 
     /// Parses `["09:00", "17:00"]`-style bounds; `24:00` is accepted as an end.
     pub fn parse(start: &str, end: &str) -> Result<Self, ScheduleError> {
-        Self::from_minutes(parse_minute(start)?, parse_minute(end)?)
+        let start = parse_minute(start)?;
+        if start == MINUTES_PER_DAY {
+            return Err(ScheduleError::EndOfDayAsStart);
+        }
+        Self::from_minutes(start, parse_minute(end)?)
     }
 
     pub fn start_minute(&self) -> u16 {
@@ -92,6 +104,33 @@ pub const WEEK: [Weekday; 7] = [
 
 pub fn format_minute(minute: u16) -> String {
     format!("{:02}:{:02}", minute / 60, minute % 60)
+}
+
+/// A day's intervals as a person wrote them (the tenant file, the setup routes): they must be
+/// in time order and must not overlap (touching is fine: a 12:00 end and a 12:00 start). `day`
+/// names the day in the message.
+pub fn written_intervals(
+    day: &str,
+    intervals: Vec<WorkingInterval>,
+) -> Result<Vec<WorkingInterval>, ScheduleError> {
+    for pair in intervals.windows(2) {
+        let (first, second) = (pair[0], pair[1]);
+        if second.start < first.start {
+            return Err(ScheduleError::Unordered {
+                day: day.to_owned(),
+                first: first.to_string(),
+                second: second.to_string(),
+            });
+        }
+        if second.start < first.end {
+            return Err(ScheduleError::Overlap {
+                day: day.to_owned(),
+                first: first.to_string(),
+                second: second.to_string(),
+            });
+        }
+    }
+    Ok(intervals)
 }
 
 /// The intervals of one day, sorted and disjoint.

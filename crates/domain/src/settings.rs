@@ -116,3 +116,61 @@ impl BookingSettings {
         Ok(self)
     }
 }
+
+/// Some of a tenant's settings, the rest left as they are: what a `PATCH /tenant` (or the
+/// tenant file, over the defaults) says. Applied under the tenant guard to the settings as they
+/// are then, so two owners changing different settings at once both keep their change.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SettingsPatch {
+    pub require_confirmation: Option<bool>,
+    pub allow_same_day: Option<bool>,
+    pub min_notice_minutes: Option<u32>,
+    pub max_advance_days: Option<u32>,
+    pub max_bookings_per_slot: Option<u32>,
+    pub slot_interval_minutes: Option<u32>,
+    pub buffer_before_minutes: Option<u32>,
+    pub buffer_after_minutes: Option<u32>,
+    pub change_notice_minutes: Option<u32>,
+    pub client_can_cancel: Option<bool>,
+    pub client_can_reschedule: Option<bool>,
+    pub reminder_minutes_before: Option<ReminderOffsets>,
+}
+
+impl SettingsPatch {
+    /// `base` with this patch's keys replaced, checked. Every bound of [`BookingSettings::
+    /// validate`] is on one setting alone, so a patch that passes over one valid base passes
+    /// over any.
+    pub fn apply(&self, base: BookingSettings) -> Result<BookingSettings, SettingsError> {
+        BookingSettings {
+            require_confirmation: self
+                .require_confirmation
+                .unwrap_or(base.require_confirmation),
+            allow_same_day: self.allow_same_day.unwrap_or(base.allow_same_day),
+            min_notice_minutes: self.min_notice_minutes.unwrap_or(base.min_notice_minutes),
+            max_advance_days: self.max_advance_days.unwrap_or(base.max_advance_days),
+            max_bookings_per_slot: self
+                .max_bookings_per_slot
+                .unwrap_or(base.max_bookings_per_slot),
+            slot_interval_minutes: self
+                .slot_interval_minutes
+                .unwrap_or(base.slot_interval_minutes),
+            buffer_before_minutes: self
+                .buffer_before_minutes
+                .unwrap_or(base.buffer_before_minutes),
+            buffer_after_minutes: self
+                .buffer_after_minutes
+                .unwrap_or(base.buffer_after_minutes),
+            change_notice_minutes: self
+                .change_notice_minutes
+                .unwrap_or(base.change_notice_minutes),
+            client_can_cancel: self.client_can_cancel.unwrap_or(base.client_can_cancel),
+            client_can_reschedule: self
+                .client_can_reschedule
+                .unwrap_or(base.client_can_reschedule),
+            reminder_minutes_before: self
+                .reminder_minutes_before
+                .unwrap_or(base.reminder_minutes_before),
+        }
+        .validate()
+    }
+}

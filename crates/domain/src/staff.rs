@@ -120,6 +120,20 @@ impl StaffHours {
         &self.own
     }
 
+    /// Their hours as one schedule over the tenant's `tenant`: their own week and overrides, or
+    /// the tenant's week and overrides with theirs on top (what a job of theirs is judged by).
+    pub fn effective(&self, tenant: &Schedule) -> Schedule {
+        if self.own_week {
+            return self.own.clone();
+        }
+        let mut schedule = tenant.clone();
+        for (date, intervals) in self.own.overrides() {
+            // The intervals come from a schedule, so they are already valid.
+            let _ = schedule.set_override(date, intervals.to_vec());
+        }
+        schedule
+    }
+
     /// The person's working intervals on a local date.
     pub fn intervals_on<'s>(
         &'s self,

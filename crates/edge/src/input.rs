@@ -77,8 +77,9 @@ pub fn body_bytes(request: &Request) -> Result<&[u8], ApiError> {
     Ok(bytes)
 }
 
-/// The body as a JSON object. Content types other than JSON are refused.
-pub fn json_object(request: &Request) -> Result<JsonFields, ApiError> {
+/// The body as JSON of any shape (an object, a list). Content types other than JSON are
+/// refused.
+pub fn json_body(request: &Request) -> Result<Value, ApiError> {
     let bytes = body_bytes(request)?;
     if let Some(content_type) = request.headers().get("content-type") {
         let is_json = content_type
@@ -100,22 +101,25 @@ pub fn json_object(request: &Request) -> Result<JsonFields, ApiError> {
         }
     }
     if bytes.is_empty() {
-        return Err(ApiError::invalid_request(
-            "The request body must be a JSON object.",
-        ));
+        return Err(ApiError::invalid_request("The request body must be JSON."));
     }
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+    serde_json::from_slice(bytes).map_err(|e| {
         ApiError::invalid_request(format!(
             "The request body is not valid JSON (line {}, column {}).",
             e.line(),
             e.column()
         ))
-    })?;
-    match value {
-        Value::Object(map) => Ok(JsonFields {
+    })
+}
+
+/// The body as a JSON object. Content types other than JSON are refused.
+pub fn json_object(request: &Request) -> Result<JsonFields, ApiError> {
+    match json_body(request) {
+        Ok(Value::Object(map)) => Ok(JsonFields {
             map,
             errors: Vec::new(),
         }),
+        Err(error) if error.detail != "The request body must be JSON." => Err(error),
         _ => Err(ApiError::invalid_request(
             "The request body must be a JSON object.",
         )),

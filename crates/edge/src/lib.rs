@@ -5,6 +5,7 @@ pub mod auth;
 pub mod config;
 pub mod input;
 pub mod problem;
+pub mod setup;
 pub mod telemetry;
 pub mod views;
 

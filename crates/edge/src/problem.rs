@@ -379,3 +379,36 @@ impl From<booking_repository::changes::OwnerError> for ApiError {
         }
     }
 }
+
+impl From<booking_repository::setup::SetupError> for ApiError {
+    fn from(failure: booking_repository::setup::SetupError) -> Self {
+        use booking_repository::setup::SetupError;
+        match failure {
+            SetupError::TenantNotFound => Self::unauthorized("The token's tenant does not exist."),
+            SetupError::ServiceNotFound => Self::service_not_found(),
+            SetupError::SlugTaken(slug) => Self::invalid_fields(&[FieldError::new(
+                "slug",
+                format!("service slug `{slug}` is already used by another service"),
+            )]),
+            SetupError::StaffNotFound => Self::staff_not_found(),
+            SetupError::StaffSlugTaken(slug) => Self::invalid_fields(&[FieldError::new(
+                "slug",
+                format!("staff slug `{slug}` is already used by another staff member"),
+            )]),
+            SetupError::InvalidSettings(error) => {
+                Self::invalid_fields(&[FieldError::new("settings", error.to_string())])
+            }
+            SetupError::Database(error) => database_failure(&error),
+        }
+    }
+}
+
+impl From<booking_repository::changes::EraseError> for ApiError {
+    fn from(failure: booking_repository::changes::EraseError) -> Self {
+        use booking_repository::changes::EraseError;
+        match failure {
+            EraseError::NotFound => Self::not_found("contact"),
+            EraseError::Database(error) => database_failure(&error),
+        }
+    }
+}

@@ -95,7 +95,9 @@ pub struct JobView<'a> {
 #[derive(Debug, Serialize)]
 pub struct ClientView<'a> {
     name: &'a str,
-    email: &'a str,
+    /// Left out for an erased client (`{"name": "Erased"}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     phone: Option<&'a str>,
 }
@@ -112,8 +114,8 @@ impl<'a> From<&'a JobRecord> for JobView<'a> {
             title: &job.title,
             client: ClientView {
                 name: &job.client_name,
-                email: &job.client_email,
-                phone: job.client_phone.as_deref(),
+                email: (!job.client_erased).then_some(job.client_email.as_str()),
+                phone: job.client_phone.as_deref().filter(|_| !job.client_erased),
             },
             notes: job.notes.as_deref(),
             decline_reason: job.decline_reason.as_deref(),
@@ -287,7 +289,8 @@ pub fn booking(booking: &ClientBooking, now: chrono::DateTime<chrono::Utc>) -> B
 pub struct ContactView<'a> {
     id: Uuid,
     name: &'a str,
-    email: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     phone: Option<&'a str>,
     job_count: i64,
@@ -299,9 +302,127 @@ pub fn contact(contact: &ContactSummary, zone: Tz) -> ContactView<'_> {
     ContactView {
         id: contact.id,
         name: &contact.name,
-        email: &contact.email,
+        email: (!contact.erased).then_some(contact.email.as_str()),
         phone: contact.phone.as_deref(),
         job_count: contact.job_count,
         last_start: contact.last_start.as_ref().map(|t| local_instant(t, zone)),
     }
+}
+
+/// A service as the owner's setup shows it, with the staff who perform it.
+pub fn service(
+    service: &booking_repository::catalog::Service,
+    staff_ids: &[Uuid],
+) -> serde_json::Value {
+    serde_json::json!({
+        "id": service.id,
+        "slug": service.slug,
+        "name": service.name,
+        "durationMinutes": service.duration_minutes,
+        "active": service.active,
+        "staffIds": staff_ids,
+    })
+}
+
+/// A staff member as the owner's setup shows them: `workingHours` is `null` for someone who
+/// works the tenant's hours.
+pub fn staff_member(person: &booking_repository::setup::StaffSetup) -> serde_json::Value {
+    let own = person.hours.schedule();
+    serde_json::json!({
+        "id": person.id,
+        "slug": person.slug,
+        "name": person.name,
+        "email": person.email,
+        "capacity": person.capacity.get(),
+        "active": person.active,
+        "serviceIds": person.services,
+        "workingHours": person
+            .hours
+            .has_own_week()
+            .then(|| crate::setup::written_week(own)),
+        "dateOverrides": crate::setup::written_overrides(own),
+    })
+}
+
+/// The tenant as its tenant file (API.md "Tenant setup"), with its id and ids on its services
+/// and staff (a person's services by slug, as the file has them, and by id).
+pub fn tenant_setup(setup: &booking_repository::setup::TenantSetup) -> serde_json::Value {
+    let tenant = &setup.tenant;
+    let staff: Vec<serde_json::Value> = setup
+        .staff
+        .iter()
+        .map(|person| {
+            let mut view = staff_member(person);
+            let slugs: Vec<&str> = setup
+                .services
+                .iter()
+                .filter(|service| person.services.contains(&service.id))
+                .map(|service| service.slug.as_str())
+                .collect();
+            view["services"] = serde_json::json!(slugs);
+            if !person.hours.has_own_week()
+                && let Some(object) = view.as_object_mut()
+            {
+                // The file leaves the week out for someone who works the tenant's.
+                object.remove("workingHours");
+            }
+            view
+        })
+        .collect();
+    serde_json::json!({
+        "id": tenant.id,
+        "slug": tenant.slug,
+        "name": tenant.name,
+        "timeZone": tenant.zone.name(),
+        "notificationEmail": tenant.notification_email,
+        "settings": crate::setup::written_settings(&tenant.settings),
+        "workingHours": crate::setup::written_week(&setup.schedule),
+        "dateOverrides": crate::setup::written_overrides(&setup.schedule),
+        "services": setup
+            .services
+            .iter()
+            .map(|s| service(s, &setup.staff_of_service(s.id)))
+            .collect::<Vec<_>>(),
+        "staff": staff,
+    })
+}
+
+/// A change of the setup: the changed object under its name (`tenant`, `service`), the future
+/// jobs that no longer fit the hours, and those whose local wall time moved with the zone.
+pub fn setup_change<T>(
+    name: &str,
+    changed: &booking_repository::setup::Changed<T>,
+    view: impl Fn(&T) -> serde_json::Value,
+) -> serde_json::Value {
+    let mut body = serde_json::Map::new();
+    body.insert(name.to_owned(), view(&changed.value));
+    body.insert(
+        "outsideHours".to_owned(),
+        serde_json::json!(changed.outside_hours.iter().map(job).collect::<Vec<_>>()),
+    );
+    body.insert(
+        "wallTimeChanged".to_owned(),
+        serde_json::json!(
+            changed
+                .wall_time_changed
+                .iter()
+                .map(job)
+                .collect::<Vec<_>>()
+        ),
+    );
+    serde_json::Value::Object(body)
+}
+
+/// One entry of the tenant's audit list.
+pub fn tenant_change(
+    change: &booking_repository::setup::TenantChange,
+    zone: Tz,
+) -> serde_json::Value {
+    serde_json::json!({
+        "id": change.id,
+        "at": local_instant(&change.at, zone),
+        "actor": change.actor,
+        "what": change.what,
+        "detail": change.detail,
+    })
 }

@@ -4,7 +4,9 @@
 
 pub mod availability;
 pub mod book_slot;
+pub mod business_setup;
 pub mod calendar_feed;
+pub mod contact_data;
 mod delivery;
 pub use delivery::DELIVERY_BUDGET;
 pub mod email_relay;

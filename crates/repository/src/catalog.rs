@@ -468,6 +468,47 @@ pub async fn neighbours(
         .collect())
 }
 
+/// A tenant's whole schedule: its week and every date override (read only: no lock; under the
+/// guard, what the last holder committed).
+pub async fn tenant_schedule(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+) -> QueryResult<Schedule> {
+    let weekly: Vec<WeeklyRow> = working_hours::table
+        .filter(working_hours::tenant_id.eq(tenant_id))
+        .select((
+            working_hours::weekday,
+            working_hours::start_minute,
+            working_hours::end_minute,
+        ))
+        .load(conn)
+        .await?;
+    let overrides: Vec<OverrideRow> = date_overrides::table
+        .filter(date_overrides::tenant_id.eq(tenant_id))
+        .select((
+            date_overrides::on_date,
+            date_overrides::start_minute,
+            date_overrides::end_minute,
+        ))
+        .load(conn)
+        .await?;
+    build_schedule(weekly, overrides)
+}
+
+/// Every service of a tenant, inactive ones too, by slug.
+pub async fn services_of(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+) -> QueryResult<Vec<Service>> {
+    let rows: Vec<ServiceRow> = services::table
+        .filter(services::tenant_id.eq(tenant_id))
+        .select(ServiceRow::as_select())
+        .order(services::slug)
+        .load(conn)
+        .await?;
+    rows.into_iter().map(Service::try_from).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use booking_domain::JobStatus;

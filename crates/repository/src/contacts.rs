@@ -63,12 +63,15 @@ pub struct ContactSummary {
     /// The latest job start.
     #[diesel(sql_type = Nullable<diesel::sql_types::Timestamptz>)]
     pub last_start: Option<chrono::DateTime<chrono::Utc>>,
+    /// Erased at the person's request: the name is a placeholder and the address nobody's.
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub erased: bool,
 }
 
 /// The contacts columns and their job counts, for a `FROM contacts` in `$1`'s tenant.
 const SUMMARY: &str = "\
     SELECT contacts.id, contacts.name, contacts.email, contacts.phone, \
-           held.job_count, held.last_start \
+           held.job_count, held.last_start, contacts.erased_at IS NOT NULL AS erased \
     FROM contacts \
     CROSS JOIN LATERAL (SELECT count(*) AS job_count, max(jobs.starts_at) AS last_start \
                         FROM jobs WHERE jobs.contact_id = contacts.id) AS held \

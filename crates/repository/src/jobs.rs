@@ -28,6 +28,9 @@ pub struct JobRecord {
     pub client_name: String,
     pub client_email: String,
     pub client_phone: Option<String>,
+    /// The client asked to be forgotten: name, phone and notes are placeholders and the address
+    /// is nobody's ([`crate::changes::erase_contact`]); nothing is mailed to it.
+    pub client_erased: bool,
     pub notes: Option<String>,
     pub decline_reason: Option<String>,
     /// For a cancelled job: who cancelled it (`client` or `owner`) and why, if they said.
@@ -79,6 +82,7 @@ pub(crate) struct JobRow {
 #[diesel(table_name = contacts, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct ContactRow {
     pub(crate) email: String,
+    pub(crate) erased_at: Option<DateTime<Utc>>,
 }
 
 impl JobRow {
@@ -119,6 +123,7 @@ pub(crate) fn record(job: JobRow, contact: ContactRow, zone: Tz) -> Result<JobRe
         title: job.title,
         client_name: job.client_name,
         client_email: contact.email,
+        client_erased: contact.erased_at.is_some(),
         client_phone: job.client_phone,
         notes: job.notes,
         decline_reason: job.decline_reason,
@@ -310,27 +315,6 @@ pub(crate) async fn insert_booked(
     .await
 }
 
-/// Sets a locked job's status (and decline reason), recording who changed it and counting the
-/// change in its revision; returns the job as it now is.
-pub(crate) async fn update_status(
-    conn: &mut AsyncPgConnection,
-    job: &JobRecord,
-    status: JobStatus,
-    decline_reason: Option<&str>,
-    actor: &str,
-) -> QueryResult<Option<JobRecord>> {
-    diesel::update(jobs::table.find(job.id))
-        .set((
-            jobs::status.eq(status.as_str()),
-            jobs::decline_reason.eq(decline_reason),
-            jobs::changed_by.eq(actor),
-            jobs::revision.eq(jobs::revision + 1),
-        ))
-        .execute(conn)
-        .await?;
-    find_for_tenant(conn, job.tenant_id, job.id).await
-}
-
 /// What an owner's change sets on a locked job (beyond who made it and its revision).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct JobChange<'a> {
@@ -340,6 +324,8 @@ pub(crate) struct JobChange<'a> {
     /// For a cancellation: who cancelled (`owner` or `client`) and why.
     pub cancelled_by: Option<&'static str>,
     pub cancel_reason: Option<&'a str>,
+    /// For a decline: why (`None` keeps what the job has).
+    pub decline_reason: Option<&'a str>,
     /// Bumps the manage-link version: every earlier link of the job dies (a move).
     pub rotate_link: bool,
 }
@@ -353,18 +339,19 @@ pub(crate) async fn apply_change(
     change: JobChange<'_>,
     actor: &str,
 ) -> QueryResult<JobRecord> {
-    let (row, email): (JobRow, String) = diesel::sql_query(
+    let (row, email, erased_at) = diesel::sql_query(
         "WITH changed AS ( \
              UPDATE jobs SET status = $3, starts_at = $4, ends_at = $5, cancelled_by = $6, \
                  cancel_reason = $7, changed_by = $8, revision = revision + 1, \
-                 manage_version = manage_version + $9 \
+                 manage_version = manage_version + $9, \
+                 decline_reason = coalesce($10, decline_reason) \
              WHERE id = $1 AND tenant_id = $2 RETURNING *) \
          SELECT changed.id, changed.tenant_id, changed.service_id, changed.status, changed.source, \
                 changed.starts_at, changed.ends_at, changed.title, changed.notes, \
                 changed.decline_reason, changed.changed_by, changed.created_at, changed.updated_at, \
                 changed.client_name, changed.client_phone, changed.cancel_reason, \
                 changed.cancelled_by, changed.revision, changed.manage_version, changed.staff_id, \
-                contacts.email \
+                contacts.email, contacts.erased_at \
          FROM changed JOIN contacts ON contacts.id = changed.contact_id",
     )
     .bind::<SqlUuid, _>(job.id)
@@ -376,13 +363,14 @@ pub(crate) async fn apply_change(
     .bind::<Nullable<Text>, _>(change.cancel_reason)
     .bind::<Text, _>(actor)
     .bind::<diesel::sql_types::Integer, _>(i32::from(change.rotate_link))
+    .bind::<Nullable<Text>, _>(change.decline_reason)
     .get_result::<WithEmail>(&mut conn)
     .await
-    .map(|r| (r.job, r.email))?;
+    .map(|r| (r.job, r.email, r.erased_at))?;
     // A change never reassigns the job: its person stays as read under the guard.
     Ok(JobRecord {
         staff: job.staff.clone(),
-        ..record(row, ContactRow { email }, job.zone)?
+        ..record(row, ContactRow { email, erased_at }, job.zone)?
     })
 }
 
@@ -392,6 +380,8 @@ struct WithEmail {
     job: JobRow,
     #[diesel(sql_type = Text)]
     email: String,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    erased_at: Option<DateTime<Utc>>,
 }
 
 /// A page of the owner's calendar: which jobs, and where the page starts.
@@ -517,4 +507,31 @@ pub async fn client_booking(
         tenant,
         service,
     }))
+}
+
+/// The tenant's active jobs starting at or after `now`, in start order: what a change of the
+/// tenant's hours or zone is judged against.
+pub async fn future_active(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+    zone: Tz,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<JobRecord>> {
+    let rows: Vec<(JobRow, ContactRow, Option<String>)> = jobs::table
+        .inner_join(contacts::table)
+        .left_join(staff::table.on(staff::id.nullable().eq(jobs::staff_id)))
+        .filter(jobs::tenant_id.eq(tenant_id))
+        .filter(crate::catalog::active_jobs())
+        .filter(jobs::starts_at.ge(now))
+        .select((
+            JobRow::as_select(),
+            ContactRow::as_select(),
+            staff::name.nullable(),
+        ))
+        .order((jobs::starts_at, jobs::id))
+        .load(conn)
+        .await?;
+    rows.into_iter()
+        .map(|(job, contact, person)| record_with_staff(job, contact, zone, person))
+        .collect()
 }

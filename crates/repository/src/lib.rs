@@ -21,6 +21,7 @@ mod pool;
 pub mod rate_limit;
 pub mod reminders;
 pub mod schema;
+pub mod setup;
 pub mod staff;
 pub mod stats;
 pub mod suppressions;

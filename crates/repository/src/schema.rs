@@ -20,6 +20,7 @@ diesel::table! {
         phone -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        erased_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -105,6 +106,7 @@ diesel::table! {
         revision -> Int4,
         manage_version -> Int4,
         staff_id -> Nullable<Uuid>,
+        external_id -> Nullable<Text>,
     }
 }
 
@@ -203,6 +205,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    tenant_changes (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        position -> Int8,
+        at -> Timestamptz,
+        actor -> Text,
+        what -> Text,
+        detail -> Jsonb,
+    }
+}
+
+diesel::table! {
     tenant_members (issuer, subject) {
         issuer -> Text,
         subject -> Text,
@@ -296,6 +310,7 @@ diesel::joinable!(jobs -> tenants (tenant_id));
 diesel::joinable!(services -> tenants (tenant_id));
 diesel::joinable!(staff -> tenants (tenant_id));
 diesel::joinable!(suppressions -> tenants (tenant_id));
+diesel::joinable!(tenant_changes -> tenants (tenant_id));
 diesel::joinable!(tenant_members -> tenants (tenant_id));
 diesel::joinable!(webhook_deliveries -> webhook_events (event_id));
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
@@ -319,6 +334,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     staff_services,
     staff_working_hours,
     suppressions,
+    tenant_changes,
     tenant_members,
     tenants,
     webhook_deliveries,

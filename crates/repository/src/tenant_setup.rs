@@ -150,7 +150,7 @@ async fn upsert_tenant(
         .await
 }
 
-async fn replace_hours(
+pub(crate) async fn replace_hours(
     conn: &mut AsyncPgConnection,
     tenant_id: Uuid,
     schedule: &Schedule,
@@ -286,74 +286,9 @@ async fn upsert_staff(
             .returning(staff::id)
             .get_result(conn)
             .await?;
-        diesel::delete(staff_working_hours::table.filter(staff_working_hours::staff_id.eq(id)))
-            .execute(conn)
-            .await?;
-        diesel::delete(staff_date_overrides::table.filter(staff_date_overrides::staff_id.eq(id)))
-            .execute(conn)
-            .await?;
-        diesel::delete(staff_services::table.filter(staff_services::staff_id.eq(id)))
-            .execute(conn)
-            .await?;
-        if let Some(week) = &person.working_hours {
-            let weekly: Vec<_> = WEEK
-                .into_iter()
-                .flat_map(|day| {
-                    week.weekday(day).iter().map(move |interval| {
-                        (
-                            staff_working_hours::tenant_id.eq(tenant_id),
-                            staff_working_hours::staff_id.eq(id),
-                            staff_working_hours::weekday.eq(small(day.number_from_monday() as u16)),
-                            staff_working_hours::start_minute.eq(small(interval.start_minute())),
-                            staff_working_hours::end_minute.eq(small(interval.end_minute())),
-                        )
-                    })
-                })
-                .collect();
-            diesel::insert_into(staff_working_hours::table)
-                .values(&weekly)
-                .execute(conn)
-                .await?;
-        }
-        let mut overrides = Vec::new();
-        for (date, intervals) in person.date_overrides.overrides() {
-            let minutes: Vec<(Option<i16>, Option<i16>)> = if intervals.is_empty() {
-                vec![(None, None)]
-            } else {
-                intervals
-                    .iter()
-                    .map(|i| (Some(small(i.start_minute())), Some(small(i.end_minute()))))
-                    .collect()
-            };
-            for (start, end) in minutes {
-                overrides.push((
-                    staff_date_overrides::tenant_id.eq(tenant_id),
-                    staff_date_overrides::staff_id.eq(id),
-                    staff_date_overrides::on_date.eq(date),
-                    staff_date_overrides::start_minute.eq(start),
-                    staff_date_overrides::end_minute.eq(end),
-                ));
-            }
-        }
-        diesel::insert_into(staff_date_overrides::table)
-            .values(&overrides)
-            .execute(conn)
-            .await?;
-        let rows: Vec<_> = performs
-            .iter()
-            .map(|service| {
-                (
-                    staff_services::tenant_id.eq(tenant_id),
-                    staff_services::staff_id.eq(id),
-                    staff_services::service_id.eq(*service),
-                )
-            })
-            .collect();
-        diesel::insert_into(staff_services::table)
-            .values(&rows)
-            .on_conflict_do_nothing()
-            .execute(conn)
-            .await?;
+        replace_staff_week(conn, tenant_id, id, person.working_hours.as_ref()).await?;
+        replace_staff_overrides(conn, tenant_id, id, &person.date_overrides).await?;
+        replace_staff_services(conn, tenant_id, id, &performs).await?;
         loaded.insert(person.slug.clone(), id);
     }
     Ok(loaded)
@@ -369,4 +304,132 @@ fn unknown_service(person: &StaffDefinition, slug: &str) -> diesel::result::Erro
         )
         .into(),
     )
+}
+
+/// A person's week replaced: `Some` their own (`staff.own_hours` set), `None` the tenant's.
+pub(crate) async fn replace_staff_week(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+    id: Uuid,
+    week: Option<&Schedule>,
+) -> QueryResult<()> {
+    diesel::update(staff::table.find(id))
+        .set(staff::own_hours.eq(week.is_some()))
+        .execute(conn)
+        .await?;
+    diesel::delete(staff_working_hours::table.filter(staff_working_hours::staff_id.eq(id)))
+        .execute(conn)
+        .await?;
+    let Some(week) = week else {
+        return Ok(());
+    };
+    let weekly: Vec<_> = WEEK
+        .into_iter()
+        .flat_map(|day| {
+            week.weekday(day).iter().map(move |interval| {
+                (
+                    staff_working_hours::tenant_id.eq(tenant_id),
+                    staff_working_hours::staff_id.eq(id),
+                    staff_working_hours::weekday.eq(small(day.number_from_monday() as u16)),
+                    staff_working_hours::start_minute.eq(small(interval.start_minute())),
+                    staff_working_hours::end_minute.eq(small(interval.end_minute())),
+                )
+            })
+        })
+        .collect();
+    diesel::insert_into(staff_working_hours::table)
+        .values(&weekly)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// A person's date overrides replaced by those of `schedule`.
+pub(crate) async fn replace_staff_overrides(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+    id: Uuid,
+    schedule: &Schedule,
+) -> QueryResult<()> {
+    diesel::delete(staff_date_overrides::table.filter(staff_date_overrides::staff_id.eq(id)))
+        .execute(conn)
+        .await?;
+    for (date, intervals) in schedule.overrides() {
+        set_staff_override(conn, tenant_id, id, date, Some(intervals)).await?;
+    }
+    Ok(())
+}
+
+/// One date of a person: `Some` its intervals (empty: off that day), `None` back to their week.
+pub(crate) async fn set_staff_override(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+    id: Uuid,
+    date: chrono::NaiveDate,
+    intervals: Option<&[booking_domain::WorkingInterval]>,
+) -> QueryResult<()> {
+    diesel::delete(
+        staff_date_overrides::table
+            .filter(staff_date_overrides::staff_id.eq(id))
+            .filter(staff_date_overrides::on_date.eq(date)),
+    )
+    .execute(conn)
+    .await?;
+    let Some(intervals) = intervals else {
+        return Ok(());
+    };
+    // A day off is one row without minutes.
+    let minutes: Vec<(Option<i16>, Option<i16>)> = if intervals.is_empty() {
+        vec![(None, None)]
+    } else {
+        intervals
+            .iter()
+            .map(|i| (Some(small(i.start_minute())), Some(small(i.end_minute()))))
+            .collect()
+    };
+    let rows: Vec<_> = minutes
+        .into_iter()
+        .map(|(start, end)| {
+            (
+                staff_date_overrides::tenant_id.eq(tenant_id),
+                staff_date_overrides::staff_id.eq(id),
+                staff_date_overrides::on_date.eq(date),
+                staff_date_overrides::start_minute.eq(start),
+                staff_date_overrides::end_minute.eq(end),
+            )
+        })
+        .collect();
+    diesel::insert_into(staff_date_overrides::table)
+        .values(&rows)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// The services a person performs, replaced.
+pub(crate) async fn replace_staff_services(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+    id: Uuid,
+    services: &[Uuid],
+) -> QueryResult<()> {
+    diesel::delete(staff_services::table.filter(staff_services::staff_id.eq(id)))
+        .execute(conn)
+        .await?;
+    let rows: Vec<_> = services
+        .iter()
+        .map(|service| {
+            (
+                staff_services::tenant_id.eq(tenant_id),
+                staff_services::staff_id.eq(id),
+                staff_services::service_id.eq(*service),
+            )
+        })
+        .collect();
+    diesel::insert_into(staff_services::table)
+        .values(&rows)
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await
+        .map(drop)
 }

@@ -326,6 +326,8 @@ pub async fn claim_due(
                 snapshot.job,
                 ContactRow {
                     email: snapshot.client_email,
+                    // An erasure scrubs the payload itself (changes/erase.rs).
+                    erased_at: None,
                 },
                 zone,
             )?;

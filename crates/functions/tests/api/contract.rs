@@ -830,3 +830,407 @@ async fn every_route_answers_as_openapi_json_describes() {
         .unwrap_or_default();
     assert_eq!(documented, Route::ALL.map(Route::path).into());
 }
+
+/// A setup row: the status expected, the route, the request's path, path parameters, query and
+/// body, and whether it carries the owner's token.
+type SetupRow = (u16, Route, String, Value, Query, &'static str, bool);
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_setup_and_contact_data_routes_answer_as_openapi_json_describes() {
+    let stack = Stack::default().await;
+    let token = stack.token();
+    let job = stack
+        .book(&ny_text(2026, 12, 7, 10, 0), "export@example.com")
+        .await;
+    let contact = stack
+        .get_contacts(&[("q", "export@")], token.as_str())
+        .await;
+    let contact = contact["contacts"][0]["id"].as_str().unwrap().to_owned();
+    let mut contract = Contract::load();
+    let haircut = stack.haircut.to_string();
+    let nobody = Uuid::nil().to_string();
+    let ana = stack
+        .owner_send(
+            ("post", "/staff"),
+            "/staff",
+            Value::Null,
+            &[],
+            &format!(r#"{{"slug": "ana", "name": "Ana", "serviceIds": ["{haircut}"]}}"#),
+            token.as_str(),
+        )
+        .await;
+    assert_eq!(ana.status, 201, "{ana}");
+    let ana = ana["staff"]["id"].as_str().unwrap().to_owned();
+    let staff_rows: Vec<SetupRow> = vec![
+        (
+            200,
+            SETUP_ROUTES[11],
+            "/staff".into(),
+            Value::Null,
+            &[],
+            "",
+            true,
+        ),
+        (
+            401,
+            SETUP_ROUTES[11],
+            "/staff".into(),
+            Value::Null,
+            &[],
+            "",
+            false,
+        ),
+        (
+            201,
+            SETUP_ROUTES[12],
+            "/staff".into(),
+            Value::Null,
+            &[],
+            r#"{"slug": "ben", "name": "Ben", "capacity": 2, "workingHours": {"tue": [["09:00", "17:00"]]}, "dateOverrides": {"2026-12-24": []}}"#,
+            true,
+        ),
+        (
+            400,
+            SETUP_ROUTES[12],
+            "/staff".into(),
+            Value::Null,
+            &[],
+            r#"{"slug": "Ben!"}"#,
+            true,
+        ),
+        (
+            404,
+            SETUP_ROUTES[12],
+            "/staff".into(),
+            Value::Null,
+            &[],
+            r#"{"slug": "cleo", "name": "Cleo", "serviceIds": ["00000000-0000-0000-0000-000000000000"]}"#,
+            true,
+        ),
+        (
+            200,
+            SETUP_ROUTES[13],
+            format!("/staff/{ana}"),
+            json!({"staffId": ana}),
+            &[],
+            r#"{"capacity": 3, "email": "ana@salon.example"}"#,
+            true,
+        ),
+        (
+            400,
+            SETUP_ROUTES[13],
+            format!("/staff/{ana}"),
+            json!({"staffId": ana}),
+            &[],
+            r#"{"capacity": 0}"#,
+            true,
+        ),
+        (
+            404,
+            SETUP_ROUTES[13],
+            format!("/staff/{nobody}"),
+            json!({"staffId": nobody}),
+            &[],
+            r#"{"active": false}"#,
+            true,
+        ),
+        (
+            200,
+            SETUP_ROUTES[14],
+            format!("/staff/{ana}/working-hours"),
+            json!({"staffId": ana}),
+            &[],
+            r#"{"mon": [["09:00", "12:00"]]}"#,
+            true,
+        ),
+        (
+            400,
+            SETUP_ROUTES[14],
+            format!("/staff/{ana}/working-hours"),
+            json!({"staffId": ana}),
+            &[],
+            r#"{"mon": [["12:00", "09:00"]]}"#,
+            true,
+        ),
+        (
+            404,
+            SETUP_ROUTES[14],
+            format!("/staff/{nobody}/working-hours"),
+            json!({"staffId": nobody}),
+            &[],
+            r#"{"mon": []}"#,
+            true,
+        ),
+        (
+            200,
+            SETUP_ROUTES[15],
+            format!("/staff/{ana}/date-overrides/2026-12-24"),
+            json!({"staffId": ana, "date": "2026-12-24"}),
+            &[],
+            "[]",
+            true,
+        ),
+        (
+            400,
+            SETUP_ROUTES[15],
+            format!("/staff/{ana}/date-overrides/2030-01-01"),
+            json!({"staffId": ana, "date": "2030-01-01"}),
+            &[],
+            "[]",
+            true,
+        ),
+        (
+            404,
+            SETUP_ROUTES[15],
+            format!("/staff/{nobody}/date-overrides/2026-12-24"),
+            json!({"staffId": nobody, "date": "2026-12-24"}),
+            &[],
+            "[]",
+            true,
+        ),
+        (
+            200,
+            SETUP_ROUTES[16],
+            format!("/staff/{ana}/date-overrides/2026-12-24"),
+            json!({"staffId": ana, "date": "2026-12-24"}),
+            &[],
+            "",
+            true,
+        ),
+        (
+            404,
+            SETUP_ROUTES[16],
+            format!("/staff/{nobody}/date-overrides/2026-12-24"),
+            json!({"staffId": nobody, "date": "2026-12-24"}),
+            &[],
+            "",
+            true,
+        ),
+    ];
+    let rows: Vec<SetupRow> = vec![
+        (
+            200,
+            SETUP_ROUTES[0],
+            "/tenant".into(),
+            Value::Null,
+            &[],
+            "",
+            true,
+        ),
+        (
+            401,
+            SETUP_ROUTES[0],
+            "/tenant".into(),
+            Value::Null,
+            &[],
+            "",
+            false,
+        ),
+        (
+            200,
+            SETUP_ROUTES[1],
+            "/tenant".into(),
+            Value::Null,
+            &[],
+            r#"{"settings": {"slotIntervalMinutes": 15}}"#,
+            true,
+        ),
+        (
+            400,
+            SETUP_ROUTES[1],
+            "/tenant".into(),
+            Value::Null,
+            &[],
+            r#"{"settings": {"bogus": 1}}"#,
+            true,
+        ),
+        (
+            200,
+            SETUP_ROUTES[2],
+            "/tenant/working-hours".into(),
+            Value::Null,
+            &[],
+            r#"{"mon": [["13:00", "17:00"]]}"#,
+            true,
+        ),
+        (
+            400,
+            SETUP_ROUTES[2],
+            "/tenant/working-hours".into(),
+            Value::Null,
+            &[],
+            r#"{"mon": [["17:00", "13:00"]]}"#,
+            true,
+        ),
+        (
+            200,
+            SETUP_ROUTES[3],
+            "/tenant/date-overrides/2026-12-24".into(),
+            json!({"date": "2026-12-24"}),
+            &[],
+            r#"[["09:00", "13:00"]]"#,
+            true,
+        ),
+        (
+            400,
+            SETUP_ROUTES[3],
+            "/tenant/date-overrides/2030-01-01".into(),
+            json!({"date": "2030-01-01"}),
+            &[],
+            "[]",
+            true,
+        ),
+        (
+            200,
+            SETUP_ROUTES[4],
+            "/tenant/date-overrides/2026-12-24".into(),
+            json!({"date": "2026-12-24"}),
+            &[],
+            "",
+            true,
+        ),
+        (
+            200,
+            SETUP_ROUTES[5],
+            "/tenant/changes".into(),
+            Value::Null,
+            &[("limit", "5")],
+            "",
+            true,
+        ),
+        (
+            400,
+            SETUP_ROUTES[5],
+            "/tenant/changes".into(),
+            Value::Null,
+            &[("limit", "0")],
+            "",
+            true,
+        ),
+        (
+            200,
+            SETUP_ROUTES[6],
+            "/services".into(),
+            Value::Null,
+            &[],
+            "",
+            true,
+        ),
+        (
+            201,
+            SETUP_ROUTES[7],
+            "/services".into(),
+            Value::Null,
+            &[],
+            r#"{"slug": "trim", "name": "Trim", "durationMinutes": 20}"#,
+            true,
+        ),
+        (
+            400,
+            SETUP_ROUTES[7],
+            "/services".into(),
+            Value::Null,
+            &[],
+            r#"{"slug": "Trim!"}"#,
+            true,
+        ),
+        (
+            200,
+            SETUP_ROUTES[8],
+            format!("/services/{haircut}"),
+            json!({"serviceId": haircut}),
+            &[],
+            r#"{"active": false}"#,
+            true,
+        ),
+        (
+            404,
+            SETUP_ROUTES[8],
+            format!("/services/{nobody}"),
+            json!({"serviceId": nobody}),
+            &[],
+            r#"{"active": false}"#,
+            true,
+        ),
+        (
+            400,
+            SETUP_ROUTES[8],
+            format!("/services/{haircut}"),
+            json!({"serviceId": haircut}),
+            &[],
+            r#"{"durationMinutes": 2}"#,
+            true,
+        ),
+        (
+            200,
+            SETUP_ROUTES[9],
+            format!("/contacts/{contact}/export"),
+            json!({"contactId": contact}),
+            &[],
+            "",
+            true,
+        ),
+        (
+            404,
+            SETUP_ROUTES[9],
+            format!("/contacts/{nobody}/export"),
+            json!({"contactId": nobody}),
+            &[],
+            "",
+            true,
+        ),
+        (
+            204,
+            SETUP_ROUTES[10],
+            format!("/contacts/{contact}"),
+            json!({"contactId": contact}),
+            &[],
+            "",
+            true,
+        ),
+        (
+            404,
+            SETUP_ROUTES[10],
+            format!("/contacts/{nobody}"),
+            json!({"contactId": nobody}),
+            &[],
+            "",
+            true,
+        ),
+        // An erased contact's export: no email left to show.
+        (
+            200,
+            SETUP_ROUTES[9],
+            format!("/contacts/{contact}/export"),
+            json!({"contactId": contact}),
+            &[],
+            "",
+            true,
+        ),
+    ];
+    for (status, route, path, params, query, body, signed) in staff_rows.into_iter().chain(rows) {
+        let method = route.method().to_ascii_uppercase();
+        let auth = if signed {
+            Auth::Bearer(&token)
+        } else {
+            Auth::None
+        };
+        let request = owner_event(
+            &method,
+            &format!("{method} {}", route.path()),
+            &path,
+            params,
+            query,
+            body,
+            auth,
+            &[],
+        );
+        let reply = stack.deps.send(route, request).await;
+        assert_eq!(reply.status, status, "{method} {path}: {reply}");
+        if status != 204 {
+            contract.check(route, reply);
+        }
+    }
+    let erased = stack.get_job(&job, token.as_str()).await;
+    assert_eq!(erased["job"]["client"], json!({"name": "Erased"}));
+}

@@ -4,6 +4,7 @@
 
 mod availability;
 mod booking;
+mod business;
 mod calendar;
 mod contract;
 mod day;
@@ -15,6 +16,7 @@ mod post_response;
 mod reminders;
 mod self_service;
 mod staff;
+mod staff_setup;
 mod stats;
 mod statuses;
 mod storms;

@@ -8,8 +8,8 @@ use booking_domain::BookingSettings;
 use booking_edge::Config;
 use booking_email::Mailer;
 use booking_functions::{
-    Clock, Deps, availability, book_slot, calendar_feed, health, integrations, job_transitions,
-    manage_booking, owner_calendar, owner_insights, owner_routes,
+    Clock, Deps, availability, book_slot, business_setup, calendar_feed, contact_data, health,
+    integrations, job_transitions, manage_booking, owner_calendar, owner_insights, owner_routes,
 };
 use booking_repository::diesel_async::RunQueryDsl;
 use booking_repository::tenant_setup::LoadedTenant;
@@ -533,10 +533,35 @@ pub enum Route {
     Stats,
     Suppressions,
     LiftSuppression,
+    /// Running the business and a client's data: a method and a path of openapi.json
+    /// (`business-setup`, `contact-data`).
+    Owner(&'static str, &'static str),
 }
 
+/// The routes of `business-setup` and `contact-data`, as openapi.json spells them (the staff
+/// routes last: 11–16).
+pub const SETUP_ROUTES: [Route; 17] = [
+    Route::Owner("get", "/tenant"),
+    Route::Owner("patch", "/tenant"),
+    Route::Owner("put", "/tenant/working-hours"),
+    Route::Owner("put", "/tenant/date-overrides/{date}"),
+    Route::Owner("delete", "/tenant/date-overrides/{date}"),
+    Route::Owner("get", "/tenant/changes"),
+    Route::Owner("get", "/services"),
+    Route::Owner("post", "/services"),
+    Route::Owner("patch", "/services/{serviceId}"),
+    Route::Owner("get", "/contacts/{contactId}/export"),
+    Route::Owner("delete", "/contacts/{contactId}"),
+    Route::Owner("get", "/staff"),
+    Route::Owner("post", "/staff"),
+    Route::Owner("patch", "/staff/{staffId}"),
+    Route::Owner("put", "/staff/{staffId}/working-hours"),
+    Route::Owner("put", "/staff/{staffId}/date-overrides/{date}"),
+    Route::Owner("delete", "/staff/{staffId}/date-overrides/{date}"),
+];
+
 impl Route {
-    pub const ALL: [Route; 28] = [
+    pub const ALL: [Route; 45] = [
         Route::Availability,
         Route::Book,
         Route::EnterJob,
@@ -565,11 +590,29 @@ impl Route {
         Route::Stats,
         Route::Suppressions,
         Route::LiftSuppression,
+        SETUP_ROUTES[0],
+        SETUP_ROUTES[1],
+        SETUP_ROUTES[2],
+        SETUP_ROUTES[3],
+        SETUP_ROUTES[4],
+        SETUP_ROUTES[5],
+        SETUP_ROUTES[6],
+        SETUP_ROUTES[7],
+        SETUP_ROUTES[8],
+        SETUP_ROUTES[9],
+        SETUP_ROUTES[10],
+        SETUP_ROUTES[11],
+        SETUP_ROUTES[12],
+        SETUP_ROUTES[13],
+        SETUP_ROUTES[14],
+        SETUP_ROUTES[15],
+        SETUP_ROUTES[16],
     ];
 
     /// The method as openapi.json spells it.
     pub fn method(self) -> &'static str {
         match self {
+            Route::Owner(method, _) => method,
             Route::Availability
             | Route::Health
             | Route::ListJobs
@@ -589,6 +632,7 @@ impl Route {
 
     pub fn path(self) -> &'static str {
         match self {
+            Route::Owner(_, path) => path,
             Route::Availability => "/services/{serviceId}/availability",
             Route::Book => "/services/{serviceId}/book",
             Route::EnterJob => "/jobs",
@@ -644,6 +688,10 @@ impl Route {
             | Route::Suppressions
             | Route::LiftSuppression => owner_insights::handle(deps, request).await,
             Route::Feed => calendar_feed::handle(deps, request).await,
+            Route::Owner(_, path) if path.starts_with("/contacts") => {
+                contact_data::handle(deps, request).await
+            }
+            Route::Owner(..) => business_setup::handle(deps, request).await,
         };
         deps.settle().await;
         response
@@ -781,6 +829,30 @@ pub trait Api {
     }
 
     /// `POST /jobs` (a hand-entered job) with `body`.
+    /// A route of `business-setup` or `contact-data`: `method` and `route` as openapi.json
+    /// spells them, `path` the request's, `params` its path parameters.
+    fn owner_send<'a>(
+        &self,
+        (method, route): (&'static str, &'static str),
+        path: &str,
+        params: Value,
+        query: &[(&str, &str)],
+        body: &str,
+        auth: impl Into<Auth<'a>>,
+    ) -> BoxFuture<'_, Reply> {
+        let request = owner_event(
+            &method.to_ascii_uppercase(),
+            &format!("{} {route}", method.to_ascii_uppercase()),
+            path,
+            params,
+            query,
+            body,
+            auth.into(),
+            &[],
+        );
+        self.send(Route::Owner(method, route), request)
+    }
+
     fn post_job<'a>(&self, body: &str, auth: impl Into<Auth<'a>>) -> BoxFuture<'_, Reply> {
         self.send(
             Route::EnterJob,

@@ -6,11 +6,10 @@ use chrono::{DateTime, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use uuid::Uuid;
 
-use super::{OwnerError, staffed};
-use crate::events::{self, NewEvent};
-use crate::jobs::{self, JobRecord};
-use crate::reminders::{self, Armed};
-use crate::{guard, outbox};
+use super::{OwnerError, Write, staffed, write};
+use crate::events::NewEvent;
+use crate::guard;
+use crate::jobs::{self, JobChange, JobRecord};
 
 pub async fn confirm(
     conn: &mut AsyncPgConnection,
@@ -29,34 +28,22 @@ pub async fn confirm(
         let status = job.status.confirm()?;
         staffed::recheck(conn, &tenant, &job).await?;
         let event = NewEvent::of_status(&job, JobAction::Confirm, status, actor, now, None);
-        // The job first: the history statement reads it for the webhook payload.
-        let changed = jobs::update_status(conn, &job, status, None, actor)
-            .await?
-            .ok_or(OwnerError::JobNotFound)?;
-        events::record(conn, &event).await?;
-        outbox::enqueue(
+        write(
             conn,
-            tenant_id,
-            job.id,
-            event.id,
-            &[MailKind::for_confirm()],
-            now,
-        )
-        .await?;
-        // Reminders from now on: those whose moment passed while it waited are not sent.
-        reminders::rearm(
-            conn,
-            Armed {
-                tenant_id,
-                job_id: job.id,
-                status,
-                start: job.starts_at,
+            Write {
+                job: &job,
+                update: JobChange::status(&job, status),
+                event,
+                mails: &[MailKind::for_confirm()],
+                key: None,
+                // Reminders from now on: those whose moment passed while it waited are not sent.
                 offsets: &tenant.settings.reminder_minutes_before,
+                actor,
                 now,
             },
         )
-        .await?;
-        Ok(changed)
+        .await
+        .map_err(OwnerError::from)
     })
     .await
 }

@@ -6,11 +6,10 @@ use chrono::{DateTime, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use uuid::Uuid;
 
-use super::OwnerError;
-use crate::events::{self, NewEvent};
-use crate::jobs::{self, JobRecord};
-use crate::reminders::{self, Armed};
-use crate::{guard, outbox};
+use super::{OwnerError, Write, write};
+use crate::events::NewEvent;
+use crate::guard;
+use crate::jobs::{self, JobChange, JobRecord};
 
 pub async fn decline(
     conn: &mut AsyncPgConnection,
@@ -28,42 +27,27 @@ pub async fn decline(
             .await?
             .ok_or(OwnerError::JobNotFound)?;
         let status = job.status.decline()?;
-        let event = NewEvent::of_status(
-            &job,
-            JobAction::Decline,
-            status,
-            actor,
-            now,
-            Some(reason.as_str()),
-        );
-        // The job first: the history statement reads it for the webhook payload.
-        let changed = jobs::update_status(conn, &job, status, Some(reason.as_str()), actor)
-            .await?
-            .ok_or(OwnerError::JobNotFound)?;
-        events::record(conn, &event).await?;
-        outbox::enqueue(
+        let reason = Some(reason.as_str());
+        let event = NewEvent::of_status(&job, JobAction::Decline, status, actor, now, reason);
+        write(
             conn,
-            tenant_id,
-            job.id,
-            event.id,
-            &[MailKind::for_decline()],
-            now,
-        )
-        .await?;
-        // A pending booking has none armed; this keeps it so whatever armed one.
-        reminders::rearm(
-            conn,
-            Armed {
-                tenant_id,
-                job_id: job.id,
-                status,
-                start: job.starts_at,
+            Write {
+                job: &job,
+                update: JobChange {
+                    decline_reason: reason,
+                    ..JobChange::status(&job, status)
+                },
+                event,
+                mails: &[MailKind::for_decline()],
+                key: None,
+                // A pending booking has none armed; this keeps it so whatever armed one.
                 offsets: &ReminderOffsets::none(),
+                actor,
                 now,
             },
         )
-        .await?;
-        Ok(changed)
+        .await
+        .map_err(OwnerError::from)
     })
     .await
 }

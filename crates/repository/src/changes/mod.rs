@@ -13,6 +13,8 @@ mod complete;
 mod confirm;
 mod decline;
 mod enter_by_hand;
+mod erase;
+mod import;
 mod no_show;
 mod remind;
 mod reschedule;
@@ -28,6 +30,8 @@ pub use complete::complete;
 pub use confirm::confirm;
 pub use decline::decline;
 pub use enter_by_hand::{HandEnteredJob, enter_by_hand, enter_by_hand_with_staff};
+pub use erase::{ERASED_NAME, EraseError, Erased, erase_contact};
+pub use import::{ImportError, ImportReport, ImportRow, import};
 pub use no_show::no_show;
 pub use remind::{CLAIM_DUE as REMINDERS_DUE, Reminded, remind};
 pub use reschedule::reschedule;
@@ -36,7 +40,7 @@ pub use start::start;
 
 use booking_domain::{
     BookingRejected, ClientChangeRefused, InvalidTransition, JobAction, JobStatus, MailKind,
-    OccupiedPeriod, Slot, decide, decide_for_client, has_room,
+    OccupiedPeriod, ReminderOffsets, Slot, decide, decide_for_client, has_room,
 };
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
@@ -203,7 +207,7 @@ async fn decide_on(
 
 /// The second half: the job as `update` leaves it, its history entry, its mails (as the domain
 /// says `action` mails), its reminders (replaced by those of `tenant`'s offsets: none unless it
-/// stays scheduled) and its idempotency key, in one pipeline.
+/// stays scheduled) and its idempotency key, in one pipeline ([`write`]).
 async fn write_change(
     conn: &AsyncPgConnection,
     change: &OwnerChange<'_>,
@@ -227,30 +231,63 @@ async fn write_change(
         to_end: Some(update.ends_at),
         reason: update.cancel_reason,
     };
+    write(
+        conn,
+        Write {
+            job,
+            update,
+            event,
+            mails: change.mails(action),
+            key: change.key,
+            offsets: &tenant.settings.reminder_minutes_before,
+            actor: change.actor,
+            now: change.now,
+        },
+    )
+    .await
+    .map_err(OwnerError::from)
+}
+
+/// Everything one change of a locked job writes, decided.
+pub(crate) struct Write<'a> {
+    pub job: &'a JobRecord,
+    pub update: JobChange<'a>,
+    pub event: NewEvent<'a>,
+    /// The mails it sends (recorded in the outbox, keyed by the event).
+    pub mails: &'a [MailKind],
+    /// The request's idempotency key, pointed at the job with the answer's status.
+    pub key: Option<KeyRef<'a>>,
+    /// The reminders the job has afterwards (none unless it is scheduled).
+    pub offsets: &'a ReminderOffsets,
+    pub actor: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+/// Writes a change of a job: the job, its history entry (and webhook deliveries), its mails,
+/// its idempotency key and its reminders, in one pipeline (one round trip) — the one shape of
+/// every job change after the decision (transitions, client changes, confirm, decline, an
+/// erasure's cancellations).
+pub(crate) async fn write(
+    conn: &AsyncPgConnection,
+    w: Write<'_>,
+) -> diesel::QueryResult<JobRecord> {
     let armed = Armed {
-        tenant_id: job.tenant_id,
-        job_id: job.id,
-        status: update.status,
-        start: update.starts_at,
-        offsets: &tenant.settings.reminder_minutes_before,
-        now: change.now,
+        tenant_id: w.job.tenant_id,
+        job_id: w.job.id,
+        status: w.update.status,
+        start: w.update.starts_at,
+        offsets: w.offsets,
+        now: w.now,
     };
     // Pipelined in this order: the history statement reads the changed job (webhook payload).
     let (changed, (), _, (), ()) = try_join5(
-        jobs::apply_change(conn, job, update, change.actor),
-        events::record(conn, &event),
-        outbox::enqueue(
-            conn,
-            job.tenant_id,
-            job.id,
-            event.id,
-            change.mails(action),
-            change.now,
-        ),
+        jobs::apply_change(conn, w.job, w.update, w.actor),
+        events::record(conn, &w.event),
+        outbox::enqueue(conn, w.job.tenant_id, w.job.id, w.event.id, w.mails, w.now),
         async {
-            match change.key {
+            match w.key {
                 Some(key) => {
-                    idempotency::attach_change(conn, key.scope, key.key, job.id, CHANGED).await
+                    idempotency::attach_change(conn, key.scope, key.key, w.job.id, CHANGED).await
                 }
                 None => Ok(()),
             }
@@ -285,6 +322,7 @@ impl JobChange<'static> {
             ends_at: job.ends_at,
             cancelled_by: None,
             cancel_reason: None,
+            decline_reason: None,
             rotate_link: false,
         }
     }
