@@ -8,7 +8,7 @@ use booking_edge::input::path_uuid;
 use booking_edge::{ApiError, json_response, respond, views};
 use booking_repository::catalog;
 use booking_repository::changes;
-use booking_repository::{contacts, events, jobs, outbox};
+use booking_repository::{contacts, events, jobs, outbox, suppressions};
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
@@ -30,7 +30,8 @@ pub async fn handle(deps: &Deps, request: Request) -> Response<Body> {
 }
 
 /// `GET /contacts/{contactId}/export`: the contact, every job with its history, every mail's
-/// metadata (the mails themselves are rendered from the job when sent; nothing else is kept).
+/// metadata (the mails themselves are rendered from the job when sent; nothing else is kept),
+/// and whether their address is suppressed (SES reported it bouncing or complaining).
 async fn export(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiError> {
     let caller = caller(deps, request)?;
     let contact_id = path_uuid(request, "contactId", "contacts");
@@ -44,6 +45,10 @@ async fn export(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiErr
         .await?
         .ok_or_else(|| ApiError::not_found("contact"))?;
     let held = jobs::for_contact(&mut conn, tenant.id, contact.id, tenant.zone).await?;
+    let suppressed = match contact.erased {
+        true => None,
+        false => suppressions::of_address(&mut conn, tenant.id, &contact.email).await?,
+    };
     let mut listed = Vec::with_capacity(held.len());
     for job in &held {
         let history = events::for_job(&conn, tenant.id, job.id).await?;
@@ -60,6 +65,10 @@ async fn export(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiErr
             "exportedAt": views::local_instant(&deps.now(), tenant.zone),
             "business": {"id": tenant.id, "name": tenant.name},
             "contact": views::contact(&contact, tenant.zone),
+            "suppressed": suppressed.map(|entry| json!({
+                "reason": entry.reason,
+                "at": views::local_instant(&entry.at, tenant.zone),
+            })),
             "jobs": listed,
         }),
     ))

@@ -140,6 +140,23 @@ pub struct Suppression {
     pub at: DateTime<Utc>,
 }
 
+/// Whether the tenant suppresses `email` (any case): its entry, for a client's export.
+pub async fn of_address(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+    email: &str,
+) -> QueryResult<Option<Suppression>> {
+    diesel::sql_query(
+        "SELECT lower(trim($2)) AS email, reason, at FROM suppressions \
+         WHERE tenant_id = $1 AND address_hash = sha256(convert_to(lower(trim($2)), 'UTF8'))",
+    )
+    .bind::<SqlUuid, _>(tenant_id)
+    .bind::<Text, _>(email)
+    .get_result(conn)
+    .await
+    .optional()
+}
+
 /// The tenant's suppressed addresses, newest first (erased ones, kept only as a hash, are not
 /// listed).
 pub async fn list(conn: &mut AsyncPgConnection, tenant_id: Uuid) -> QueryResult<Vec<Suppression>> {

@@ -708,6 +708,7 @@ async fn an_erased_client_leaves_nothing_personal_in_any_table_and_can_book_agai
         .await;
     assert_eq!(export.status, 200, "{export}");
     assert_eq!(export["contact"]["email"], email);
+    assert_eq!(export["suppressed"]["reason"], "bounce", "{export}");
     assert_eq!(export["jobs"].as_array().map(Vec::len), Some(3));
     assert!(
         export["jobs"][0]["history"]
