@@ -10,6 +10,8 @@
 //! | `end` or `duration_minutes` | RFC 3339, or minutes |
 //! | `status` | `scheduled`, `pending-confirmation`, `in-progress`, `completed`, `cancelled`, `no-show` |
 //! | `notes`? | free text |
+//! | `staff`? | the slug of the staff member who does it (none: an active job of a service with
+//! staff goes to whoever is free, as an owner's entry does) |
 //!
 //! Read with the `csv` crate (BurntSushi's, the Rust ecosystem's standard reader: quoting,
 //! embedded newlines and line positions done right).
@@ -34,6 +36,8 @@ struct Record {
     status: String,
     #[serde(default)]
     notes: Option<String>,
+    #[serde(default)]
+    staff: Option<String>,
 }
 
 fn instant(what: &str, raw: &str) -> Result<DateTime<Utc>, String> {
@@ -87,6 +91,7 @@ fn row(line: u64, record: Record) -> Result<ImportRow, String> {
         start,
         end,
         status,
+        staff_slug: blank(record.staff).map(|slug| slug.trim().to_owned()),
     })
 }
 

@@ -91,10 +91,78 @@ async fn an_import_reports_bad_lines_stops_unless_told_and_a_rerun_adds_nothing(
         2
     );
 
+    // The future scheduled job gets the tenant's reminder (the day before); the past one none.
+    assert_eq!(
+        count(&db, "SELECT count(*) AS n FROM reminders").await,
+        1,
+        "reminders apply to future jobs"
+    );
+
     let again = import(&db, &file, true);
     let summary: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(summary["imported"], 0, "{summary}");
     assert_eq!(summary["alreadyImported"], 2, "{summary}");
     assert_eq!(count(&db, "SELECT count(*) AS n FROM jobs").await, 2);
+    let _ = std::fs::remove_file(&file);
+}
+
+#[tokio::test]
+async fn imported_jobs_of_a_service_with_staff_go_to_their_person_never_beyond_capacity() {
+    use booking_domain::{Schedule, StaffCapacity};
+    use booking_repository::tenant_setup::StaffDefinition;
+    let db = TestDb::new().await;
+    let mut definition = salon("fifi", BookingSettings::default());
+    let person = |slug: &str| StaffDefinition {
+        slug: slug.to_owned(),
+        name: slug.to_uppercase(),
+        email: None,
+        capacity: StaffCapacity::ONE,
+        active: true,
+        working_hours: None,
+        date_overrides: Schedule::new(),
+        services: vec!["haircut".to_owned()],
+    };
+    definition.staff = vec![person("ana"), person("ben")];
+    load(&db, &definition).await;
+    let file = std::env::temp_dir().join(format!("import-staff-{}.csv", db.name));
+    // Three at 10:00 on Monday 4 January 2027 with two stylists: Ana's, then anyone's (Ben is
+    // free), then Ana's again — she is taken. And a person the salon does not have.
+    std::fs::write(
+        &file,
+        "external_id,client_name,email,service,start,duration_minutes,status,staff\n\
+         s-1,Jane Roe,jane@client.example,haircut,2027-01-04T10:00:00-05:00,45,scheduled,ana\n\
+         s-2,Joe Doe,joe@client.example,haircut,2027-01-04T10:00:00-05:00,45,scheduled,\n\
+         s-3,Ann Poe,ann@client.example,haircut,2027-01-04T10:15:00-05:00,45,scheduled,ana\n\
+         s-4,Bob Moe,bob@client.example,haircut,2027-01-05T10:00:00-05:00,45,scheduled,zed\n",
+    )
+    .unwrap();
+    let refused = import(&db, &file, false);
+    let errors = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{errors}");
+    assert!(errors.contains(":4: would overbook"), "{errors}");
+    assert!(
+        errors.contains(":5: unknown staff member `zed`"),
+        "{errors}"
+    );
+    assert!(
+        !errors.contains(":2:") && !errors.contains(":3:"),
+        "{errors}"
+    );
+    let imported = import(&db, &file, true);
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) AS n FROM jobs j JOIN staff s ON s.id = j.staff_id \
+             WHERE (j.external_id, s.slug) IN (('s-1', 'ana'), ('s-2', 'ben'))"
+        )
+        .await,
+        2,
+        "each job with its person"
+    );
     let _ = std::fs::remove_file(&file);
 }

@@ -812,3 +812,97 @@ async fn an_erased_client_leaves_nothing_personal_in_any_table_and_can_book_agai
         .await;
     assert_eq!(changes["changes"][0]["what"], "contact-erased");
 }
+
+/// An erasure racing the client's own move of the booking (separate containers): whichever
+/// takes the guard first, the job ends cancelled by the erasure, the client's link is dead and
+/// nothing personal is left — the move never writes after the scrub.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_erasure_racing_the_clients_own_move_leaves_nothing_personal_behind() {
+    let stack = Stack::default().await;
+    let token = stack.token();
+    let (client, owner) = (stack.container(), stack.container());
+    let (mut moved_first, mut erased_first) = (0, 0);
+    let head_starts = [None, Some(0), Some(2), Some(10), Some(40)];
+    for (round, head_start) in head_starts.into_iter().enumerate() {
+        let email = format!("racer{round}@client.example");
+        // Monday 7 to Friday 11 December 2026, one booking a day, moved from 10:00 to 11:00.
+        let day = 7 + round;
+        let booked = stack
+            .post_book(
+                stack.haircut,
+                &booking_body(&format!("2026-12-{day:02}T10:00:00-05:00"), &email),
+            )
+            .await;
+        assert_eq!(booked.status, 201, "{booked}");
+        let job = booked["job"]["id"].as_str().unwrap().to_owned();
+        let manage = booked["manageToken"].as_str().unwrap().to_owned();
+        let found = stack.get_contacts(&[("q", &email)], token.as_str()).await;
+        let contact = found["contacts"][0]["id"].as_str().unwrap().to_owned();
+        let holder = match head_start {
+            None => Some(stack.hold_the_guard().await),
+            Some(_) => None,
+        };
+        let moving = {
+            let client = client.clone();
+            let body = json!({"start": format!("2026-12-{day:02}T11:00:00-05:00")}).to_string();
+            tokio::spawn(async move {
+                client
+                    .send(
+                        Route::Manage("reschedule"),
+                        manage_request(&manage, Some("reschedule"), &body, &[]),
+                    )
+                    .await
+            })
+        };
+        if let Some(ms) = head_start {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
+        let erasing = {
+            let (owner, token) = (owner.clone(), token.clone());
+            tokio::spawn(async move {
+                owner
+                    .owner_send(
+                        ERASE,
+                        &format!("/contacts/{contact}"),
+                        json!({"contactId": contact}),
+                        &[],
+                        "",
+                        token.as_str(),
+                    )
+                    .await
+            })
+        };
+        if let Some(mut holder) = holder {
+            use booking_repository::diesel_async::RunQueryDsl;
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            diesel::sql_query("ROLLBACK")
+                .execute(&mut holder)
+                .await
+                .unwrap();
+        }
+        let (moved, erased) = (moving.await.unwrap(), erasing.await.unwrap());
+        assert_eq!(erased.status, 204, "round {round}: {erased}");
+        match moved.status {
+            200 => moved_first += 1,
+            // The erasure came first: the link died with the contact.
+            404 => {
+                erased_first += 1;
+                assert_eq!(moved["code"], "booking_not_found", "{moved}");
+            }
+            other => panic!("round {round}: {other} {moved}"),
+        }
+        let after = stack.get_job(&job, token.as_str()).await;
+        assert_eq!(
+            after["job"]["status"], "cancelled",
+            "round {round}: {after}"
+        );
+        assert_eq!(after["job"]["client"], json!({"name": "Erased"}));
+        assert_eq!(
+            rows_holding(&stack, &email).await,
+            Vec::<String>::new(),
+            "round {round}"
+        );
+    }
+    eprintln!("races: {moved_first} moves landed first, {erased_first} erasures first");
+    assert_eq!(moved_first + erased_first, head_starts.len());
+}

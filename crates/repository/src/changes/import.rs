@@ -2,7 +2,9 @@
 //! transaction under the tenant guard. Each row names its old system's id (`external_id`), so a
 //! re-run skips what is already in; a row whose service is unknown, or that would overbook (an
 //! active job beyond capacity), is reported with its line — and the import stops unless bad
-//! rows are to be skipped. Imported jobs are hand-entered jobs whose history begins with an
+//! rows are to be skipped. An active job of a service with staff goes to its named person (or
+//! whoever is free, as an owner's entry does) beside their other jobs, never beyond their
+//! capacity; an unknown person is a bad row. Imported jobs are hand-entered jobs whose history begins with an
 //! `entered` by `system`; no mail or webhook is enqueued for them, and the future scheduled
 //! ones get the tenant's reminders.
 
@@ -14,14 +16,15 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::{OwnerError, guard_capacity};
+use super::{OwnerError, guard_capacity, staffed};
+use crate::catalog::{self, Service};
 use crate::contacts::{self, GivenClient};
 use crate::events::NewEvent;
+use crate::guard;
 use crate::jobs::{self, InsertJob};
 use crate::reminders::{self, Armed};
 use crate::schema::{job_events, jobs as jobs_table};
 use crate::setup::SetupChange;
-use crate::{catalog, guard};
 
 /// Who an import's jobs and history entries name.
 const IMPORTER: &str = "system";
@@ -40,6 +43,8 @@ pub struct ImportRow {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     pub status: JobStatus,
+    /// The staff member who does it, by slug.
+    pub staff_slug: Option<String>,
 }
 
 /// What an import did, for a person to check against the old system.
@@ -81,10 +86,15 @@ pub async fn import(
         let tenant = guard::tenant(conn, tenant_id)
             .await?
             .ok_or(ImportError::TenantNotFound)?;
-        let services: BTreeMap<String, (Uuid, String)> = catalog::services_of(conn, tenant.id)
+        let services: BTreeMap<String, Service> = catalog::services_of(conn, tenant.id)
             .await?
             .into_iter()
-            .map(|service| (service.slug, (service.id, service.name)))
+            .map(|service| (service.slug.clone(), service))
+            .collect();
+        let staff: BTreeMap<String, Uuid> = crate::setup::staff_of(conn, tenant.id)
+            .await?
+            .into_iter()
+            .map(|person| (person.slug, person.id))
             .collect();
         let mut report = ImportReport::default();
         let mut bad = Vec::new();
@@ -100,13 +110,53 @@ pub async fn import(
                 report.already_imported += 1;
                 continue;
             }
-            let Some((service_id, service_name)) = services.get(&row.service_slug) else {
+            let Some(service) = services.get(&row.service_slug) else {
                 bad.push((row.line, format!("unknown service `{}`", row.service_slug)));
                 continue;
             };
+            let named = match &row.staff_slug {
+                None => None,
+                Some(slug) => match staff.get(slug) {
+                    Some(id) => Some(*id),
+                    None => {
+                        bad.push((row.line, format!("unknown staff member `{slug}`")));
+                        continue;
+                    }
+                },
+            };
+            let mut staff_id = named;
             if row.status.is_active() {
-                match guard_capacity(conn, &tenant, row.start, row.end, None).await {
+                let placed = match staffed::assign_by_owner(
+                    conn,
+                    &tenant,
+                    service,
+                    (row.start, row.end),
+                    named,
+                    None,
+                )
+                .await
+                {
+                    // A service without staff: the tenant's capacity.
+                    Ok(None) => guard_capacity(conn, &tenant, row.start, row.end, None).await,
+                    Ok(Some(person)) => {
+                        staff_id = Some(person.id);
+                        Ok(())
+                    }
+                    Err(error) => Err(error),
+                };
+                match placed {
                     Ok(()) => {}
+                    Err(OwnerError::StaffNotFound | OwnerError::StaffNotQualified) => {
+                        bad.push((
+                            row.line,
+                            format!(
+                                "`{}` is not an active staff member who performs `{}`",
+                                row.staff_slug.as_deref().unwrap_or("?"),
+                                service.slug
+                            ),
+                        ));
+                        continue;
+                    }
                     Err(OwnerError::Conflict { conflicts, .. }) => {
                         let titles: Vec<&str> =
                             conflicts.iter().map(|c| c.title.as_str()).collect();
@@ -130,8 +180,8 @@ pub async fn import(
             let contact = contacts::upsert(conn, tenant.id, client).await?;
             let insert = InsertJob {
                 tenant_id: tenant.id,
-                service_id: *service_id,
-                title: booking_domain::JobTitle::for_booking(service_name, &row.name).into_inner(),
+                service_id: service.id,
+                title: booking_domain::JobTitle::for_booking(&service.name, &row.name).into_inner(),
                 starts_at: row.start,
                 ends_at: row.end,
                 status: row.status.as_str(),
@@ -140,8 +190,7 @@ pub async fn import(
                 changed_by: IMPORTER.to_owned(),
                 client_name: row.name.as_str().to_owned(),
                 client_phone: row.phone.as_ref().map(|p| p.as_str().to_owned()),
-                // Imported jobs are the tenant's, not a person's (no staff column yet).
-                staff_id: None,
+                staff_id,
             };
             let job = jobs::insert(conn, &insert, contact, tenant.zone).await?;
             diesel::update(jobs_table::table.find(job.id))
