@@ -548,3 +548,49 @@ async fn new_offsets_in_the_tenant_file_re_arm_the_future_jobs() {
     booking_test_support::load(&stack.db, &booking_test_support::salon("fifi", none)).await;
     assert!(armed(&stack, &job).await.is_empty());
 }
+
+#[tokio::test]
+async fn new_offsets_by_patch_tenant_re_arm_the_future_jobs_and_are_shown_as_set() {
+    let stack = Stack::default().await;
+    let (job, _) = booked(&stack.deps, &stack, week_ahead(), "patched@example.com").await;
+    let token = stack.token();
+    let patch = |offsets: &str| {
+        let body = format!(r#"{{"settings": {{"reminderMinutesBefore": {offsets}}}}}"#);
+        let (stack, token) = (&stack, token.clone());
+        async move {
+            stack
+                .owner_send(
+                    ("patch", "/tenant"),
+                    "/tenant",
+                    serde_json::Value::Null,
+                    &[],
+                    &body,
+                    token.as_str(),
+                )
+                .await
+        }
+    };
+    let two = patch("[60, 2880]").await;
+    assert_eq!(two.status, 200, "{two}");
+    assert_eq!(
+        two["tenant"]["settings"]["reminderMinutesBefore"],
+        serde_json::json!([2880, 60])
+    );
+    let offsets: Vec<i32> = armed(&stack, &job)
+        .await
+        .iter()
+        .map(|r| r.offset_minutes)
+        .collect();
+    assert_eq!(offsets, [2880, 60]);
+    // A bad list is refused by the file's own message and changes nothing.
+    let bad = patch("[10]").await;
+    assert_eq!(bad.status, 400, "{bad}");
+    assert!(
+        bad.body.to_string().contains("reminderMinutesBefore"),
+        "{bad}"
+    );
+    assert_eq!(armed(&stack, &job).await.len(), 2);
+    let none = patch("[]").await;
+    assert_eq!(none.status, 200, "{none}");
+    assert!(armed(&stack, &job).await.is_empty());
+}
