@@ -462,26 +462,35 @@ async fn patch_staff(
     ))
 }
 
-/// `PUT /staff/{staffId}/working-hours`: their own week (a day left out: off).
+/// `PUT /staff/{staffId}/working-hours`: their own week (a day left out: off), or `null`: the
+/// tenant's hours again.
 async fn put_staff_hours(
     deps: &Deps,
     request: &Request,
     raw_id: &str,
 ) -> Result<Response<Body>, ApiError> {
     let body = json_body(request)?;
-    let week = setup::week("workingHours", &body).map_err(invalid)?;
-    let week = setup::schedule_of_week(&week).map_err(|e| invalid(vec![e]))?;
+    let week = match &body {
+        Value::Null => None,
+        body => {
+            let days = setup::week("workingHours", body).map_err(invalid)?;
+            Some(setup::schedule_of_week(&days).map_err(|e| invalid(vec![e]))?)
+        }
+    };
     let id = staff_id(raw_id)?;
     let (mut conn, owner, _) = owner_and_tenant(deps, request).await?;
     let actor = owner.actor();
-    let detail = json!({ "staffId": id, "workingHours": setup::written_week(&week) });
+    let detail = json!({
+        "staffId": id,
+        "workingHours": week.as_ref().map(setup::written_week),
+    });
     let change = SetupChange {
         tenant_id: owner.tenant_id,
         actor: &actor,
         now: deps.now(),
         detail: &detail,
     };
-    let changed = changes::replace_staff_hours(&mut conn, change, id, &week).await?;
+    let changed = changes::replace_staff_hours(&mut conn, change, id, week.as_ref()).await?;
     tracing::info!(tenant_id = %owner.tenant_id, staff_id = %id, "staff hours replaced");
     Ok(json_response(
         200,

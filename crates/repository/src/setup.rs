@@ -61,9 +61,11 @@ impl TenantSetup {
             .collect()
     }
 
-    /// The hours a job of `staff` (or of the tenant, `None`) is judged by.
+    /// The hours a job of `staff` (or of the tenant, `None`) is judged by. An inactive person
+    /// works no hours: making someone inactive answers their future jobs as `outsideHours`.
     fn hours_of(&self, staff: Option<Uuid>) -> std::borrow::Cow<'_, Schedule> {
         match staff.and_then(|id| self.staff.iter().find(|person| person.id == id)) {
+            Some(person) if !person.active => std::borrow::Cow::Owned(Schedule::new()),
             Some(person) => std::borrow::Cow::Owned(person.hours.effective(&self.schedule)),
             None => std::borrow::Cow::Borrowed(&self.schedule),
         }
@@ -776,18 +778,18 @@ pub async fn edit_staff(
     .await
 }
 
-/// `PUT /staff/{id}/working-hours`: their own week (`week`'s weekly part) replaces the one they
-/// worked, theirs or the tenant's; their jobs outside it come back as `outsideHours`.
+/// `PUT /staff/{id}/working-hours`: their own week (`week`'s weekly part; `None`: the tenant's
+/// again) replaces the one they worked; their jobs outside it come back as `outsideHours`.
 pub async fn replace_staff_hours(
     conn: &mut AsyncPgConnection,
     change: SetupChange<'_>,
     id: Uuid,
-    week: &Schedule,
+    week: Option<&Schedule>,
 ) -> Result<Changed<StaffSetup>, SetupError> {
     conn.transaction::<_, SetupError, _>(async move |conn| {
         let before = begin(conn, change.tenant_id).await?;
         lock_staff(conn, change.tenant_id, id).await?;
-        tenant_setup::replace_staff_week(conn, change.tenant_id, id, Some(week)).await?;
+        tenant_setup::replace_staff_week(conn, change.tenant_id, id, week).await?;
         let changed = finish(conn, &change, &before, "staff-working-hours").await?;
         staff_member(changed, id)
     })

@@ -127,7 +127,7 @@ async fn an_owner_adds_a_stylist_with_hours_a_day_off_and_services_and_availabil
     )
     .await;
     assert_eq!(hours.status, 200, "{hours}");
-    assert_eq!(ids(&hours["outsideHours"]), [booked]);
+    assert_eq!(ids(&hours["outsideHours"]), [booked.clone()]);
     // Her own week replaces the tenant's, its lunch break included.
     assert_eq!(
         starts(&slots(&stack, &haircut, MONDAY).await),
@@ -197,7 +197,18 @@ async fn an_owner_adds_a_stylist_with_hours_a_day_off_and_services_and_availabil
     );
     assert_eq!(nine[0].1, json!([ben]), "Ben works the tenant's 09:00");
 
-    // Ana made inactive is offered no more; her booked job stays hers.
+    // Back on the tenant's hours her 10:00 job fits again; made inactive she works no hours,
+    // so it is answered as outside them. She is offered no more; the job stays hers.
+    let tenants = send(
+        &stack,
+        STAFF_HOURS,
+        &format!("/staff/{ana}/working-hours"),
+        "null",
+    )
+    .await;
+    assert_eq!(tenants.status, 200, "{tenants}");
+    assert_eq!(tenants["staff"]["workingHours"], Value::Null);
+    assert_eq!(tenants["outsideHours"], json!([]));
     let away = send(
         &stack,
         PATCH_STAFF,
@@ -206,6 +217,7 @@ async fn an_owner_adds_a_stylist_with_hours_a_day_off_and_services_and_availabil
     )
     .await;
     assert_eq!(away.status, 200, "{away}");
+    assert_eq!(ids(&away["outsideHours"]), [booked]);
     assert!(slots(&stack, &colour, MONDAY).await.is_empty());
     assert!(
         slots(&stack, &haircut, MONDAY)
@@ -253,6 +265,7 @@ async fn an_owner_adds_a_stylist_with_hours_a_day_off_and_services_and_availabil
         whats,
         [
             "staff",
+            "staff-working-hours",
             "service",
             "staff-created",
             "staff",
