@@ -127,7 +127,7 @@ async fn an_owner_adds_a_stylist_with_hours_a_day_off_and_services_and_availabil
     )
     .await;
     assert_eq!(hours.status, 200, "{hours}");
-    assert_eq!(ids(&hours["outsideHours"]), [booked.clone()]);
+    assert_eq!(ids(&hours["outsideHours"]), std::slice::from_ref(&booked));
     // Her own week replaces the tenant's, its lunch break included.
     assert_eq!(
         starts(&slots(&stack, &haircut, MONDAY).await),
