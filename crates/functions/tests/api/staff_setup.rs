@@ -15,6 +15,7 @@ const STAFF_HOURS: (&str, &str) = ("put", "/staff/{staffId}/working-hours");
 const PUT_OVERRIDE: (&str, &str) = ("put", "/staff/{staffId}/date-overrides/{date}");
 const DELETE_OVERRIDE: (&str, &str) = ("delete", "/staff/{staffId}/date-overrides/{date}");
 const TENANT: (&str, &str) = ("get", "/tenant");
+const PUT_TENANT_OVERRIDE: (&str, &str) = ("put", "/tenant/date-overrides/{date}");
 const CHANGES: (&str, &str) = ("get", "/tenant/changes");
 const PATCH_SERVICE: (&str, &str) = ("patch", "/services/{serviceId}");
 
@@ -554,4 +555,102 @@ async fn a_booking_racing_a_change_of_a_stylists_hours_is_judged_wholly_by_the_o
     }
     eprintln!("races: {landed} bookings landed first, {refused} judged by the new hours");
     assert_eq!(landed + refused, mondays.len());
+}
+
+/// The issue's "done when": a tenant loaded with nothing but its name and zone is set up through
+/// the API alone — a service, its hours, a holiday, a stylist — and availability follows each step.
+#[tokio::test]
+async fn a_new_tenant_is_set_up_through_the_api_alone_and_availability_follows_each_step() {
+    let stack = Stack::default().await;
+    let bare = booking_repository::tenant_setup::TenantDefinition {
+        services: Vec::new(),
+        schedule: booking_domain::Schedule::new(),
+        staff: Vec::new(),
+        ..salon("fresh", BookingSettings::default())
+    };
+    let fresh = load(&stack.db, &bare).await;
+    let token = owner_token(fresh.tenant_id, 600);
+    let t = token.as_str();
+    let call = |route: (&'static str, &'static str), path: String, body: String| {
+        let token = token.clone();
+        let stack = &stack;
+        async move {
+            stack
+                .owner_send(route, &path, Value::Null, &[], &body, token.as_str())
+                .await
+        }
+    };
+    let tenant = stack
+        .owner_send(TENANT, "/tenant", Value::Null, &[], "", t)
+        .await;
+    assert_eq!(tenant["tenant"]["services"], json!([]), "{tenant}");
+    assert_eq!(tenant["tenant"]["workingHours"], json!({}));
+
+    let cut = call(
+        ("post", "/services"),
+        "/services".into(),
+        r#"{"slug": "cut", "name": "Cut", "durationMinutes": 60}"#.into(),
+    )
+    .await;
+    assert_eq!(cut.status, 201, "{cut}");
+    let cut = cut["service"]["id"].as_str().unwrap().to_owned();
+    assert!(slots(&stack, &cut, MONDAY).await.is_empty(), "no hours yet");
+
+    let hours = call(
+        ("put", "/tenant/working-hours"),
+        "/tenant/working-hours".into(),
+        r#"{"mon": [["09:00", "12:00"]], "tue": [["09:00", "12:00"]]}"#.into(),
+    )
+    .await;
+    assert_eq!(hours.status, 200, "{hours}");
+    let ny = |day: u32, time: &str| format!("2026-12-{day:02}T{time}:00-05:00");
+    assert_eq!(
+        starts(&slots(&stack, &cut, MONDAY).await),
+        ["09:00", "09:30", "10:00", "10:30", "11:00"].map(|at| ny(7, at))
+    );
+
+    let holiday = call(
+        PUT_TENANT_OVERRIDE,
+        format!("/tenant/date-overrides/{MONDAY}"),
+        "[]".into(),
+    )
+    .await;
+    assert_eq!(holiday.status, 200, "{holiday}");
+    assert!(
+        slots(&stack, &cut, MONDAY).await.is_empty(),
+        "closed for the holiday"
+    );
+    assert_eq!(
+        slots(&stack, &cut, "2026-12-08").await.len(),
+        5,
+        "Tuesday stays open"
+    );
+
+    let ana = call(
+        NEW_STAFF,
+        "/staff".into(),
+        json!({"slug": "ana", "name": "Ana", "serviceIds": [cut],
+               "workingHours": {"tue": [["10:00", "12:00"]]}})
+        .to_string(),
+    )
+    .await;
+    assert_eq!(ana.status, 201, "{ana}");
+    let ana = ana["staff"]["id"].as_str().unwrap().to_owned();
+    let tuesday = slots(&stack, &cut, "2026-12-08").await;
+    assert_eq!(
+        starts(&tuesday),
+        [ny(8, "10:00"), ny(8, "10:30"), ny(8, "11:00")]
+    );
+    assert!(tuesday.iter().all(|(_, staff)| *staff == json!([ana])));
+
+    let booked = stack
+        .post_book(&cut, &booking_body(&ny(8, "10:00"), "first@client.example"))
+        .await;
+    assert_eq!(booked.status, 201, "{booked}");
+    assert_eq!(booked["job"]["staff"]["id"], json!(ana));
+    assert_eq!(
+        starts(&slots(&stack, &cut, "2026-12-08").await),
+        [ny(8, "11:00")],
+        "her hour is taken"
+    );
 }
