@@ -1,8 +1,8 @@
 //! A business's setup read from JSON into checked values: the tenant file of `scripts/tenant
 //! load` and the bodies of the owner's setup routes (`PATCH /tenant`, `PUT
-//! /tenant/working-hours`, `PUT /tenant/date-overrides/{date}`, `POST`/`PATCH /services`) go
-//! through these same functions, so a value one refuses the other refuses with the same
-//! message. The rules themselves are the domain's ([`booking_domain::setup`]).
+//! /tenant/working-hours`, `PUT /tenant/date-overrides/{date}`, `POST`/`PATCH /services`,
+//! `POST`/`PATCH /staff`, `PUT /staff/{id}/working-hours` and its date overrides) go through
+//! these same functions, so a value one refuses the other refuses with the same message. The rules themselves are the domain's ([`booking_domain::setup`]).
 //!
 //! Every function reports every problem it finds (a list of [`FieldError`]s, `field` as the API
 //! spells it), never only the first.
