@@ -794,6 +794,14 @@ async fn profile(
                 })
                 .collect::<Result<_>>()?,
         ),
+        {
+            let staffed = world::month_of_availability(world.many_staff.service_id);
+            (
+                "availability, 31 days, 20 staff",
+                calls_of(&staffed, 2)?,
+                calls_of(&staffed, count)?,
+            )
+        },
     ];
     for (name, warmup, calls) in cases {
         profile_case(world, report, name, warmup, calls, count).await?;
