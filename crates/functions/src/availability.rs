@@ -67,9 +67,7 @@ async fn availability(deps: &Deps, request: &Request) -> Result<Response<Body>, 
     let (from, to, (inputs, staffed)) = read_range(&conn, &query, limit, now).await?;
     let slots: Vec<_> = if staffed || query.staff_id.is_some() {
         // A second round trip, for staffed services only: the roster and its people's jobs.
-        let staffed = staff::staffed_service_with_calendar(&conn, query.service_id, (from, to))
-            .await?
-            .ok_or_else(ApiError::service_not_found)?;
+        let staffed = staff::staffed_listing(&conn, &inputs, (from, to)).await?;
         drop(conn);
         let choice = query
             .staff_id

@@ -108,6 +108,7 @@ pub async fn staffed_service_with_calendar(
             (from, to),
             Calendar::jobs_window(from, to),
             None,
+            true,
         ),
     )
     .await?;
@@ -124,6 +125,35 @@ pub async fn staffed_service_with_calendar(
         jobs,
         last_booked,
     }))
+}
+
+/// A staffed service's slots for `from..=to` as a listing needs them: the roster, its hours and
+/// its people's jobs, read in one round trip beside the tenant's calendar inputs already read
+/// (`inputs`; no second read of them), without the people's latest bookings (those only pick
+/// who gets a booking, which the booking decides under the guard).
+pub async fn staffed_listing(
+    conn: &AsyncPgConnection,
+    inputs: &catalog::ServiceCalendar,
+    (from, to): (NaiveDate, NaiveDate),
+) -> QueryResult<StaffedInputs> {
+    let (roster, names, jobs, _) = roster_inputs(
+        conn,
+        inputs.service.id,
+        (from, to),
+        Calendar::jobs_window(from, to),
+        None,
+        false,
+    )
+    .await?;
+    Ok(StaffedInputs {
+        tenant: inputs.tenant.clone(),
+        service: inputs.service.clone(),
+        schedule: inputs.schedule.clone(),
+        roster,
+        names,
+        jobs,
+        last_booked: Vec::new(),
+    })
 }
 
 type Roster = (
@@ -153,6 +183,7 @@ async fn roster_inputs(
     (from, to): (NaiveDate, NaiveDate),
     (window_from, window_to): (DateTime<Utc>, DateTime<Utc>),
     except: Option<Uuid>,
+    with_last_booked: bool,
 ) -> QueryResult<Roster> {
     let tenant_of = || {
         services::table
@@ -229,6 +260,9 @@ async fn roster_inputs(
             .await
     };
     let last = async {
+        if !with_last_booked {
+            return Ok(Vec::new());
+        }
         let mut conn = conn;
         // One index probe per person (jobs_by_staff_created), however many jobs they have.
         diesel::sql_query(
@@ -371,6 +405,7 @@ pub(crate) async fn inputs_for_owner(
             (from, to),
             Calendar::jobs_window(from, to),
             except,
+            true,
         ),
     )
     .await?;
