@@ -238,18 +238,7 @@ pub async fn staff_of(
                 .filter(|row| row.0 == id)
                 .map(|&(_, date, start, end)| (date, start, end))
                 .collect();
-            let own = catalog::build_schedule(week, dates)?;
-            let hours = if own_hours {
-                StaffHours::own(own)
-            } else {
-                let mut hours = StaffHours::tenants();
-                for (date, intervals) in own.overrides() {
-                    hours
-                        .set_override(date, intervals.to_vec())
-                        .map_err(|e| catalog::corrupt(e.to_string()))?;
-                }
-                hours
-            };
+            let hours = crate::staff::hours_from(own_hours, week, dates)?;
             let capacity = u32::try_from(capacity)
                 .ok()
                 .and_then(|places| StaffCapacity::new(places).ok())
@@ -399,19 +388,7 @@ pub async fn edit_tenant(
                     .as_deref()
                     .unwrap_or(&current.notification_email)),
                 tenants::time_zone.eq(edit.zone.unwrap_or(current.zone).name()),
-                tenants::require_confirmation.eq(s.require_confirmation),
-                tenants::allow_same_day.eq(s.allow_same_day),
-                tenants::min_notice_minutes.eq(int(s.min_notice_minutes)),
-                tenants::max_advance_days.eq(int(s.max_advance_days)),
-                tenants::max_bookings_per_slot.eq(int(s.max_bookings_per_slot)),
-                tenants::slot_interval_minutes.eq(int(s.slot_interval_minutes)),
-                tenants::buffer_before_minutes.eq(int(s.buffer_before_minutes)),
-                tenants::buffer_after_minutes.eq(int(s.buffer_after_minutes)),
-                tenants::change_notice_minutes.eq(int(s.change_notice_minutes)),
-                tenants::client_can_cancel.eq(s.client_can_cancel),
-                tenants::client_can_reschedule.eq(s.client_can_reschedule),
-                tenants::reminder_minutes_before
-                    .eq(catalog::stored_offsets(&s.reminder_minutes_before)),
+                tenant_setup::settings_columns!(&s),
             ))
             .execute(conn)
             .await?;

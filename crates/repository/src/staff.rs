@@ -310,18 +310,11 @@ async fn roster_inputs(
         } else {
             Vec::new()
         };
-        let own = build_schedule(week, overrides_of.remove(&id).unwrap_or_default())?;
-        let hours = if own_hours {
-            StaffHours::own(own)
-        } else {
-            let mut hours = StaffHours::tenants();
-            for (date, intervals) in own.overrides() {
-                hours
-                    .set_override(date, intervals.to_vec())
-                    .map_err(|e| corrupt(e.to_string()))?;
-            }
-            hours
-        };
+        let hours = hours_from(
+            own_hours,
+            week,
+            overrides_of.remove(&id).unwrap_or_default(),
+        )?;
         roster.push(StaffMember {
             id: StaffId::new(id),
             capacity,
@@ -343,6 +336,26 @@ async fn roster_inputs(
         .filter_map(|row| Some((StaffId::new(row.id), row.at?)))
         .collect();
     Ok((roster, names, jobs, last_booked))
+}
+
+/// A person's hours from their rows: their own week (when `own_hours`; else the tenant's) and
+/// their date overrides.
+pub(crate) fn hours_from(
+    own_hours: bool,
+    week: Vec<(i16, i16, i16)>,
+    overrides: Vec<OverrideRow>,
+) -> QueryResult<StaffHours> {
+    let own = build_schedule(week, overrides)?;
+    if own_hours {
+        return Ok(StaffHours::own(own));
+    }
+    let mut hours = StaffHours::tenants();
+    for (date, intervals) in own.overrides() {
+        hours
+            .set_override(date, intervals.to_vec())
+            .map_err(|e| corrupt(e.to_string()))?;
+    }
+    Ok(hours)
 }
 
 /// How a staffed booking guards its person.

@@ -100,29 +100,43 @@ pub async fn load_tenant(
     .await
 }
 
+/// A tenant's settings as its `tenants` columns, `(column.eq(value), …)`: the one list the
+/// onboarding upsert and the owner's `PATCH /tenant` both write, so a new setting cannot be
+/// forgotten in one of them.
+macro_rules! settings_columns {
+    ($settings:expr) => {{
+        use $crate::schema::tenants;
+        let s: &booking_domain::BookingSettings = $settings;
+        let int = |value: u32| i32::try_from(value).unwrap_or(i32::MAX);
+        (
+            tenants::require_confirmation.eq(s.require_confirmation),
+            tenants::allow_same_day.eq(s.allow_same_day),
+            tenants::min_notice_minutes.eq(int(s.min_notice_minutes)),
+            tenants::max_advance_days.eq(int(s.max_advance_days)),
+            tenants::max_bookings_per_slot.eq(int(s.max_bookings_per_slot)),
+            tenants::slot_interval_minutes.eq(int(s.slot_interval_minutes)),
+            tenants::buffer_before_minutes.eq(int(s.buffer_before_minutes)),
+            tenants::buffer_after_minutes.eq(int(s.buffer_after_minutes)),
+            tenants::change_notice_minutes.eq(int(s.change_notice_minutes)),
+            tenants::client_can_cancel.eq(s.client_can_cancel),
+            tenants::client_can_reschedule.eq(s.client_can_reschedule),
+            tenants::reminder_minutes_before
+                .eq($crate::catalog::stored_offsets(&s.reminder_minutes_before)),
+        )
+    }};
+}
+pub(crate) use settings_columns;
+
 async fn upsert_tenant(
     conn: &mut AsyncPgConnection,
     definition: &TenantDefinition,
 ) -> QueryResult<Uuid> {
-    let s = &definition.settings;
     let values = (
         tenants::slug.eq(&definition.slug),
         tenants::name.eq(&definition.name),
         tenants::time_zone.eq(definition.zone.name()),
         tenants::notification_email.eq(&definition.notification_email),
-        tenants::require_confirmation.eq(s.require_confirmation),
-        tenants::allow_same_day.eq(s.allow_same_day),
-        tenants::min_notice_minutes.eq(int(s.min_notice_minutes)),
-        tenants::max_advance_days.eq(int(s.max_advance_days)),
-        tenants::max_bookings_per_slot.eq(int(s.max_bookings_per_slot)),
-        tenants::slot_interval_minutes.eq(int(s.slot_interval_minutes)),
-        tenants::buffer_before_minutes.eq(int(s.buffer_before_minutes)),
-        tenants::buffer_after_minutes.eq(int(s.buffer_after_minutes)),
-        tenants::change_notice_minutes.eq(int(s.change_notice_minutes)),
-        tenants::client_can_cancel.eq(s.client_can_cancel),
-        tenants::client_can_reschedule.eq(s.client_can_reschedule),
-        tenants::reminder_minutes_before
-            .eq(crate::catalog::stored_offsets(&s.reminder_minutes_before)),
+        settings_columns!(&definition.settings),
     );
     diesel::insert_into(tenants::table)
         .values(values)
