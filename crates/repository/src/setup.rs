@@ -28,7 +28,7 @@ use crate::schema::{
     date_overrides, services, staff, staff_date_overrides, staff_services, staff_working_hours,
     tenant_changes, tenants,
 };
-use crate::tenant_setup::{self, ServiceDefinition, StaffDefinition};
+use crate::tenant_setup::{self, ServiceDefinition, StaffDefinition, int};
 
 /// Who changes which tenant's setup, when, and what the change says (recorded as its `detail`
 /// in the audit list: the new values, as the request wrote them).
@@ -150,31 +150,28 @@ pub struct StaffEdit {
     pub service_ids: Option<Vec<Uuid>>,
 }
 
-fn int(value: u32) -> i32 {
-    i32::try_from(value).unwrap_or(i32::MAX)
-}
-
-fn small(value: u16) -> i16 {
-    i16::try_from(value).unwrap_or(i16::MAX)
-}
-
 /// The tenant's setup (read only: no lock).
 pub async fn read(
     conn: &mut AsyncPgConnection,
     tenant_id: Uuid,
 ) -> QueryResult<Option<TenantSetup>> {
-    let Some(tenant) = catalog::tenant_by_id(conn, tenant_id).await? else {
-        return Ok(None);
-    };
-    let schedule = catalog::tenant_schedule(conn, tenant_id).await?;
-    let services = catalog::services_of(conn, tenant_id).await?;
-    let staff = staff_of(conn, tenant_id).await?;
-    Ok(Some(TenantSetup {
+    match catalog::tenant_by_id(conn, tenant_id).await? {
+        Some(tenant) => setup_of(conn, tenant).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The setup of `tenant`, already read: its schedule, services and staff.
+async fn setup_of(conn: &mut AsyncPgConnection, tenant: Tenant) -> QueryResult<TenantSetup> {
+    let schedule = catalog::tenant_schedule(conn, tenant.id).await?;
+    let services = catalog::services_of(conn, tenant.id).await?;
+    let staff = staff_of(conn, tenant.id).await?;
+    Ok(TenantSetup {
         tenant,
         schedule,
         services,
         staff,
-    }))
+    })
 }
 
 /// A staff row: id, slug, name, email, capacity, active, own hours.
@@ -275,9 +272,8 @@ pub(crate) async fn begin(
     let tenant = guard::tenant(conn, tenant_id)
         .await?
         .ok_or(SetupError::TenantNotFound)?;
-    let setup = read(conn, tenant_id)
-        .await?
-        .ok_or(SetupError::TenantNotFound)?;
+    // The tenant as the guard read it: the setup's other parts beside it.
+    let setup = setup_of(conn, tenant.clone()).await?;
     Ok(Before { tenant, setup })
 }
 
@@ -441,25 +437,9 @@ pub async fn set_date_override(
         .execute(conn)
         .await?;
         if let Some(intervals) = intervals {
-            let rows: Vec<_> = if intervals.is_empty() {
-                // A closed date is one row without minutes.
-                vec![(None, None)]
-            } else {
-                intervals
-                    .iter()
-                    .map(|i| (Some(small(i.start_minute())), Some(small(i.end_minute()))))
-                    .collect()
-            };
-            let values: Vec<_> = rows
+            let values: Vec<_> = tenant_setup::override_minutes(intervals)
                 .into_iter()
-                .map(|(start, end)| {
-                    (
-                        date_overrides::tenant_id.eq(change.tenant_id),
-                        date_overrides::on_date.eq(date),
-                        date_overrides::start_minute.eq(start),
-                        date_overrides::end_minute.eq(end),
-                    )
-                })
+                .map(|(start, end)| tenant_setup::override_row(change.tenant_id, date, start, end))
                 .collect();
             diesel::insert_into(date_overrides::table)
                 .values(&values)

@@ -57,12 +57,26 @@ pub struct LoadedTenant {
     pub staff: BTreeMap<String, Uuid>,
 }
 
-fn int(value: u32) -> i32 {
+pub(crate) fn int(value: u32) -> i32 {
     i32::try_from(value).unwrap_or(i32::MAX)
 }
 
-fn small(value: u16) -> i16 {
+pub(crate) fn small(value: u16) -> i16 {
     i16::try_from(value).unwrap_or(i16::MAX)
+}
+
+/// A date override's rows as `(start_minute, end_minute)`: one per interval, and a closed date
+/// (or a day off) one row without minutes. The tenant's and a person's overrides alike.
+pub(crate) fn override_minutes(
+    intervals: &[booking_domain::WorkingInterval],
+) -> Vec<(Option<i16>, Option<i16>)> {
+    if intervals.is_empty() {
+        return vec![(None, None)];
+    }
+    intervals
+        .iter()
+        .map(|i| (Some(small(i.start_minute())), Some(small(i.end_minute()))))
+        .collect()
 }
 
 /// Writes the definition in one transaction: the tenant's hours and overrides are replaced,
@@ -107,7 +121,7 @@ macro_rules! settings_columns {
     ($settings:expr) => {{
         use $crate::schema::tenants;
         let s: &booking_domain::BookingSettings = $settings;
-        let int = |value: u32| i32::try_from(value).unwrap_or(i32::MAX);
+        let int = $crate::tenant_setup::int;
         (
             tenants::require_confirmation.eq(s.require_confirmation),
             tenants::allow_same_day.eq(s.allow_same_day),
@@ -192,6 +206,29 @@ pub(crate) async fn replace_hours(
     Ok(())
 }
 
+/// A row of `date_overrides` as diesel inserts it.
+pub(crate) type OverrideRow = (
+    diesel::dsl::Eq<date_overrides::tenant_id, Uuid>,
+    diesel::dsl::Eq<date_overrides::on_date, chrono::NaiveDate>,
+    diesel::dsl::Eq<date_overrides::start_minute, Option<i16>>,
+    diesel::dsl::Eq<date_overrides::end_minute, Option<i16>>,
+);
+
+/// One row of the tenant's `date_overrides`.
+pub(crate) fn override_row(
+    tenant_id: Uuid,
+    date: chrono::NaiveDate,
+    start: Option<i16>,
+    end: Option<i16>,
+) -> OverrideRow {
+    (
+        date_overrides::tenant_id.eq(tenant_id),
+        date_overrides::on_date.eq(date),
+        date_overrides::start_minute.eq(start),
+        date_overrides::end_minute.eq(end),
+    )
+}
+
 async fn replace_overrides(
     conn: &mut AsyncPgConnection,
     tenant_id: Uuid,
@@ -200,26 +237,14 @@ async fn replace_overrides(
     diesel::delete(date_overrides::table.filter(date_overrides::tenant_id.eq(tenant_id)))
         .execute(conn)
         .await?;
-    let mut overrides = Vec::new();
-    for (date, intervals) in schedule.overrides() {
-        // A closed date is one row without minutes.
-        if intervals.is_empty() {
-            overrides.push((
-                date_overrides::tenant_id.eq(tenant_id),
-                date_overrides::on_date.eq(date),
-                date_overrides::start_minute.eq(None::<i16>),
-                date_overrides::end_minute.eq(None::<i16>),
-            ));
-        }
-        for interval in intervals {
-            overrides.push((
-                date_overrides::tenant_id.eq(tenant_id),
-                date_overrides::on_date.eq(date),
-                date_overrides::start_minute.eq(Some(small(interval.start_minute()))),
-                date_overrides::end_minute.eq(Some(small(interval.end_minute()))),
-            ));
-        }
-    }
+    let overrides: Vec<_> = schedule
+        .overrides()
+        .flat_map(|(date, intervals)| {
+            override_minutes(intervals)
+                .into_iter()
+                .map(move |(start, end)| override_row(tenant_id, date, start, end))
+        })
+        .collect();
     diesel::insert_into(date_overrides::table)
         .values(&overrides)
         .execute(conn)
@@ -392,16 +417,7 @@ pub(crate) async fn set_staff_override(
     let Some(intervals) = intervals else {
         return Ok(());
     };
-    // A day off is one row without minutes.
-    let minutes: Vec<(Option<i16>, Option<i16>)> = if intervals.is_empty() {
-        vec![(None, None)]
-    } else {
-        intervals
-            .iter()
-            .map(|i| (Some(small(i.start_minute())), Some(small(i.end_minute()))))
-            .collect()
-    };
-    let rows: Vec<_> = minutes
+    let rows: Vec<_> = override_minutes(intervals)
         .into_iter()
         .map(|(start, end)| {
             (
