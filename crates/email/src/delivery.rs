@@ -1,7 +1,8 @@
-//! Sending what the outbox holds: lease the due mails, render each from the job as it is now,
-//! send it, record the outcome. Handlers call [`deliver_due`] for their job right after
-//! commit; the relay function calls [`relay`] on a schedule for everything else (retries, and
-//! mails whose post-commit send was cut short).
+//! Sending what the outbox holds: lease the due mails, render each from the job as it is now
+//! (its invitation under the SEQUENCE of the change that queued it), send it, record the
+//! outcome. Handlers call [`deliver_due`] for their job right after commit; the relay function
+//! calls [`relay`] on a schedule for everything else (retries, and mails whose post-commit send
+//! was cut short).
 
 use std::time::Duration as StdDuration;
 
@@ -183,6 +184,18 @@ async fn send_all(
                 .unbuildable
                 .push((mail.clone(), "the job no longer exists".to_owned()));
             continue;
+        };
+        // The job as it is now, under the SEQUENCE of the change that queued the mail.
+        let as_queued;
+        let context = match mail.revision {
+            Some(revision) if revision != context.revision => {
+                as_queued = MailContext {
+                    revision,
+                    ..context.clone()
+                };
+                &as_queued
+            }
+            _ => context,
         };
         match render(mail.kind, context, settings) {
             Ok(rendered) => sends.push(async move {

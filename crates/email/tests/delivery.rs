@@ -668,11 +668,15 @@ async fn a_repeated_enqueue_never_doubles_a_mail_and_mails_stay_with_their_tenan
     let mut salon = open_salon(false).await;
     let job = salon.book("kit", on_monday(16, 0)).await;
     // The booking's change is the job's first event, whose id is the job's.
+    let booked = outbox::QueuedBy {
+        tenant_id: salon.tenant_id,
+        job_id: job,
+        event_id: job,
+        revision: 0,
+    };
     let again = outbox::enqueue(
         &salon.conn,
-        salon.tenant_id,
-        job,
-        job,
+        booked,
         &MailKind::for_new_booking(false),
         now(),
     )

@@ -37,6 +37,10 @@ pub struct ClaimedMail {
     pub kind: MailKind,
     /// Attempts including this one.
     pub attempts: u32,
+    /// The job's revision when the change that queued the mail was made: its invitation's
+    /// SEQUENCE, so a mail sent late never outranks a later change's (`None`: a mail queued
+    /// before the column, rendered at the job's revision when sent).
+    pub revision: Option<u32>,
 }
 
 /// One mail of a job as the outbox holds it: kind, delivery state, attempts, SES message id.
@@ -71,25 +75,30 @@ fn attempts(value: i32) -> Result<u32, DieselError> {
 #[tracing::instrument(level = "trace", name = "outbox enqueue (change)", skip_all)]
 pub async fn enqueue(
     conn: &AsyncPgConnection,
-    tenant_id: Uuid,
-    job_id: Uuid,
-    event_id: Uuid,
+    change: QueuedBy,
     kinds: &[MailKind],
     now: DateTime<Utc>,
 ) -> QueryResult<usize> {
-    let mails: Vec<_> = kinds
-        .iter()
-        .map(|&kind| (tenant_id, job_id, event_id, kind))
-        .collect();
+    let mails: Vec<_> = kinds.iter().map(|&kind| (change, kind)).collect();
     enqueue_many(conn, &mails, now).await
 }
 
+/// The change of a job that queues mails: the job, its history entry, and the job's revision
+/// after the change (the mails' invitation SEQUENCE, [`ClaimedMail::revision`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueuedBy {
+    pub tenant_id: Uuid,
+    pub job_id: Uuid,
+    pub event_id: Uuid,
+    pub revision: u32,
+}
+
 /// [`enqueue`] for several changes at once (a batch the relay makes: reminders): each
-/// (tenant, job, history entry, kind) one mail, due at `now`, in one statement.
+/// (change, kind) one mail, due at `now`, in one statement.
 #[tracing::instrument(level = "trace", name = "outbox enqueue (batch)", skip_all)]
 pub(crate) async fn enqueue_many(
     mut conn: &AsyncPgConnection,
-    mails: &[(Uuid, Uuid, Uuid, MailKind)],
+    mails: &[(QueuedBy, MailKind)],
     now: DateTime<Utc>,
 ) -> QueryResult<usize> {
     if mails.is_empty() {
@@ -97,14 +106,15 @@ pub(crate) async fn enqueue_many(
     }
     let rows: Vec<_> = mails
         .iter()
-        .map(|&(tenant_id, job_id, event_id, kind)| {
+        .map(|&(change, kind)| {
             (
-                emails::tenant_id.eq(tenant_id),
-                emails::job_id.eq(job_id),
-                emails::event_id.eq(event_id),
+                emails::tenant_id.eq(change.tenant_id),
+                emails::job_id.eq(change.job_id),
+                emails::event_id.eq(change.event_id),
                 emails::kind.eq(kind.as_str()),
                 emails::next_attempt_at.eq(now),
                 emails::created_at.eq(now),
+                emails::revision.eq(i32::try_from(change.revision).ok()),
             )
         })
         .collect();
@@ -178,16 +188,16 @@ const ENQUEUE_BOOKING: &str = concat!(
     "        ORDER BY due_at DESC OFFSET $3 - 1 LIMIT 1), $2)) ",
     "    FROM recipient RETURNING due_at), ",
     "mails AS ( ",
-    "    INSERT INTO emails (id, tenant_id, job_id, kind, status, attempts, next_attempt_at, created_at) ",
+    "    INSERT INTO emails (id, tenant_id, job_id, kind, status, attempts, next_attempt_at, created_at, revision) ",
     "    SELECT mail.id, $4, $5, mail.kind, ",
     "        CASE WHEN mail.capped AND barred.yes THEN 'suppressed' ELSE 'pending' END, ",
     "        CASE WHEN mail.capped AND (barred.yes OR turn.due_at > $2) THEN 0 ELSE 1 END, ",
-    "        CASE WHEN mail.capped AND turn.due_at > $2 THEN turn.due_at ELSE $6 END, $2 ",
+    "        CASE WHEN mail.capped AND turn.due_at > $2 THEN turn.due_at ELSE $6 END, $2, 0 ",
     "    FROM unnest($7::uuid[], $8::text[], $9::bool[]) AS mail(id, kind, capped) ",
     "    CROSS JOIN turn CROSS JOIN barred ",
-    "    RETURNING id, tenant_id, job_id, kind, attempts, status), ",
+    "    RETURNING id, tenant_id, job_id, kind, attempts, status, revision), ",
     tell_owner!("mails", "$2"),
-    " SELECT id, tenant_id, job_id, kind, attempts FROM mails"
+    " SELECT id, tenant_id, job_id, kind, attempts, revision FROM mails"
 );
 
 /// [`enqueue`] for a public booking, whose mails the caller sends itself right after commit:
@@ -215,6 +225,7 @@ pub(crate) async fn enqueue_booking_on(
             job_id,
             kind,
             attempts: 1,
+            revision: Some(0),
         })
         .collect();
     let lock = diesel::sql_query(LOCK_RECIPIENT).bind::<Text, _>(client.as_str());
@@ -274,6 +285,7 @@ struct ClaimedRow {
     job_id: Uuid,
     kind: String,
     attempts: i32,
+    revision: Option<i32>,
 }
 
 /// Leases the due mails `$due` selects: each gets an attempt and a lease until `$2`, except a
@@ -288,9 +300,9 @@ macro_rules! claim {
             "attempts = CASE WHEN ", suppressed!($kinds), " THEN emails.attempts ELSE emails.attempts + 1 END, ",
             "next_attempt_at = $2 ",
             "FROM due WHERE emails.id = due.id AND emails.status = 'pending' ",
-            "RETURNING emails.id, emails.tenant_id, emails.job_id, emails.kind, emails.attempts, emails.status), ",
+            "RETURNING emails.id, emails.tenant_id, emails.job_id, emails.kind, emails.attempts, emails.status, emails.revision), ",
             tell_owner!("leased", "$1"),
-            " SELECT id, tenant_id, job_id, kind, attempts FROM leased WHERE status = 'pending'"
+            " SELECT id, tenant_id, job_id, kind, attempts, revision FROM leased WHERE status = 'pending'"
         )
     };
 }
@@ -354,6 +366,12 @@ pub async fn claim_due_on(
                 job_id: row.job_id,
                 kind: kind(&row.kind)?,
                 attempts: attempts(row.attempts)?,
+                revision: row
+                    .revision
+                    .map(|value| {
+                        u32::try_from(value).map_err(|_| corrupt(format!("mail revision {value}")))
+                    })
+                    .transpose()?,
             })
         })
         .collect()

@@ -49,6 +49,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         sent_at -> Nullable<Timestamptz>,
         event_id -> Nullable<Uuid>,
+        revision -> Nullable<Int4>,
     }
 }
 

@@ -463,3 +463,83 @@ async fn each_move_mails_once_with_a_higher_sequence_and_a_cancel_cancels_the_in
     );
     assert_eq!(detail["emails"].as_array().map(Vec::len), Some(5));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_move_mailed_late_after_a_cancellation_never_outranks_the_cancellation() {
+    let stack = Stack::default().await;
+    let token = stack.token();
+    let job = stack
+        .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
+        .await;
+    // SES is unreachable while the owner moves the job and then cancels it: both client mails
+    // wait in the outbox and go out together, in no particular order, once SES is back.
+    let outage = deps_with(
+        &stack.db.url,
+        &[],
+        booking_test_support::ses::ses_mailer("http://127.0.0.1:9").await,
+    );
+    let to_eleven = json!({"start": ny_text(2026, 12, 7, 11, 0)}).to_string();
+    let moved = outage
+        .post_transition(&job, "reschedule", &to_eleven, &token)
+        .await;
+    assert_eq!(moved.status, 200, "{moved}");
+    let cancel = json!({"reason": "Closed for the day"}).to_string();
+    let cancelled = outage
+        .post_transition(&job, "cancel", &cancel, &token)
+        .await;
+    assert_eq!(cancelled.status, 200, "{cancelled}");
+    assert_eq!(
+        stack
+            .count("emails WHERE kind IN ('client-rescheduled', 'client-cancelled') AND status = 'pending'")
+            .await,
+        2
+    );
+
+    let later = friday_morning() + chrono::Duration::hours(1);
+    let mut conn = stack.deps.pool.get().await.expect("connection");
+    let report = booking_email::relay(
+        &mut conn,
+        &stack.deps.mailer,
+        &stack.deps.mail,
+        move || later,
+        10,
+        std::time::Duration::from_secs(10),
+        &mut Vec::new(),
+    )
+    .await
+    .expect("relay");
+    assert_eq!(report.sent, 2, "{report:?}");
+    let invitation = |kind: MailKind| {
+        let mail = stack
+            .deps
+            .mailer
+            .sent()
+            .into_iter()
+            .find(|m| m.kind == kind)
+            .expect("the mail went out");
+        let (_, ics) = read_mail(&mail.raw).invitation.expect("an invitation");
+        parse_invitation(&ics)
+    };
+    let (booked, moved, cancelled) = (
+        invitation(MailKind::ClientBooked),
+        invitation(MailKind::ClientRescheduled),
+        invitation(MailKind::ClientCancelled),
+    );
+    assert_eq!(
+        (moved.uid.as_str(), cancelled.uid.as_str()),
+        (booked.uid.as_str(), booked.uid.as_str())
+    );
+    assert_eq!(
+        (moved.method.as_str(), cancelled.method.as_str()),
+        ("REQUEST", "CANCEL")
+    );
+    // RFC 5546: a calendar applies the higher SEQUENCE, whatever order the two arrive in, so
+    // the late move's invitation must rank below the cancellation — each carries its change's.
+    assert!(
+        booked.sequence < moved.sequence && moved.sequence < cancelled.sequence,
+        "booked {}, moved {}, cancelled {}",
+        booked.sequence,
+        moved.sequence,
+        cancelled.sequence
+    );
+}

@@ -279,11 +279,18 @@ pub(crate) async fn write(
         offsets: w.offsets,
         now: w.now,
     };
+    // The job's revision after this change (`jobs::apply_change` counts it up by one).
+    let queued_by = outbox::QueuedBy {
+        tenant_id: w.job.tenant_id,
+        job_id: w.job.id,
+        event_id: w.event.id,
+        revision: w.job.revision + 1,
+    };
     // Pipelined in this order: the history statement reads the changed job (webhook payload).
     let (changed, (), _, (), ()) = try_join5(
         jobs::apply_change(conn, w.job, w.update, w.actor),
         events::record(conn, &w.event),
-        outbox::enqueue(conn, w.job.tenant_id, w.job.id, w.event.id, w.mails, w.now),
+        outbox::enqueue(conn, queued_by, w.mails, w.now),
         async {
             match w.key {
                 Some(key) => {

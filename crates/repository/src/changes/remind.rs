@@ -23,6 +23,7 @@ use uuid::Uuid;
 
 use crate::catalog::corrupt;
 use crate::events::NewEvent;
+use crate::outbox::QueuedBy;
 use crate::schema::job_events;
 
 /// What one batch of reminders came to.
@@ -53,7 +54,8 @@ pub const CLAIM_DUE: &str = "\
         SELECT id, job_id, offset_minutes FROM reminders \
         WHERE taken_at IS NULL AND due_at <= $1 \
         ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
-    SELECT due.id, due.job_id, due.offset_minutes, jobs.tenant_id, jobs.status, jobs.starts_at \
+    SELECT due.id, due.job_id, due.offset_minutes, jobs.tenant_id, jobs.status, jobs.starts_at, \
+           jobs.revision \
     FROM due JOIN jobs ON jobs.id = due.job_id \
     FOR SHARE OF jobs SKIP LOCKED";
 
@@ -71,6 +73,8 @@ struct DueRow {
     status: String,
     #[diesel(sql_type = Timestamptz)]
     starts_at: DateTime<Utc>,
+    #[diesel(sql_type = Integer)]
+    revision: i32,
 }
 
 /// Takes up to `limit` reminders due at `now` in one transaction: their mails and history
@@ -128,13 +132,22 @@ pub async fn remind(
                 .execute(conn)
                 .await?;
         }
-        let mails: Vec<_> = events
+        // The reminder is the entry as it stands: the SEQUENCE of the job's latest change.
+        let mails = events
             .iter()
-            .map(|event| {
-                let kind = MailKind::for_reminder();
-                (event.tenant_id, event.job_id, event.id, kind)
+            .zip(&mailed)
+            .map(|(event, row)| {
+                let revision = u32::try_from(row.revision)
+                    .map_err(|_| corrupt(format!("job revision {}", row.revision)))?;
+                let change = QueuedBy {
+                    tenant_id: event.tenant_id,
+                    job_id: event.job_id,
+                    event_id: event.id,
+                    revision,
+                };
+                Ok((change, MailKind::for_reminder()))
             })
-            .collect();
+            .collect::<diesel::QueryResult<Vec<_>>>()?;
         crate::outbox::enqueue_many(conn, &mails, now).await?;
         // The rows are locked by this transaction; `taken_at IS NULL` is a second guard.
         diesel::sql_query(
