@@ -25,8 +25,12 @@ enum OwedWork {
     BookingMails {
         job_id: Uuid,
         mails: Vec<ClaimedMail>,
-        context: MailContext,
+        // Boxed: the other variant is one id.
+        context: Box<MailContext>,
     },
+    /// The mails a committed change of the job recorded in its transaction (unleased): leased
+    /// and sent as [`Deps::deliver_after_commit`] does, after the response.
+    JobMails { job_id: Uuid },
 }
 
 impl Owed {
@@ -85,13 +89,21 @@ impl Deps {
         self.owed.push(OwedWork::BookingMails {
             job_id: booked.job.id,
             mails: booked.mails.clone(),
-            context: booked.mail_context(),
+            context: Box::new(booked.mail_context()),
         });
     }
 
+    /// Leaves the mails a committed change of `job_id` recorded to be sent once the response is
+    /// on its way ([`Deps::settle`]), as a booking's are: the owner or client who made the
+    /// change never waits for SES. If the container dies first, the relay sends them.
+    pub fn owe_job_mails(&self, job_id: Uuid) {
+        self.owed.push(OwedWork::JobMails { job_id });
+    }
+
     /// Does what the last invocation left for after its response, within [`DELIVERY_BUDGET`]
-    /// overall: a booking's mails go out all at once, without a database connection, and are
-    /// then recorded in one statement. Never fails: what is not done stays in the outbox for the
+    /// for each: a booking's mails go out all at once, without a database connection, and are
+    /// then recorded in one statement; a change's are leased, sent and recorded on the
+    /// container's connection. Never fails: what is not done stays in the outbox for the
     /// relay. Run by [`crate::serve_http`] once the response is handed to the runtime (and held
     /// open by the post-response extension in AWS); tests and the load tool call it after each
     /// response, as a container does.
@@ -103,6 +115,15 @@ impl Deps {
                     mails,
                     context,
                 } => self.send_booking_mails(job_id, &mails, &context).await,
+                // The response is out: the container's connection is free again.
+                OwedWork::JobMails { job_id } => match self.pool.get().await {
+                    Ok(conn) => {
+                        self.deliver_after_commit(conn, job_id).await;
+                    }
+                    Err(error) => {
+                        tracing::warn!(%job_id, %error, "no connection to send the mails on; the relay takes over")
+                    }
+                },
             }
         }
     }

@@ -135,12 +135,10 @@ async fn transition(deps: &Deps, request: &Request) -> Result<Response<Body>, Ap
         match outcome {
             Ok(job) => {
                 tracing::info!(job_id = %job.id, %tenant_id, action = %action, status = job.status.as_str(), "job changed");
-                let conn = if MailKind::for_owner_change(action).is_empty() {
-                    Some(conn)
-                } else {
-                    deps.deliver_after_commit(conn, job.id).await
-                };
-                Ok(committed_response(deps, conn, 200, &job).await)
+                if !MailKind::for_owner_change(action).is_empty() {
+                    deps.owe_job_mails(job.id);
+                }
+                Ok(committed_response(deps, Some(conn), 200, &job).await)
             }
             Err(refusal) => Err(Failed::on(conn, refusal)),
         }

@@ -138,14 +138,7 @@ async fn manage(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiErr
         match outcome {
             Ok(job) => {
                 tracing::info!(job_id = %job.id, tenant_id = %job.tenant_id, action = %action, status = job.status.as_str(), "booking changed by its client");
-                let conn = deps.deliver_after_commit(conn, job.id).await;
-                let mut conn = match conn {
-                    Some(conn) => conn,
-                    None => deps
-                        .connection()
-                        .await
-                        .map_err(|error| Failed { error, conn: None })?,
-                };
+                deps.owe_job_mails(job.id);
                 let booking = jobs::client_booking(&mut conn, job.id)
                     .await
                     .map_err(|error| Failed::on_error(error.into()))?

@@ -222,7 +222,7 @@ async fn feed(world: &World, requests: usize, report: &mut Report) -> Result<()>
     for _ in 0..10.min(requests) {
         calendar_feed::handle(&deps, read()?).await;
     }
-    let samples = measure(requests, |_| async {
+    let samples = measure(&deps, requests, |_| async {
         Ok(calendar_feed::handle(&deps, read()?)
             .await
             .status()
@@ -245,7 +245,7 @@ fn owner_container(world: &World) -> Result<Deps> {
     Ok(deps)
 }
 
-async fn measure<F, Fut>(count: usize, mut next: F) -> Result<Samples>
+async fn measure<F, Fut>(deps: &Deps, count: usize, mut next: F) -> Result<Samples>
 where
     F: FnMut(usize) -> Fut,
     Fut: std::future::Future<Output = Result<u16>>,
@@ -256,6 +256,9 @@ where
         let at = Instant::now();
         let status = next(i).await?;
         samples.push(at.elapsed(), status);
+        // What the invocation owes after its response (a change's mails), unmeasured, as a
+        // container does before its next request.
+        deps.settle().await;
     }
     samples.wall = started.elapsed();
     Ok(samples)
@@ -308,7 +311,7 @@ pub async fn run(world: &World, requests: usize, report: &mut Report) -> Result<
         owner_calendar::handle(&deps, month()?).await;
     }
 
-    let samples = measure(requests, |_| async {
+    let samples = measure(&deps, requests, |_| async {
         Ok(owner_calendar::handle(&deps, month()?)
             .await
             .status()
@@ -322,7 +325,7 @@ pub async fn run(world: &World, requests: usize, report: &mut Report) -> Result<
         json!({"section": "owner", "jobs_in_tenant": JOBS, "listed": listed}),
     )?;
 
-    let samples = measure(requests, |i| {
+    let samples = measure(&deps, requests, |i| {
         let job = job_ids[i % job_ids.len()].clone();
         let token = token.clone();
         let deps = &deps;
@@ -373,7 +376,7 @@ pub async fn run(world: &World, requests: usize, report: &mut Report) -> Result<
     for _ in 0..warm {
         owner_insights::handle(&deps, year()?).await;
     }
-    let samples = measure(requests, |_| async {
+    let samples = measure(&deps, requests, |_| async {
         Ok(owner_insights::handle(&deps, year()?)
             .await
             .status()
@@ -399,13 +402,13 @@ pub async fn run(world: &World, requests: usize, report: &mut Report) -> Result<
             "",
         ),
         (
-            "owner: POST /jobs/{id}/cancel (client mail, sent in-process)",
+            "owner: POST /jobs/{id}/cancel (client mail, sent after the response)",
             "cancel",
             cancels,
             r#"{"reason":"Closed for the day"}"#,
         ),
     ] {
-        let samples = measure(count, |i| {
+        let samples = measure(&deps, count, |i| {
             let job = jobs[i].clone();
             let token = token.clone();
             let deps = &deps;
@@ -437,7 +440,7 @@ pub async fn run(world: &World, requests: usize, report: &mut Report) -> Result<
     // The booking's own time, in this tenant, and the floor, in the same run.
     let definition = world::wide_calendar("owner-day")?;
     let slots = world::free_slots(&definition, 30, 30);
-    let samples = measure(requests.min(slots.len()), |i| {
+    let samples = measure(&deps, requests.min(slots.len()), |i| {
         let event = world::book_event(
             service_id,
             &slots[i],
@@ -459,7 +462,7 @@ pub async fn run(world: &World, requests: usize, report: &mut Report) -> Result<
         &samples,
         json!({"section": "owner", "jobs_in_tenant": JOBS}),
     )?;
-    let samples = measure(requests, |_| async {
+    let samples = measure(&deps, requests, |_| async {
         let mut conn = deps.pool.get().await?;
         floor_transaction(&mut conn, "floor").await?;
         Ok(200)

@@ -465,6 +465,60 @@ async fn each_move_mails_once_with_a_higher_sequence_and_a_cancel_cancels_the_in
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_owners_change_answers_before_its_mail_goes_out_which_the_container_sends_after() {
+    let stack = Stack::default().await;
+    let token = stack.token();
+    let job = stack
+        .book(&ny_text(2026, 12, 7, 10, 0), "jane@example.com")
+        .await;
+    let cancelled = |deps: &Deps| {
+        deps.mailer
+            .sent()
+            .into_iter()
+            .filter(|m| m.kind == MailKind::ClientCancelled)
+            .count()
+    };
+    // The handler alone, as the runtime sees it: the answer is built before any mail is tried.
+    let request = owner_event(
+        "POST",
+        "POST /jobs/{jobId}/cancel",
+        &format!("/jobs/{job}/cancel"),
+        json!({"jobId": job}),
+        &[],
+        r#"{"reason": "Closed"}"#,
+        token.as_str().into(),
+        &[],
+    );
+    let reply = read(booking_functions::job_transitions::handle(&stack.deps, request).await);
+    assert_eq!(reply.status, 200, "{reply}");
+    let mail = reply["job"]["emails"]
+        .as_array()
+        .and_then(|mails| mails.iter().find(|m| m["kind"] == "client-cancelled"))
+        .cloned()
+        .expect("the cancellation's mail is recorded with the change");
+    assert_eq!(
+        (&mail["status"], &mail["attempts"]),
+        (&json!("pending"), &json!(0))
+    );
+    assert_eq!(cancelled(&stack.deps), 0);
+    // Then the container does what the invocation owes (serve_http, held open in AWS by the
+    // post-response extension): the mail goes out once.
+    stack.deps.settle().await;
+    stack.deps.settle().await;
+    assert_eq!(cancelled(&stack.deps), 1);
+    let detail = stack.get_job(&job, &token).await;
+    let mail = detail["emails"]
+        .as_array()
+        .and_then(|mails| mails.iter().find(|m| m["kind"] == "client-cancelled"))
+        .cloned()
+        .expect("the mail");
+    assert_eq!(
+        (&mail["status"], &mail["attempts"]),
+        (&json!("sent"), &json!(1))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_move_mailed_late_after_a_cancellation_never_outranks_the_cancellation() {
     let stack = Stack::default().await;
     let token = stack.token();
