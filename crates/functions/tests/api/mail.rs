@@ -2,7 +2,6 @@
 //! the sender right after commit, and never able to fail or undo the change.
 
 use booking_domain::BookingSettings;
-use booking_email::relay;
 use booking_functions::Deps;
 use booking_repository::diesel_async::RunQueryDsl;
 use booking_test_support::ses::{moto_url, ses_mailer};
@@ -134,29 +133,9 @@ async fn with_ses_unreachable_the_booking_lands_and_the_relay_delivers_later() {
     // SES is back; an hour later the relay finds both mails due and sends each exactly once.
     let later = friday_morning() + Duration::hours(1);
     let mut conn = stack.deps.pool.get().await.expect("connection");
-    let report = relay(
-        &mut conn,
-        &stack.deps.mailer,
-        &stack.deps.mail,
-        move || later,
-        10,
-        std::time::Duration::from_secs(10),
-        &mut Vec::new(),
-    )
-    .await
-    .expect("relay");
+    let report = relay_mails_at(&mut conn, &stack.deps, later).await;
     assert_eq!((report.sent, report.failed), (2, 0));
-    let again = relay(
-        &mut conn,
-        &stack.deps.mailer,
-        &stack.deps.mail,
-        move || later,
-        10,
-        std::time::Duration::from_secs(10),
-        &mut Vec::new(),
-    )
-    .await
-    .expect("relay");
+    let again = relay_mails_at(&mut conn, &stack.deps, later).await;
     assert_eq!(again.sent, 0);
     assert_eq!(sent(&stack.deps).len(), 2);
     assert_eq!(
@@ -404,17 +383,7 @@ async fn a_sixth_booking_mail_to_one_address_within_an_hour_waits_for_the_relay(
         (an_hour_later - Duration::seconds(1), 0),
         (an_hour_later, 1),
     ] {
-        let report = relay(
-            &mut conn,
-            &stack.deps.mailer,
-            &stack.deps.mail,
-            move || at,
-            10,
-            StdDuration::from_secs(10),
-            &mut Vec::new(),
-        )
-        .await
-        .expect("relay");
+        let report = relay_mails_at(&mut conn, &stack.deps, at).await;
         assert_eq!(report.sent, expected, "at {at}");
     }
     assert_eq!(to_client(&stack.deps), 6);

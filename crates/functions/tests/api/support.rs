@@ -926,6 +926,26 @@ impl Api for Stack {
     }
 }
 
+/// One pass of the outbox relay at `at` on `conn`, with `deps`' mailer (batches of 10, a 10 s
+/// budget): what the relay function does each minute.
+pub async fn relay_mails_at(
+    conn: &mut booking_repository::AsyncPgConnection,
+    deps: &Deps,
+    at: DateTime<Utc>,
+) -> booking_email::DeliveryReport {
+    booking_email::relay(
+        conn,
+        &deps.mailer,
+        &deps.mail,
+        move || at,
+        10,
+        std::time::Duration::from_secs(10),
+        &mut Vec::new(),
+    )
+    .await
+    .expect("relay")
+}
+
 /// A Python that has `icalendar`: `ICS_PYTHON`, else the active venv's, else the repo's `.venv`
 /// (scripts/lib.sh installs it there).
 pub fn python_with_icalendar() -> std::path::PathBuf {

@@ -491,14 +491,17 @@ async fn an_owners_change_answers_before_its_mail_goes_out_which_the_container_s
     );
     let reply = read(booking_functions::job_transitions::handle(&stack.deps, request).await);
     assert_eq!(reply.status, 200, "{reply}");
-    let mail = reply["job"]["emails"]
-        .as_array()
-        .and_then(|mails| mails.iter().find(|m| m["kind"] == "client-cancelled"))
-        .cloned()
-        .expect("the cancellation's mail is recorded with the change");
+    // (status, attempts) of the cancellation's mail in a list of the job's mails.
+    let cancel_mail = |mails: &Value| {
+        mails
+            .as_array()
+            .and_then(|mails| mails.iter().find(|m| m["kind"] == "client-cancelled"))
+            .map(|m| (m["status"].clone(), m["attempts"].clone()))
+            .expect("the cancellation's mail is recorded with the change")
+    };
     assert_eq!(
-        (&mail["status"], &mail["attempts"]),
-        (&json!("pending"), &json!(0))
+        cancel_mail(&reply["job"]["emails"]),
+        (json!("pending"), json!(0))
     );
     assert_eq!(cancelled(&stack.deps), 0);
     // Then the container does what the invocation owes (serve_http, held open in AWS by the
@@ -507,15 +510,7 @@ async fn an_owners_change_answers_before_its_mail_goes_out_which_the_container_s
     stack.deps.settle().await;
     assert_eq!(cancelled(&stack.deps), 1);
     let detail = stack.get_job(&job, &token).await;
-    let mail = detail["emails"]
-        .as_array()
-        .and_then(|mails| mails.iter().find(|m| m["kind"] == "client-cancelled"))
-        .cloned()
-        .expect("the mail");
-    assert_eq!(
-        (&mail["status"], &mail["attempts"]),
-        (&json!("sent"), &json!(1))
-    );
+    assert_eq!(cancel_mail(&detail["emails"]), (json!("sent"), json!(1)));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -551,17 +546,7 @@ async fn a_move_mailed_late_after_a_cancellation_never_outranks_the_cancellation
 
     let later = friday_morning() + chrono::Duration::hours(1);
     let mut conn = stack.deps.pool.get().await.expect("connection");
-    let report = booking_email::relay(
-        &mut conn,
-        &stack.deps.mailer,
-        &stack.deps.mail,
-        move || later,
-        10,
-        std::time::Duration::from_secs(10),
-        &mut Vec::new(),
-    )
-    .await
-    .expect("relay");
+    let report = relay_mails_at(&mut conn, &stack.deps, later).await;
     assert_eq!(report.sent, 2, "{report:?}");
     let invitation = |kind: MailKind| {
         let mail = stack
